@@ -1,0 +1,1 @@
+"""Cascade's own admin API (/v1): regions now; mappings and jobs later."""

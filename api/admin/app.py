@@ -1,0 +1,20 @@
+"""The admin sub-application, mounted at ``/v1``."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.admin import regions
+
+__all__ = ["create_admin_app"]
+
+
+def create_admin_app() -> web.Application:
+    app = web.Application()
+    app.router.add_routes([
+        web.get("/regions", regions.list_regions),
+        web.post("/regions", regions.add_region),
+        web.get("/regions/{name}", regions.show_region),
+        web.patch("/regions/{name}", regions.update_region),
+        web.delete("/regions/{name}", regions.remove_region),
+    ])
+    return app

@@ -1,0 +1,1 @@
+"""The Nova (compute v2.1) API facade."""

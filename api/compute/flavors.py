@@ -1,0 +1,80 @@
+"""Flavors: what the regions offer, matched across regions by flavor id."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.compute.microversion import MICROVERSION
+from api.urls import compute_base
+from cascade import errors
+from cascade.appkeys import CONF, CTX, REGION_CLIENT, REGIONS
+from cascade.regions.fanout import scatter_gather, split_results
+from mapping.rewrite import flavor_to_global
+
+__all__ = ["list_flavors", "list_flavors_detail", "show_flavor"]
+
+
+async def _ask_all(request: web.Request, path: str,
+                   params: dict[str, str] | None = None) -> dict[str, Any]:
+    client = request.config_dict[REGION_CLIENT]
+    ctx = request[CTX]
+    regions = [r.name for r in request.config_dict[REGIONS].usable()]
+    if not regions:
+        raise errors.ServiceUnavailable("No region is available.")
+
+    async def ask(region: str) -> Any:
+        resp = await client.get(ctx, region, "compute", path, params=params,
+                                microversion=request[MICROVERSION])
+        return resp.body
+
+    results = await scatter_gather(regions, ask,
+                                   timeout=request.config_dict[CONF].api.region_timeout)
+    good, failed = split_results(results)
+    if not good:
+        not_found = [f for f in failed if isinstance(f.error, errors.RegionHTTPError)
+                     and f.error.status == 404]
+        if not_found:
+            raise errors.NotFound(f"Flavor {request.match_info.get('flavor_id')} "
+                                  "could not be found.")
+        raise errors.ServiceUnavailable("; ".join(f.message for f in failed))
+    # Keep registry order (weight, then name) so the first region's view wins.
+    return {r: good[r] for r in regions if r in good}
+
+
+async def _list(request: web.Request, path: str) -> web.Response:
+    params = {k: v for k, v in request.query.items() if k not in ("limit", "marker")}
+    answers = await _ask_all(request, path, params)
+    client = request.config_dict[REGION_CLIENT]
+    seen: dict[str, dict[str, Any]] = {}
+    for region, body in answers.items():
+        base = client.base_url(region, "compute")
+        for flavor in (body or {}).get("flavors", []):
+            seen.setdefault(str(flavor["id"]),
+                            flavor_to_global(flavor, base, compute_base(request)))
+    flavors = sorted(seen.values(), key=lambda f: (_id_order(f["id"])))
+    return web.json_response({"flavors": flavors})
+
+
+def _id_order(flavor_id: str) -> tuple[int, int | str]:
+    return (0, int(flavor_id)) if str(flavor_id).isdigit() else (1, str(flavor_id))
+
+
+async def list_flavors(request: web.Request) -> web.Response:
+    """GET /flavors: union of the regions' flavors by id."""
+    return await _list(request, "/flavors")
+
+
+async def list_flavors_detail(request: web.Request) -> web.Response:
+    """GET /flavors/detail."""
+    return await _list(request, "/flavors/detail")
+
+
+async def show_flavor(request: web.Request) -> web.Response:
+    """GET /flavors/{id}: from the first region (by weight) that has it."""
+    flavor_id = request.match_info["flavor_id"]
+    answers = await _ask_all(request, f"/flavors/{flavor_id}")
+    region, body = next(iter(answers.items()))
+    base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
+    return web.json_response({"flavor": flavor_to_global(body["flavor"], base,
+                                                         compute_base(request))})

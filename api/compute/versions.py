@@ -1,0 +1,41 @@
+"""Nova's version documents at Cascade's URLs (unauthenticated, as in Nova)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.compute.microversion import supported_range
+from api.middleware import public
+from api.urls import public_base
+from cascade.appkeys import REGIONS
+
+__all__ = ["versions", "version_v21"]
+
+_UPDATED = "2013-07-23T11:33:21Z"
+
+
+def _v21(request: web.Request) -> dict[str, Any]:
+    low, high = supported_range(request.config_dict[REGIONS])
+    return {
+        "id": "v2.1", "status": "CURRENT", "version": high, "min_version": low,
+        "updated": _UPDATED,
+        "links": [{"rel": "self", "href": public_base(request) + "/compute/v2.1/"}],
+    }
+
+
+@public
+async def versions(request: web.Request) -> web.Response:
+    """GET /compute/: the list of API versions (only v2.1 is served)."""
+    return web.json_response({"versions": [_v21(request)]})
+
+
+@public
+async def version_v21(request: web.Request) -> web.Response:
+    """GET /compute/v2.1/: the v2.1 version document with its microversion range."""
+    doc = _v21(request)
+    doc["links"].append({"rel": "describedby", "type": "text/html",
+                         "href": "https://docs.openstack.org/"})
+    doc["media-types"] = [{"base": "application/json",
+                           "type": "application/vnd.openstack.compute+json;version=2.1"}]
+    return web.json_response({"version": doc})

@@ -1,0 +1,1 @@
+"""The Glance (image v2) API facade."""

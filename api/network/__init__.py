@@ -1,0 +1,1 @@
+"""The Neutron (network v2.0) API facade."""

@@ -1,0 +1,1 @@
+"""Cascade core: configuration, database, regions, region clients, auth, ids, errors."""

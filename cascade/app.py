@@ -1,0 +1,130 @@
+"""The application factory: builds the tree of sub-apps without doing I/O.
+
+Each resource's lifetime lives in a cleanup context, registered in dependency
+order (database, HTTP session, auth, regions, background loops) so they tear
+down in reverse.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from oslo_config import cfg
+
+from api import middleware
+from api.admin.app import create_admin_app
+from api.compute.app import create_compute_app
+from api.compute.server_ops import Servers
+from api.image.app import create_image_app
+from api.network.app import create_network_app
+from cascade import appkeys
+from cascade.auth.identity import Authenticator, NoAuth
+from cascade.db import engine as db_engine
+from cascade.db import migrate
+from cascade.regions import registry as regions_registry
+from cascade.regions.client import RegionClient
+from cascade.regions.probe import probe_all
+from cascade.regions.registry import RegionRegistry
+from cascade.regions.service_auth import ServiceAuth
+
+__all__ = ["create_app"]
+
+LOG = logging.getLogger(__name__)
+
+_DB_ENGINE = web.AppKey("db_engine", object)
+
+
+def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = None,
+               migrate_db: bool = False, background: bool = True,
+               extra_contexts: tuple = ()) -> web.Application:
+    """The Cascade API application.
+
+    :param authenticator: overrides ``[api] auth_strategy`` (tests).
+    :param migrate_db: upgrade the schema at start-up (all-in-one mode).
+    :param background: run region probes and sweeps in this process.
+    """
+    engine = db_engine.make_engine(conf)
+    sessions = db_engine.make_sessionmaker(engine)
+    registry = RegionRegistry()
+    client = RegionClient(conf, registry)
+
+    app = web.Application(
+        client_max_size=conf.api.max_request_body_size,
+        middlewares=[middleware.request_id_middleware, middleware.errors_middleware,
+                     middleware.auth_middleware])
+    app[appkeys.CONF] = conf
+    app[appkeys.SESSIONS] = sessions
+    app[appkeys.REGIONS] = registry
+    app[appkeys.REGION_CLIENT] = client
+    app[_DB_ENGINE] = engine
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        if migrate_db:
+            await migrate.upgrade(engine)
+        yield
+        await engine.dispose()
+
+    async def http(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=200, limit_per_host=50)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            app[appkeys.HTTP] = session
+            yield
+
+    async def auth(app: web.Application) -> AsyncIterator[None]:
+        authn = authenticator
+        if authn is None:
+            if conf.api.auth_strategy == "noauth":
+                authn = NoAuth()
+            else:
+                from cascade.auth.keystone import KeystoneAuth
+                authn = KeystoneAuth(conf)
+        app[appkeys.AUTH] = authn
+        yield
+        await authn.close()
+
+    async def regions(app: web.Application) -> AsyncIterator[None]:
+        session = app[appkeys.HTTP]
+        service_auth = ServiceAuth(conf, session)
+        app[appkeys.SERVICE_AUTH] = service_auth
+        client.attach(session, service_auth)
+        await regions_registry.register_from_config(conf, sessions)
+        await _refresh_regions(app)
+        task = asyncio.create_task(_refresh_loop(app)) if background else None
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.extend([database, http, auth, regions, *extra_contexts])
+
+    app.add_subapp("/compute", create_compute_app(Servers(conf, sessions, registry, client)))
+    app.add_subapp("/image", create_image_app())
+    app.add_subapp("/networking", create_network_app())
+    app.add_subapp("/v1", create_admin_app())
+    return app
+
+
+async def _refresh_regions(app: web.Application) -> None:
+    """Reload regions from the database and the catalog, then probe them."""
+    try:
+        catalog = await app[appkeys.SERVICE_AUTH].catalog(force=True)
+    except Exception as exc:  # noqa: BLE001 - keep serving with overrides only
+        LOG.warning("could not read the Keystone catalog: %s", getattr(exc, "message", exc))
+        catalog = {}
+    await app[appkeys.REGIONS].load(app[appkeys.SESSIONS], catalog)
+    await probe_all(app[appkeys.HTTP], app[appkeys.REGIONS], app[appkeys.SESSIONS])
+
+
+async def _refresh_loop(app: web.Application) -> None:
+    interval = app[appkeys.CONF].sync.region_probe_interval
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await _refresh_regions(app)
+        except Exception:  # noqa: BLE001 - the loop must survive a bad round
+            LOG.exception("region refresh failed")

@@ -1,0 +1,31 @@
+"""Every typed key of application and request state, in one place."""
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from oslo_config import cfg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.auth.identity import Authenticator
+from cascade.context import RequestContext
+from cascade.regions.client import RegionClient
+from cascade.regions.registry import RegionRegistry
+from cascade.regions.service_auth import ServiceAuth
+
+__all__ = ["CONF", "SESSIONS", "REGIONS", "REGION_CLIENT", "AUTH", "SERVICE_AUTH",
+           "HTTP", "CTX", "REQUEST_ID", "SERVICE"]
+
+CONF = web.AppKey("conf", cfg.ConfigOpts)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+REGIONS = web.AppKey("regions", RegionRegistry)
+REGION_CLIENT = web.AppKey("region_client", RegionClient)
+AUTH = web.AppKey("auth", Authenticator)
+SERVICE_AUTH = web.AppKey("service_auth", ServiceAuth)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+
+#: The authenticated caller; set by the auth middleware.
+CTX = web.RequestKey("ctx", RequestContext)
+#: This request's id, set first of all so every answer carries it.
+REQUEST_ID = web.RequestKey("request_id", str)
+#: Which API the request is for: compute, image, network, admin or root.
+SERVICE = web.RequestKey("service", str)

@@ -1,0 +1,1 @@
+"""Authentication of tenant requests (keystonemiddleware, off the event loop)."""

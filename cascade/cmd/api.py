@@ -1,0 +1,36 @@
+"""cascade-api: the tenant and admin API. ``--all-in-one`` also runs the sync loops
+and upgrades the (embedded by default) database, for a one-command start."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from oslo_config import cfg
+
+from cascade.app import create_app
+from cascade.cmd.common import load_config
+from cascade.db.engine import masked_url
+from cascade import config
+from sync.loops import sync_context
+
+__all__ = ["main"]
+
+LOG = logging.getLogger(__name__)
+
+CLI_OPTS = [
+    cfg.BoolOpt("all-in-one", default=False,
+                help="Also run the sync workers in this process and upgrade the database "
+                     "schema at start-up (SQLite by default)."),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    conf = load_config(argv, CLI_OPTS)
+    all_in_one = conf.all_in_one
+    app = create_app(conf, migrate_db=all_in_one,
+                     extra_contexts=(sync_context,) if all_in_one else ())
+    LOG.info("cascade-api on %s:%s (all-in-one: %s, database %s)", conf.api.bind_host,
+             conf.api.bind_port, all_in_one, masked_url(config.database_url(conf)))
+    web.run_app(app, host=conf.api.bind_host, port=conf.api.bind_port, print=None,
+                access_log=logging.getLogger("cascade.access"))
+    return 0

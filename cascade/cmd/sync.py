@@ -1,0 +1,38 @@
+"""cascade-sync: the sync workers, without the API. Several may run at once."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from cascade.app import create_app
+from cascade.cmd.common import load_config
+from sync.loops import sync_context
+
+__all__ = ["main"]
+
+LOG = logging.getLogger(__name__)
+
+
+async def _run(app: web.Application) -> None:
+    # The application is used as a container of lifetimes only: no listener.
+    runner = web.AppRunner(app)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    LOG.info("cascade-sync running")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    conf = load_config(argv)
+    app = create_app(conf, extra_contexts=(sync_context,))
+    asyncio.run(_run(app))
+    return 0

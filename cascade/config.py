@@ -1,0 +1,160 @@
+"""Cascade's oslo.config options, and the hook oslo-config-generator calls.
+
+Regions listed in ``[DEFAULT] regions`` each get a ``[region_<name>]`` group,
+registered when the configuration is loaded (``register_region_opts``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from oslo_config import cfg
+
+__all__ = ["CONF", "list_opts", "register_opts", "register_region_opts",
+           "region_group", "load", "database_url"]
+
+CONF = cfg.CONF
+
+default_opts = [
+    cfg.StrOpt("state_path",
+               default=os.path.join(os.path.expanduser("~"), ".local", "state", "cascade"),
+               sample_default="$HOME/.local/state/cascade",
+               help="Directory for Cascade's embedded state: the SQLite database "
+                    "when [database] connection is not set."),
+    cfg.ListOpt("regions", default=[],
+                help="Regions registered from configuration at start-up. Each may "
+                     "have a [region_<name>] group with its own settings; regions "
+                     "can also be added through the admin API /v1/regions."),
+]
+
+api_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1",
+                       help="Address cascade-api listens on."),
+    cfg.PortOpt("bind_port", default=28080, help="Port cascade-api listens on."),
+    cfg.URIOpt("public_url",
+               help="Base URL tenants reach Cascade at, used in links, Location "
+                    "headers and version documents. Default: derived from each "
+                    "request's Host header."),
+    cfg.IntOpt("max_request_body_size", default=114688, min=1024,
+               help="Largest request body accepted, in bytes (image data uploads "
+                    "are streamed and not bound by this). Larger bodies get 413."),
+    cfg.FloatOpt("region_timeout", default=10.0, min=0.1,
+                 help="Deadline in seconds for one call to a region, end to end. "
+                      "A region that does not answer in time is treated as "
+                      "unavailable for that request."),
+    cfg.FloatOpt("region_connect_timeout", default=2.0, min=0.1,
+                 help="Deadline in seconds for opening a connection to a region."),
+    cfg.StrOpt("default_availability_zone",
+               help="Cascade availability zone used for a server created without "
+                    "one. Default: the enabled, healthy region with the highest "
+                    "weight (ties broken by name)."),
+    cfg.StrOpt("auth_strategy", default="keystone", choices=[
+                   ("keystone", "Validate tokens with keystonemiddleware auth_token."),
+                   ("noauth", "TESTING ONLY: X-Auth-Token is 'user:project[:role,...]'.")],
+               help="How tenant requests are authenticated."),
+    cfg.IntOpt("auth_cache_seconds", default=60, min=0,
+               help="How long a validated token's identity is reused without asking "
+                    "keystonemiddleware again (never past the token's expiry). "
+                    "0 disables this cache."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of Cascade's database, e.g. "
+                    "postgresql+asyncpg://cascade@db/cascade. Default: SQLite file "
+                    "cascade.sqlite under state_path (aiosqlite)."),
+    cfg.IntOpt("pool_size", default=10, min=1,
+               help="Connections kept open per process (PostgreSQL)."),
+]
+
+service_credentials_opts = [
+    cfg.URIOpt("auth_url", default="http://127.0.0.1:25000/v3",
+               help="Keystone v3 URL Cascade authenticates its own calls against "
+                    "and reads the regions' catalog from."),
+    cfg.StrOpt("username", default="cascade", help="Cascade's service user."),
+    cfg.StrOpt("password", default="secret", secret=True,
+               help="Password of Cascade's service user."),
+    cfg.StrOpt("project_name", default="service",
+               help="Project Cascade's service user is scoped to."),
+    cfg.StrOpt("user_domain_name", default="Default", help="Domain of the service user."),
+    cfg.StrOpt("project_domain_name", default="Default",
+               help="Domain of the service project."),
+    cfg.StrOpt("interface", default="public", choices=["public", "internal", "admin"],
+               help="Catalog interface used for regional endpoints."),
+]
+
+sync_opts = [
+    cfg.FloatOpt("region_probe_interval", default=30.0, min=1.0,
+                 help="Seconds between health and capability probes of each region."),
+    cfg.FloatOpt("delete_sweep_interval", default=5.0, min=0.5,
+                 help="Seconds between sweeps that finish server deletes once the "
+                      "region no longer has the server."),
+]
+
+region_opts = [
+    cfg.StrOpt("availability_zone",
+               help="Availability zone name tenants see for this region through "
+                    "Cascade; unique across regions. Default: the region name."),
+    cfg.StrOpt("local_availability_zone",
+               help="Availability zone to ask for inside the region when creating "
+                    "servers. Default: none (the region chooses)."),
+    cfg.URIOpt("compute_endpoint",
+               help="Override of the region's compute endpoint (else the catalog)."),
+    cfg.URIOpt("image_endpoint",
+               help="Override of the region's image endpoint (else the catalog)."),
+    cfg.URIOpt("network_endpoint",
+               help="Override of the region's network endpoint (else the catalog)."),
+    cfg.IntOpt("weight", default=1, help="Preference among regions; higher first."),
+    cfg.BoolOpt("enabled", default=True,
+                help="Whether the region takes new placements."),
+]
+
+_GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
+    (None, default_opts),
+    ("api", api_opts),
+    ("database", database_opts),
+    ("service_credentials", service_credentials_opts),
+    ("sync", sync_opts),
+]
+
+
+def region_group(name: str) -> str:
+    """Name of the config group holding one region's settings."""
+    return f"region_{name}"
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every static option on ``conf``."""
+    for group, opts in _GROUPS:
+        conf.register_opts(opts, group=group)
+
+
+def register_region_opts(conf: cfg.ConfigOpts) -> None:
+    """Register a ``[region_<name>]`` group for each region named in ``regions``."""
+    for name in conf.regions:
+        conf.register_opts(region_opts, group=region_group(name))
+
+
+def load(argv: list[str] | None = None, *, conf: cfg.ConfigOpts | None = None,
+         default_config_files: list[str] | None = None) -> cfg.ConfigOpts:
+    """Parse command line and config files into ``conf`` (a fresh one by default)."""
+    conf = conf if conf is not None else cfg.ConfigOpts()
+    register_opts(conf)
+    conf(argv if argv is not None else [], project="cascade",
+         default_config_files=default_config_files)
+    register_region_opts(conf)
+    return conf
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    """The configured database URL, or the embedded SQLite file."""
+    if conf.database.connection:
+        return str(conf.database.connection)
+    os.makedirs(conf.state_path, exist_ok=True)
+    return "sqlite+aiosqlite:///" + os.path.join(conf.state_path, "cascade.sqlite")
+
+
+def list_opts() -> Iterable[tuple[str, list[cfg.Opt]]]:
+    """Options for oslo-config-generator (``[region_NAME]`` documents the per-region group)."""
+    return [(group or "DEFAULT", opts) for group, opts in _GROUPS] + [
+        ("region_NAME", region_opts)]

@@ -1,0 +1,1 @@
+"""Cascade's database: models, engine lifetime, migrations."""

@@ -1,0 +1,50 @@
+"""The database engine's lifetime, and the session factory the rest of Cascade uses."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from oslo_config import cfg
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from cascade import config
+
+__all__ = ["make_engine", "make_sessionmaker", "masked_url"]
+
+LOG = logging.getLogger(__name__)
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password hidden, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # NOTE: WAL lets readers run while a writer commits; foreign keys are off by
+    # default in SQLite and placements rely on ON DELETE CASCADE.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def make_engine(conf: cfg.ConfigOpts, url: str | None = None) -> AsyncEngine:
+    """An async engine for ``url`` (default: the configured database)."""
+    url = url or config.database_url(conf)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        kwargs.update(pool_size=conf.database.pool_size, max_overflow=conf.database.pool_size,
+                      pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    LOG.info("database %s", masked_url(url))
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep attributes after commit (no implicit reload I/O)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

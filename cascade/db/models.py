@@ -1,0 +1,169 @@
+"""SQLAlchemy 2 models: regions, resources, placements, jobs (ARCHITECTURE.md section 2).
+
+Relationships are ``lazy="raise"`` on purpose: an async session must never do
+implicit I/O, so every load is spelled out in the query that needs it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Text, UniqueConstraint, func, text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "Region", "Resource", "Placement", "Job",
+           "PlacementState", "JobState", "HealthState"]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+UUIDStr = String(36)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONType}
+
+
+class HealthState:
+    UNKNOWN = "unknown"
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class PlacementState:
+    CREATING = "creating"
+    ACTIVE = "active"
+    DELETING = "deleting"
+    ERROR = "error"
+
+
+class JobState:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+    ACTIVE = (QUEUED, RUNNING)
+
+
+class _Timestamps:
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now, server_default=func.now())
+
+
+class Region(_Timestamps, Base):
+    """A regional OpenStack cloud below Cascade."""
+
+    __tablename__ = "regions"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: Zone name tenants see through Cascade; unique across regions.
+    availability_zone: Mapped[str] = mapped_column(String(255), unique=True)
+    #: Zone asked for inside the region (None: let the region choose).
+    local_availability_zone: Mapped[Optional[str]] = mapped_column(String(255))
+    compute_endpoint: Mapped[Optional[str]] = mapped_column(String(1024))
+    image_endpoint: Mapped[Optional[str]] = mapped_column(String(1024))
+    network_endpoint: Mapped[Optional[str]] = mapped_column(String(1024))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    health: Mapped[str] = mapped_column(String(16), default=HealthState.UNKNOWN)
+    health_since: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    #: Discovered: compute min/max microversion, image and network versions.
+    capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notification_transport_url: Mapped[Optional[str]] = mapped_column(String(1024))
+    #: "config" when registered from cascade.conf, "api" through /v1/regions.
+    source: Mapped[str] = mapped_column(String(16), default="api")
+
+
+class Resource(_Timestamps, Base):
+    """A global object Cascade owns; ``global_id`` is what tenants see."""
+
+    __tablename__ = "resources"
+
+    global_id: Mapped[str] = mapped_column(UUIDStr, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[Optional[str]] = mapped_column(String(64))
+    #: The create request, normalised.
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Cached attributes for lists, quota and down-region answers.
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(32))
+
+    placements: Mapped[list["Placement"]] = relationship(
+        back_populates="resource", lazy="raise", cascade="all, delete-orphan",
+        passive_deletes=True)
+
+    __table_args__ = (Index("ix_resources_project_type", "project_id", "type"),)
+
+
+class Placement(_Timestamps, Base):
+    """Where a resource lives: one row per (resource, region)."""
+
+    __tablename__ = "placements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    global_id: Mapped[str] = mapped_column(
+        UUIDStr, ForeignKey("resources.global_id", ondelete="CASCADE"))
+    #: Denormalised from the resource so (type, region, local_id) can be unique.
+    resource_type: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(255), ForeignKey("regions.name"))
+    #: The region's id; NULL until the regional create answered.
+    local_id: Mapped[Optional[str]] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default=PlacementState.CREATING)
+    lease_owner: Mapped[Optional[str]] = mapped_column(String(255))
+    lease_expires: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+
+    resource: Mapped[Resource] = relationship(back_populates="placements", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("global_id", "region"),
+        UniqueConstraint("resource_type", "region", "local_id"),
+        Index("ix_placements_region_state", "region", "state"),
+    )
+
+
+class Job(_Timestamps, Base):
+    """Durable work for sync workers, written in the transaction it serves."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    #: Same key while queued or running means the same work: a second request joins.
+    dedupe_key: Mapped[Optional[str]] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now())
+    lease_owner: Mapped[Optional[str]] = mapped_column(String(255))
+    lease_expires: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    progress_done: Mapped[Optional[int]] = mapped_column(BigInteger)
+    progress_total: Mapped[Optional[int]] = mapped_column(BigInteger)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("uq_jobs_active_dedupe_key", "dedupe_key", unique=True,
+              postgresql_where=text("state IN ('queued', 'running')"),
+              sqlite_where=text("state IN ('queued', 'running')")),
+        Index("ix_jobs_state_run_after", "state", "run_after"),
+    )

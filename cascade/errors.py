@@ -1,0 +1,87 @@
+"""One exception tree for Cascade; api/faults.py renders it in each service's format."""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CascadeError", "ClientError", "BadRequest", "NotFound", "Conflict",
+           "Forbidden", "RequestTooLarge", "ServiceUnavailable",
+           "RegionError", "RegionUnavailable", "RegionTimeout", "RegionHTTPError",
+           "MappingNotFound"]
+
+
+class CascadeError(Exception):
+    """Root of every error Cascade raises on purpose. ``status`` is the HTTP answer."""
+
+    status: int = 500
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message or self.__class__.__name__
+
+
+class ClientError(CascadeError):
+    """The request itself is wrong; the tenant can fix it."""
+
+    status = 400
+
+
+class BadRequest(ClientError):
+    status = 400
+
+
+class Forbidden(ClientError):
+    status = 403
+
+
+class NotFound(ClientError):
+    status = 404
+
+
+class Conflict(ClientError):
+    status = 409
+
+
+class RequestTooLarge(ClientError):
+    status = 413
+
+
+class ServiceUnavailable(CascadeError):
+    """Cascade cannot serve this now (e.g. the only region that could is down)."""
+
+    status = 503
+
+
+class MappingNotFound(NotFound):
+    """No mapping for this global id in the caller's project."""
+
+
+class RegionError(CascadeError):
+    """A call to a region failed. ``region`` names it."""
+
+    status = 503
+
+    def __init__(self, region: str, message: str = "", *, request_sent: bool = True) -> None:
+        super().__init__(message or f"Region {region} failed")
+        self.region = region
+        #: False when the request certainly never reached the region (no connection,
+        #: region marked down): nothing can have been created there.
+        self.request_sent = request_sent
+
+
+class RegionUnavailable(RegionError, ConnectionError):
+    """The region could not be reached, or is marked down."""
+
+
+class RegionTimeout(RegionError, TimeoutError):
+    """The region did not answer within its deadline."""
+
+
+class RegionHTTPError(RegionError):
+    """The region answered with an HTTP error; ``status`` and ``body`` are its answer."""
+
+    def __init__(self, region: str, status: int, body: Any, message: str = "",
+                 request_id: str | None = None) -> None:
+        super().__init__(region, message or f"Region {region} answered {status}")
+        self.status = status
+        self.body = body
+        self.request_id = request_id

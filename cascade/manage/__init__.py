@@ -1,0 +1,1 @@
+"""cascade-manage command groups, one module each."""

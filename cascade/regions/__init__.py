@@ -1,0 +1,1 @@
+"""Regions below Cascade: registry, catalog, clients, fan-out."""

@@ -1,0 +1,89 @@
+"""Health and capability probes of regions (unauthenticated version documents)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.db.models import HealthState, Region
+from cascade.regions.fanout import scatter_gather
+from cascade.regions.registry import RegionInfo, RegionRegistry
+
+__all__ = ["probe_region", "probe_all"]
+
+LOG = logging.getLogger(__name__)
+
+_PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=2)
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str) -> Any:
+    async with session.get(url, timeout=_PROBE_TIMEOUT,
+                           headers={"Accept": "application/json"}) as resp:
+        if resp.status >= 400 and resp.status != 300:
+            raise aiohttp.ClientResponseError(resp.request_info, resp.history,
+                                              status=resp.status, message=resp.reason or "")
+        return await resp.json(content_type=None)
+
+
+async def probe_region(session: aiohttp.ClientSession,
+                       region: RegionInfo) -> tuple[str, dict[str, Any]]:
+    """(health, capabilities) of one region, from its version documents.
+
+    Compute answering is what makes a region up; image and network versions are
+    recorded when they answer.
+    """
+    caps: dict[str, Any] = dict(region.capabilities)
+    compute = region.endpoint("compute")
+    if not compute:
+        return HealthState.DOWN, caps
+    try:
+        doc = await _get_json(session, compute.rstrip("/"))
+        version = doc.get("version") or {}
+        caps["compute"] = {"min_version": version.get("min_version") or "2.1",
+                           "max_version": version.get("version") or "2.1"}
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError) as exc:
+        LOG.warning("region %s compute probe failed: %s", region.name, exc)
+        return HealthState.DOWN, caps
+    for service in ("image", "network"):
+        url = region.endpoint(service)
+        if not url:
+            continue
+        try:
+            doc = await _get_json(session, url.rstrip("/") + "/")
+            caps[service] = {"versions": sorted(
+                v.get("id") for v in doc.get("versions", [])
+                if v.get("status") in ("CURRENT", "SUPPORTED", "current", "supported"))}
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError) as exc:
+            LOG.warning("region %s %s probe failed: %s", region.name, service, exc)
+    return HealthState.UP, caps
+
+
+async def probe_all(session: aiohttp.ClientSession, registry: RegionRegistry,
+                    sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Probe every region in parallel; store and apply what was learned."""
+    regions = list(registry)
+    by_name = {r.name: r for r in regions}
+
+    async def one(name: str) -> tuple[str, dict[str, Any]]:
+        return await probe_region(session, by_name[name])
+
+    results = await scatter_gather(by_name, one, timeout=10)
+    now = dt.datetime.now(dt.timezone.utc)
+    async with sessions.begin() as db:
+        for name, result in results.items():
+            health, caps = result if isinstance(result, tuple) else (HealthState.DOWN, {})
+            row = await db.get(Region, name)
+            if row is None:
+                continue
+            if row.health != health:
+                LOG.info("region %s health %s -> %s", name, row.health, health)
+                row.health, row.health_since = health, now
+            if caps:
+                row.capabilities = caps
+            info = by_name[name]
+            info.health, info.capabilities = row.health, dict(row.capabilities or {})
+            info.health_since = row.health_since

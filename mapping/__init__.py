@@ -1,0 +1,1 @@
+"""Global-to-local mappings: the model access, id rewriting and the inspection tool."""

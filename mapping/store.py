@@ -1,0 +1,119 @@
+"""Reading and writing mappings (resources and their placements).
+
+Every function takes the caller's ``AsyncSession``; none opens its own, so the
+caller decides the transaction. Lookups by tenants are always project-scoped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cascade import errors
+from cascade.db.models import Placement, PlacementState, Resource
+
+__all__ = ["new_global_id", "create_resource", "resolve", "resolve_local_ids",
+           "regions_of_project", "pending_of_project", "activate", "remove",
+           "placements_in_state"]
+
+
+def new_global_id() -> str:
+    """A fresh global UUID."""
+    return str(uuid.uuid4())
+
+
+def create_resource(session: AsyncSession, *, global_id: str, type_: str, project_id: str,
+                    user_id: str | None, region: str, spec: dict[str, Any],
+                    attrs: dict[str, Any], status: str) -> tuple[Resource, Placement]:
+    """Add a resource and its placement in state *creating* (no local id yet)."""
+    res = Resource(global_id=global_id, type=type_, project_id=project_id, user_id=user_id,
+                   spec=spec, attrs=attrs, status=status)
+    pl = Placement(global_id=global_id, resource_type=type_, region=region,
+                   state=PlacementState.CREATING)
+    session.add_all([res, pl])
+    return res, pl
+
+
+async def resolve(session: AsyncSession, type_: str, global_id: str,
+                  project_id: str | None) -> tuple[Resource, Placement]:
+    """The resource and its (first) placement; ``project_id`` None means any project.
+
+    :raises MappingNotFound: no such id of that type visible to the project.
+    """
+    stmt = (select(Resource, Placement).join(Placement, Placement.global_id == Resource.global_id)
+            .where(Resource.global_id == global_id, Resource.type == type_)
+            .order_by(Placement.id).limit(1))
+    if project_id is not None:
+        stmt = stmt.where(Resource.project_id == project_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise errors.MappingNotFound(f"{type_} {global_id} not found")
+    return row[0], row[1]
+
+
+async def resolve_local_ids(session: AsyncSession, type_: str, region: str,
+                            local_ids: Iterable[str],
+                            project_id: str | None) -> dict[str, tuple[Resource, Placement]]:
+    """Map regional ids to their resource and placement; unmapped ids are absent."""
+    ids = list(local_ids)
+    if not ids:
+        return {}
+    stmt = (select(Resource, Placement).join(Placement, Placement.global_id == Resource.global_id)
+            .where(Placement.resource_type == type_, Placement.region == region,
+                   Placement.local_id.in_(ids)))
+    if project_id is not None:
+        stmt = stmt.where(Resource.project_id == project_id)
+    return {pl.local_id: (res, pl) for res, pl in (await session.execute(stmt)).all()
+            if pl.local_id is not None}
+
+
+async def regions_of_project(session: AsyncSession, type_: str,
+                             project_id: str | None) -> set[str]:
+    """Regions where the project (or anyone, for None) has a placement of this type."""
+    stmt = select(Placement.region).where(Placement.resource_type == type_).distinct()
+    if project_id is not None:
+        stmt = stmt.join(Resource, Resource.global_id == Placement.global_id).where(
+            Resource.project_id == project_id)
+    return set((await session.scalars(stmt)).all())
+
+
+async def pending_of_project(session: AsyncSession, type_: str,
+                             project_id: str | None) -> Sequence[tuple[Resource, Placement]]:
+    """Placements still creating (no local id): shown from their spec."""
+    stmt = (select(Resource, Placement).join(Placement, Placement.global_id == Resource.global_id)
+            .where(Placement.resource_type == type_, Placement.local_id.is_(None)))
+    if project_id is not None:
+        stmt = stmt.where(Resource.project_id == project_id)
+    return list((await session.execute(stmt)).all())
+
+
+async def placements_in_state(session: AsyncSession, type_: str,
+                              state: str) -> Sequence[Placement]:
+    """Every placement of a type in ``state`` (for sweeps)."""
+    stmt = select(Placement).where(Placement.resource_type == type_, Placement.state == state)
+    return (await session.scalars(stmt)).all()
+
+
+async def activate(session: AsyncSession, placement_id: int, local_id: str,
+                   *, status: str | None = None, attrs: dict[str, Any] | None = None) -> None:
+    """Record the regional id; the placement becomes active."""
+    pl = await session.get(Placement, placement_id)
+    if pl is None:
+        raise errors.MappingNotFound(f"placement {placement_id} vanished")
+    pl.local_id, pl.state = local_id, PlacementState.ACTIVE
+    pl.last_seen = dt.datetime.now(dt.timezone.utc)
+    res = await session.get(Resource, pl.global_id)
+    if res is not None:
+        if status:
+            res.status = status
+        if attrs:
+            res.attrs = {**res.attrs, **attrs}
+
+
+async def remove(session: AsyncSession, global_id: str) -> None:
+    """Forget a resource and all its placements."""
+    await session.execute(delete(Placement).where(Placement.global_id == global_id))
+    await session.execute(delete(Resource).where(Resource.global_id == global_id))

@@ -1,0 +1,1 @@
+"""Background work: region probes, delete finalisation; later jobs, replication, audit."""

@@ -1,0 +1,53 @@
+"""Periodic loops, by name, so ``[sync] workers`` can switch them on and off."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from cascade import appkeys
+from sync.deletes import sweep_deletes
+
+__all__ = ["LOOPS", "sync_context", "run_periodic"]
+
+LOG = logging.getLogger(__name__)
+
+
+async def run_periodic(name: str, interval: float, fn: Callable[[], Awaitable[object]]) -> None:
+    """Call ``fn`` every ``interval`` seconds forever; a failing round is logged, not fatal."""
+    while True:
+        try:
+            await fn()
+        except Exception:  # noqa: BLE001 - the loop must survive a bad round
+            LOG.exception("sync loop %s failed", name)
+        await asyncio.sleep(interval)
+
+
+def _deletes(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
+    conf = app[appkeys.CONF]
+    return conf.sync.delete_sweep_interval, lambda: sweep_deletes(
+        app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT])
+
+
+#: name -> factory of (interval, one round)
+LOOPS: dict[str, Callable[[web.Application],
+                          tuple[float, Callable[[], Awaitable[object]]]]] = {
+    "deletes": _deletes,
+}
+
+
+async def sync_context(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context running every sync loop inside an application."""
+    tasks = []
+    for name, factory in LOOPS.items():
+        interval, fn = factory(app)
+        tasks.append(asyncio.create_task(run_periodic(name, interval, fn), name=name))
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
