@@ -155,6 +155,6 @@ def database_url(conf: cfg.ConfigOpts) -> str:
 
 
 def list_opts() -> Iterable[tuple[str, list[cfg.Opt]]]:
-    """Options for oslo-config-generator (``[region_NAME]`` documents the per-region group)."""
+    """Options for oslo-config-generator (``[region_name]`` documents the per-region group)."""
     return [(group or "DEFAULT", opts) for group, opts in _GROUPS] + [
-        ("region_NAME", region_opts)]
+        ("region_name", region_opts)]
