@@ -11,10 +11,11 @@ import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
+from oslo_config import cfg
 
 from api.faults import fault_response, unauthorized_response
 from cascade import errors
-from cascade.appkeys import AUTH, CONF, CTX, REQUEST_ID, SERVICE, SERVICE_AUTH
+from cascade.appkeys import AUTH, CONF, CTX, REQUEST_ID, SERVICE
 from cascade.context import RequestContext, new_request_id
 
 __all__ = ["public", "request_id_middleware", "errors_middleware", "auth_middleware",
@@ -93,6 +94,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                                             "from fulfilling your request.")
 
 
+def _www_authenticate_uri(conf: cfg.ConfigOpts) -> str:
+    """Where clients get tokens: keystonemiddleware's setting, else Cascade's own."""
+    try:
+        uri = conf.keystone_authtoken.www_authenticate_uri
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        uri = None
+    return str(uri or conf.service_credentials.auth_url)
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     route_handler = getattr(request.match_info, "handler", None)
@@ -102,11 +112,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = request.headers.get("X-Auth-Token")
     identity = await app[AUTH].authenticate(token) if token else None
     if identity is None:
-        conf = app[CONF]
-        auth_url = str(conf.service_credentials.auth_url)
-        if SERVICE_AUTH in app:
-            auth_url = app[SERVICE_AUTH].auth_url
-        return unauthorized_response(auth_url)
+        return unauthorized_response(_www_authenticate_uri(app[CONF]))
     request[CTX] = RequestContext(
         request_id=request[REQUEST_ID], project_id=identity.project_id,
         user_id=identity.user_id, roles=identity.roles, auth_token=token,

@@ -1,0 +1,172 @@
+"""End-to-end fixtures: the real regions (devstack/lite/regions) and a real cascade-api.
+
+Cascade runs as a subprocess (``cascade-api --all-in-one``) on a throwaway
+PostgreSQL database, with real keystonemiddleware against the kit's Keystone.
+It listens on 127.0.0.1:28080, the CascadeRegion endpoints of the Keystone
+catalog, so the unmodified CLI finds it through the catalog. If that port is
+taken (a developer's own Cascade), it uses a free port and endpoint overrides.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import asyncpg
+import pytest
+import yaml
+
+from tests.conftest import PG_ADMIN_DSN, pg_url
+
+ROOT = Path(__file__).resolve().parents[2]
+REGIONS_HOME = Path(os.environ.get("CASCADE_REGIONS_HOME",
+                                   Path.home() / ".cascade-regions"))
+OPENSTACK = REGIONS_HOME / "venv" / "bin" / "openstack"
+CATALOG_PORT = 28080
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_sql(sql: str) -> None:
+    import asyncio
+
+    async def go() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+    asyncio.run(go())
+
+
+class Cli:
+    """Runs the real ``openstack`` CLI against a cloud of the kit's clouds.yaml."""
+
+    def __init__(self, clouds_file: Path) -> None:
+        self.env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds_file)}
+
+    def __call__(self, cloud: str, *args: str, region: str | None = None,
+                 check: bool = True) -> Any:
+        cmd = [str(OPENSTACK), "--os-cloud", cloud, *args]
+        if region:
+            cmd[3:3] = ["--os-region-name", region]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, cloud: str, *args: str, region: str | None = None) -> Any:
+        return json.loads(self(cloud, *args, "-f", "json", region=region).stdout)
+
+
+class CascadeProcess:
+    def __init__(self, url: str, db_url: str, conf_file: Path, log_file: Path) -> None:
+        self.url = url
+        self.db_url = db_url
+        self.conf_file = conf_file
+        self.log_file = log_file
+
+
+@pytest.fixture(scope="session")
+def regions_up() -> Path:
+    """The kit's regions must be running (run_tests.sh brings them up)."""
+    status = subprocess.run([str(ROOT / "devstack" / "lite" / "regions"), "status"],
+                            capture_output=True, text=True)
+    if status.returncode != 0:
+        pytest.fail("the local regions are not up: run devstack/lite/regions up\n"
+                    + status.stdout + status.stderr)
+    return REGIONS_HOME / "clouds.yaml"
+
+
+@pytest.fixture(scope="session")
+def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[CascadeProcess]:
+    """A real cascade-api --all-in-one on PostgreSQL, torn down after the session."""
+    work = tmp_path_factory.mktemp("cascade-e2e")
+    port = CATALOG_PORT if _port_free(CATALOG_PORT) else _free_port()
+    dbname = f"cascade_e2e_{uuid.uuid4().hex[:10]}"
+    _run_sql(f'CREATE DATABASE "{dbname}"')
+    db_url = pg_url(dbname)
+    conf_file, log_file = work / "cascade.conf", work / "cascade-api.log"
+    conf_file.write_text(f"""[DEFAULT]
+state_path = {work}
+regions = RegionOne,RegionTwo
+log_file = {log_file}
+debug = true
+
+[api]
+bind_port = {port}
+region_timeout = 20
+
+[database]
+connection = {db_url}
+
+[sync]
+delete_sweep_interval = 1
+
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:25000/v3
+auth_url = http://127.0.0.1:25000/v3
+auth_type = password
+username = cascade
+password = secret
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+""")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from cascade.cmd.api import main; sys.exit(main())", "--config-file",
+                             str(conf_file), "--all-in-one"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/compute/v2.1/", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = log_file.read_text() if log_file.exists() else ""
+                    pytest.fail(f"cascade-api did not start:\n{log[-3000:]}")
+                time.sleep(0.3)
+        yield CascadeProcess(url, db_url, conf_file, log_file)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _run_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def cli(cascade: CascadeProcess, regions_up: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """The CLI, with clouds.yaml pointing the cascade-* clouds at this Cascade."""
+    clouds = yaml.safe_load(regions_up.read_text())
+    if not cascade.url.endswith(f":{CATALOG_PORT}"):
+        for name, cloud in clouds["clouds"].items():
+            if name.startswith("cascade-"):
+                cloud["compute_endpoint_override"] = cascade.url + "/compute/v2.1"
+                cloud["image_endpoint_override"] = cascade.url + "/image"
+                cloud["network_endpoint_override"] = cascade.url + "/networking"
+    path = tmp_path_factory.mktemp("clouds") / "clouds.yaml"
+    path.write_text(yaml.safe_dump(clouds))
+    return Cli(path)
