@@ -23,6 +23,7 @@ from api.image.app import create_image_app
 from api.network.app import create_network_app
 from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
+from cascade.bus import make_waker
 from cascade.db import engine as db_engine
 from cascade.db import migrate
 from cascade.regions import registry as regions_registry
@@ -30,6 +31,7 @@ from cascade.regions.client import RegionClient
 from cascade.regions.probe import probe_all
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
+from sync.loops import sync_context
 
 __all__ = ["create_app"]
 
@@ -39,13 +41,15 @@ _DB_ENGINE = web.AppKey("db_engine", object)
 
 
 def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = None,
-               migrate_db: bool = False, background: bool = True,
-               extra_contexts: tuple = ()) -> web.Application:
+               migrate_db: bool = False, background: bool = True, run_sync: bool = False,
+               all_in_one: bool = False) -> web.Application:
     """The Cascade API application.
 
     :param authenticator: overrides ``[api] auth_strategy`` (tests).
     :param migrate_db: upgrade the schema at start-up (all-in-one mode).
-    :param background: run region probes and sweeps in this process.
+    :param background: refresh and probe regions periodically in this process.
+    :param run_sync: run the sync loops in this process.
+    :param all_in_one: wake-ups stay in process (no broker needed).
     """
     engine = db_engine.make_engine(conf)
     sessions = db_engine.make_sessionmaker(engine)
@@ -100,9 +104,20 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app.cleanup_ctx.extend([database, http, auth, regions, *extra_contexts])
+    async def bus(app: web.Application) -> AsyncIterator[None]:
+        waker = make_waker(conf, listen=run_sync, all_in_one=all_in_one)
+        await waker.start()
+        app[appkeys.WAKER] = waker
+        yield
+        await waker.stop()
 
-    app.add_subapp("/compute", create_compute_app(Servers(conf, sessions, registry, client)))
+    contexts = [database, http, auth, regions, bus]
+    if run_sync:
+        contexts.append(sync_context)
+    app.cleanup_ctx.extend(contexts)
+
+    servers = Servers(conf, sessions, registry, client, waker=lambda: app[appkeys.WAKER])
+    app.add_subapp("/compute", create_compute_app(servers))
     app.add_subapp("/image", create_image_app())
     app.add_subapp("/networking", create_network_app())
     app.add_subapp("/v1", create_admin_app())

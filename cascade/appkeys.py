@@ -7,13 +7,14 @@ from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.auth.identity import Authenticator
+from cascade.bus import Waker
 from cascade.context import RequestContext
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
 
 __all__ = ["CONF", "SESSIONS", "REGIONS", "REGION_CLIENT", "AUTH", "SERVICE_AUTH",
-           "HTTP", "CTX", "REQUEST_ID", "SERVICE"]
+           "HTTP", "WAKER", "CTX", "REQUEST_ID", "SERVICE"]
 
 CONF = web.AppKey("conf", cfg.ConfigOpts)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
@@ -22,6 +23,7 @@ REGION_CLIENT = web.AppKey("region_client", RegionClient)
 AUTH = web.AppKey("auth", Authenticator)
 SERVICE_AUTH = web.AppKey("service_auth", ServiceAuth)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+WAKER = web.AppKey("waker", Waker)
 
 #: The authenticated caller; set by the auth middleware.
 CTX = web.RequestKey("ctx", RequestContext)

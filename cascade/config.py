@@ -124,9 +124,21 @@ def region_group(name: str) -> str:
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Register every static option on ``conf``."""
+    """Register every static option on ``conf``, oslo.messaging's transport ones too."""
     for group, opts in _GROUPS:
         conf.register_opts(opts, group=group)
+    from oslo_messaging import opts as messaging_opts
+
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    # NOTE: oslo.messaging reads [oslo_messaging_metrics] and [oslo_messaging_tracing]
+    # from the transport's own ConfigOpts but registers them only on the global
+    # CONF, and list_opts() omits them; copy them over so a private ConfigOpts works.
+    from oslo_messaging._metrics import client as metrics
+    from oslo_messaging._tracing import client as tracing
+
+    conf.register_opts(metrics.oslo_messaging_metrics, group="oslo_messaging_metrics")
+    conf.register_opts(tracing.oslo_messaging_tracing, group="oslo_messaging_tracing")
 
 
 def register_region_opts(conf: cfg.ConfigOpts) -> None:

@@ -16,14 +16,21 @@ __all__ = ["LOOPS", "sync_context", "run_periodic"]
 LOG = logging.getLogger(__name__)
 
 
-async def run_periodic(name: str, interval: float, fn: Callable[[], Awaitable[object]]) -> None:
-    """Call ``fn`` every ``interval`` seconds forever; a failing round is logged, not fatal."""
+async def run_periodic(name: str, interval: float, fn: Callable[[], Awaitable[object]],
+                       wake: asyncio.Event | None = None) -> None:
+    """Call ``fn`` every ``interval`` seconds, or sooner when ``wake`` is set.
+
+    A failing round is logged, not fatal.
+    """
+    wake = wake or asyncio.Event()
     while True:
+        wake.clear()
         try:
             await fn()
         except Exception:  # noqa: BLE001 - the loop must survive a bad round
             LOG.exception("sync loop %s failed", name)
-        await asyncio.sleep(interval)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval)
 
 
 def _deletes(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
@@ -44,7 +51,8 @@ async def sync_context(app: web.Application) -> AsyncIterator[None]:
     tasks = []
     for name, factory in LOOPS.items():
         interval, fn = factory(app)
-        tasks.append(asyncio.create_task(run_periodic(name, interval, fn), name=name))
+        wake = app[appkeys.WAKER].event(name)
+        tasks.append(asyncio.create_task(run_periodic(name, interval, fn, wake), name=name))
     yield
     for task in tasks:
         task.cancel()

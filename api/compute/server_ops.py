@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.compute import server_schema
 from cascade import errors
+from cascade.bus import Waker
 from cascade.context import RequestContext
 from cascade.db.models import PlacementState, Placement, Resource
 from cascade.regions.client import RegionClient
@@ -45,11 +46,13 @@ class Servers:
     """The compute logic behind the server handlers; no HTTP in here."""
 
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
-                 registry: RegionRegistry, client: RegionClient) -> None:
+                 registry: RegionRegistry, client: RegionClient,
+                 waker: Callable[[], Waker] | None = None) -> None:
         self._conf = conf
         self._sessions = sessions
         self._registry = registry
         self._client = client
+        self._waker = waker
 
     # -- region choice -----------------------------------------------------
 
@@ -288,6 +291,8 @@ class Servers:
             r = await session.get(Resource, global_id)
             if r is not None:
                 r.status = "DELETED"
+        if self._waker is not None:
+            await self._waker().wake("deletes")
 
 
 def _sort_key(server: dict[str, Any]) -> tuple[str, str]:

@@ -11,7 +11,6 @@ from cascade.app import create_app
 from cascade.cmd.common import load_config
 from cascade.db.engine import masked_url
 from cascade import config
-from sync.loops import sync_context
 
 __all__ = ["main"]
 
@@ -27,8 +26,7 @@ CLI_OPTS = [
 def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv, CLI_OPTS)
     all_in_one = conf.all_in_one
-    app = create_app(conf, migrate_db=all_in_one,
-                     extra_contexts=(sync_context,) if all_in_one else ())
+    app = create_app(conf, migrate_db=all_in_one, run_sync=all_in_one, all_in_one=all_in_one)
     LOG.info("cascade-api on %s:%s (all-in-one: %s, database %s)", conf.api.bind_host,
              conf.api.bind_port, all_in_one, masked_url(config.database_url(conf)))
     web.run_app(app, host=conf.api.bind_host, port=conf.api.bind_port, print=None,

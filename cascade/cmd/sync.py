@@ -9,7 +9,6 @@ from aiohttp import web
 
 from cascade.app import create_app
 from cascade.cmd.common import load_config
-from sync.loops import sync_context
 
 __all__ = ["main"]
 
@@ -33,6 +32,6 @@ async def _run(app: web.Application) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv)
-    app = create_app(conf, extra_contexts=(sync_context,))
+    app = create_app(conf, run_sync=True)
     asyncio.run(_run(app))
     return 0
