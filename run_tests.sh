@@ -12,4 +12,5 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test]' >/dev/null
 devstack/lite/regions up
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

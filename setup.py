@@ -29,6 +29,8 @@ setup(
             "pytest-aiohttp>=1.0",
             "pytest-asyncio>=0.23",
             "pytest-timeout>=2.3",
+            "mypy>=1.10",
+            "types-PyYAML",
         ],
     },
     entry_points={

@@ -6,7 +6,7 @@ registered when the configuration is loaded (``register_region_opts``).
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from oslo_config import cfg
 
@@ -109,7 +109,7 @@ region_opts = [
                 help="Whether the region takes new placements."),
 ]
 
-_GROUPS: list[tuple[str | None, list[cfg.Opt]]] = [
+_GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     (None, default_opts),
     ("api", api_opts),
     ("database", database_opts),
@@ -166,7 +166,7 @@ def database_url(conf: cfg.ConfigOpts) -> str:
     return "sqlite+aiosqlite:///" + os.path.join(conf.state_path, "cascade.sqlite")
 
 
-def list_opts() -> Iterable[tuple[str, list[cfg.Opt]]]:
+def list_opts() -> Iterable[tuple[str, Sequence[cfg.Opt]]]:
     """Options for oslo-config-generator (``[region_name]`` documents the per-region group)."""
     return [(group or "DEFAULT", opts) for group, opts in _GROUPS] + [
         ("region_name", region_opts)]

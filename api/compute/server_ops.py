@@ -206,7 +206,7 @@ class Servers:
 
     # -- list --------------------------------------------------------------
 
-    async def list(self, ctx: RequestContext, *, detail: bool, params: dict[str, str],
+    async def list_servers(self, ctx: RequestContext, *, detail: bool, params: dict[str, str],
                    microversion: str, cascade_base: str) -> ListResult:
         """Servers from every region the project uses, asked in parallel and merged.
 

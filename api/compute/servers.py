@@ -32,7 +32,7 @@ async def show_server(request: web.Request) -> web.Response:
 
 
 async def _list(request: web.Request, detail: bool) -> web.Response:
-    result = await request.app[SERVERS].list(
+    result = await request.app[SERVERS].list_servers(
         request[CTX], detail=detail, params=dict(request.query),
         microversion=request[MICROVERSION], cascade_base=compute_base(request))
     headers = {PARTIAL_HEADER: ",".join(result.failed)} if result.failed else None

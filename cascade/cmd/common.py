@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Sequence
 
 from oslo_config import cfg
 from oslo_log import log
@@ -12,7 +13,8 @@ from cascade import config
 __all__ = ["load_config"]
 
 
-def load_config(argv: list[str] | None, cli_opts: list[cfg.Opt] = ()) -> cfg.ConfigOpts:
+def load_config(argv: list[str] | None,
+                cli_opts: Sequence[cfg.Opt] = ()) -> cfg.ConfigOpts:
     """Parse ``--config-file`` and friends, register options, set up oslo.log."""
     conf = cfg.ConfigOpts()
     log.register_options(conf)

@@ -26,7 +26,7 @@ def _check(fields: dict[str, Any]) -> None:
             raise errors.BadRequest(f"Unknown region attribute: {key}")
         if not isinstance(value, EDITABLE[key]) or (key == "weight" and isinstance(value, bool)):
             raise errors.BadRequest(f"Invalid value for {key}: {value!r}")
-        if key == "availability_zone" and not value.strip():
+        if key == "availability_zone" and not str(value).strip():
             raise errors.BadRequest("availability_zone must not be empty")
 
 

@@ -161,6 +161,11 @@ def cli(cascade: CascadeProcess, regions_up: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """The CLI, with clouds.yaml pointing the cascade-* clouds at this Cascade."""
     clouds = yaml.safe_load(regions_up.read_text())
+    for cloud in clouds["clouds"].values():
+        # openstacksdk takes the first of ``regions`` unless told otherwise.
+        wanted = cloud.get("region_name")
+        if wanted and wanted in cloud.get("regions", []):
+            cloud["regions"] = [wanted] + [r for r in cloud["regions"] if r != wanted]
     if not cascade.url.endswith(f":{CATALOG_PORT}"):
         for name, cloud in clouds["clouds"].items():
             if name.startswith("cascade-"):
