@@ -83,7 +83,7 @@ class RpcWaker(Waker):
         loop = asyncio.get_running_loop()
         target = self._messaging.Target(topic=self._target.topic, server="cascade-sync")
         self._server = self._messaging.get_rpc_server(
-            self._transport, target, [_Endpoint(self, loop)], executor="threading")
+            self._transport, target, [_Endpoint(self, loop)])
         await loop.run_in_executor(self._pool, self._server.start)
 
     async def wake(self, loop_name: str) -> None:
