@@ -1,8 +1,9 @@
 """The database engine's lifetime, and the session factory the rest of Cascade uses."""
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+from typing import Any, AsyncIterator
 
 from oslo_config import cfg
 from sqlalchemy import event
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cascade import config
 
-__all__ = ["make_engine", "make_sessionmaker", "masked_url"]
+__all__ = ["make_engine", "make_sessionmaker", "masked_url", "opened_engine"]
 
 LOG = logging.getLogger(__name__)
 
@@ -48,3 +49,13 @@ def make_engine(conf: cfg.ConfigOpts, url: str | None = None) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep attributes after commit (no implicit reload I/O)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def opened_engine(conf: cfg.ConfigOpts) -> AsyncIterator[AsyncEngine]:
+    """An engine for one command's lifetime, disposed afterwards (cascade-manage)."""
+    engine = make_engine(conf)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -16,22 +16,16 @@ __all__ = ["add_parser"]
 
 async def _sync(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Upgrade to ``--revision`` (default head). 0 on success."""
-    engine = db_engine.make_engine(conf)
-    try:
+    async with db_engine.opened_engine(conf) as engine:
         await migrate.upgrade(engine, args.revision)
         print(f"database at revision {await migrate.current(engine)}")
-    finally:
-        await engine.dispose()
     return 0
 
 
 async def _version(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Print the current revision. 0 always."""
-    engine = db_engine.make_engine(conf)
-    try:
+    async with db_engine.opened_engine(conf) as engine:
         print(await migrate.current(engine) or "empty")
-    finally:
-        await engine.dispose()
     return 0
 
 

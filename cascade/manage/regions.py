@@ -42,36 +42,29 @@ def _view(row: Region) -> dict[str, Any]:
 
 async def _list(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """List regions. 0."""
-    engine = db_engine.make_engine(conf)
-    try:
+    async with db_engine.opened_engine(conf) as engine:
         async with db_engine.make_sessionmaker(engine)() as session:
             rows = (await session.scalars(select(Region).order_by(Region.name))).all()
-        print(emit_list(args.format, COLUMNS, [_view(r) for r in rows]))
-    finally:
-        await engine.dispose()
+    print(emit_list(args.format, COLUMNS, [_view(r) for r in rows]))
     return 0
 
 
 async def _show(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Show one region. 0, or 2 when unknown."""
-    engine = db_engine.make_engine(conf)
-    try:
+    async with db_engine.opened_engine(conf) as engine:
         async with db_engine.make_sessionmaker(engine)() as session:
             try:
                 row = await store.get_region(session, args.name)
             except errors.NotFound as exc:
                 print(exc.message)
                 return 2
-        print(emit_one(args.format, _view(row)))
-    finally:
-        await engine.dispose()
+    print(emit_one(args.format, _view(row)))
     return 0
 
 
 async def _update(conf: cfg.ConfigOpts, name: str, fields: dict[str, Any], *,
                   create: bool, fmt: str) -> int:
-    engine = db_engine.make_engine(conf)
-    try:
+    async with db_engine.opened_engine(conf) as engine:
         async with db_engine.make_sessionmaker(engine).begin() as session:
             try:
                 if create:
@@ -85,9 +78,7 @@ async def _update(conf: cfg.ConfigOpts, name: str, fields: dict[str, Any], *,
                 print(exc.message)
                 return 3
             view = _view(row)
-        print(emit_one(fmt, view))
-    finally:
-        await engine.dispose()
+    print(emit_one(fmt, view))
     return 0
 
 
@@ -114,29 +105,23 @@ async def _disable(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 async def _probe(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Probe a region now and store what was learned. 0 up, 1 down, 2 unknown region."""
-    engine = db_engine.make_engine(conf)
-    sessions = db_engine.make_sessionmaker(engine)
-    try:
-        async with aiohttp.ClientSession() as http:
-            registry = RegionRegistry()
-            try:
-                catalog = await ServiceAuth(conf, http).catalog()
-            except errors.RegionError as exc:
-                print(f"warning: no catalog: {exc.message}")
-                catalog = {}
-            await registry.load(sessions, catalog)
-            info = registry.get(args.name)
-            if info is None:
-                print(f"Region {args.name} not found")
-                return 2
-            only = RegionRegistry([info])
-            only.replace([info], catalog)
-            await probe_all(http, only, sessions)
-            print(emit_one(args.format, {"name": info.name, "health": info.health,
-                                         "capabilities": info.capabilities}))
-            return 0 if info.health == HealthState.UP else 1
-    finally:
-        await engine.dispose()
+    async with db_engine.opened_engine(conf) as engine, aiohttp.ClientSession() as http:
+        sessions = db_engine.make_sessionmaker(engine)
+        registry = RegionRegistry()
+        try:
+            catalog = await ServiceAuth(conf, http).catalog()
+        except errors.RegionError as exc:
+            print(f"warning: no catalog: {exc.message}")
+            catalog = {}
+        await registry.load(sessions, catalog)
+        info = registry.get(args.name)
+        if info is None:
+            print(f"Region {args.name} not found")
+            return 2
+        await probe_all(http, RegionRegistry([info]), sessions)
+        print(emit_one(args.format, {"name": info.name, "health": info.health,
+                                     "capabilities": info.capabilities}))
+        return 0 if info.health == HealthState.UP else 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
