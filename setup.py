@@ -22,6 +22,7 @@ setup(
         "keystonemiddleware>=10.0",
         "tenacity>=8.0",
         "PyYAML>=6.0",
+        "cryptography>=42",
     ],
     extras_require={
         "test": [

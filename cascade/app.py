@@ -18,6 +18,9 @@ from oslo_config import cfg
 from api import middleware
 from api.admin.app import create_admin_app
 from api.compute.app import create_compute_app
+from api.compute.keypair_ops import Keypairs
+from api.compute.region_choice import RegionChooser
+from api.compute.server_create import ServerCreator
 from api.compute.server_ops import Servers
 from api.image.app import create_image_app
 from api.network.app import create_network_app
@@ -116,8 +119,11 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
         contexts.append(sync_context)
     app.cleanup_ctx.extend(contexts)
 
-    servers = Servers(conf, sessions, registry, client, waker=lambda: app[appkeys.WAKER])
-    app.add_subapp("/compute", create_compute_app(servers))
+    pairs = Keypairs(sessions, client)
+    creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client), pairs)
+    servers = Servers(conf, sessions, registry, client, creator,
+                      waker=lambda: app[appkeys.WAKER])
+    app.add_subapp("/compute", create_compute_app(servers, pairs))
     app.add_subapp("/image", create_image_app())
     app.add_subapp("/networking", create_network_app())
     app.add_subapp("/v1", create_admin_app())

@@ -48,6 +48,17 @@ api_opts = [
                help="Cascade availability zone used for a server created without "
                     "one. Default: the enabled, healthy region with the highest "
                     "weight (ties broken by name)."),
+    cfg.StrOpt("placement_policy", default="affinity", choices=[
+                   ("affinity", "Regions where the project already has servers first, "
+                                "then by weight."),
+                   ("weight", "By weight only.")],
+               help="How a region is chosen for a server created without an "
+                    "availability zone (among enabled, healthy regions offering the "
+                    "flavor). default_availability_zone, when set, comes first."),
+    cfg.FloatOpt("build_watch_seconds", default=60.0, min=0,
+                 help="How long after a create Cascade watches a server built without "
+                      "an explicit zone, to move it to the next candidate region if "
+                      "the region answers NoValidHost. 0 disables the fallback."),
     cfg.StrOpt("auth_strategy", default="keystone", choices=[
                    ("keystone", "Validate tokens with keystonemiddleware auth_token."),
                    ("noauth", "TESTING ONLY: X-Auth-Token is 'user:project[:role,...]'.")],

@@ -17,6 +17,7 @@ from cascade.db.models import Placement, PlacementState, Resource
 
 __all__ = ["new_global_id", "create_resource", "resolve", "resolve_local_ids",
            "regions_of_project", "pending_of_project", "activate", "remove",
+           "resources_in_region",
            "placements_in_state"]
 
 
@@ -87,7 +88,17 @@ async def pending_of_project(session: AsyncSession, type_: str,
             .where(Placement.resource_type == type_, Placement.local_id.is_(None)))
     if project_id is not None:
         stmt = stmt.where(Resource.project_id == project_id)
-    return list((await session.execute(stmt)).all())
+    return [(res, pl) for res, pl in (await session.execute(stmt)).all()]
+
+
+async def resources_in_region(session: AsyncSession, type_: str, region: str,
+                              project_id: str | None) -> Sequence[tuple[Resource, Placement]]:
+    """Every resource of a type placed in ``region`` (for the project, or all)."""
+    stmt = (select(Resource, Placement).join(Placement, Placement.global_id == Resource.global_id)
+            .where(Placement.resource_type == type_, Placement.region == region))
+    if project_id is not None:
+        stmt = stmt.where(Resource.project_id == project_id)
+    return [(res, pl) for res, pl in (await session.execute(stmt)).all()]
 
 
 async def placements_in_state(session: AsyncSession, type_: str,

@@ -3,20 +3,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.compute import flavors, servers, versions
-from api.compute.keys import SERVERS
+from api.compute import availability_zones, flavors, keypairs, servers, versions
+from api.compute.keypair_ops import Keypairs
+from api.compute.keys import KEYPAIRS, SERVERS
 from api.compute.microversion import microversion_middleware
 from api.compute.server_ops import Servers
 
 __all__ = ["create_compute_app"]
 
 V = "/v2.1"
+S = V + "/servers/{server_id}"
 
 
-def create_compute_app(ops: Servers) -> web.Application:
+def create_compute_app(ops: Servers, pairs: Keypairs) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
     app[SERVERS] = ops
+    app[KEYPAIRS] = pairs
+
+    async def stop_watchers(app: web.Application) -> None:
+        await ops.creator.close()
+
+    app.on_cleanup.append(stop_watchers)
     app.router.add_routes([
         web.get("", versions.versions),
         web.get("/", versions.versions),
@@ -25,10 +33,22 @@ def create_compute_app(ops: Servers) -> web.Application:
         web.get(V + "/servers", servers.list_servers),
         web.post(V + "/servers", servers.create_server),
         web.get(V + "/servers/detail", servers.list_servers_detail),
-        web.get(V + "/servers/{server_id}", servers.show_server),
-        web.delete(V + "/servers/{server_id}", servers.delete_server),
+        web.get(S, servers.show_server),
+        web.put(S, servers.update_server),
+        web.delete(S, servers.delete_server),
+        web.post(S + "/action", servers.server_action),
+        web.route("*", S + "/{tail:(metadata|tags|ips|os-interface)(/.*)?}",
+                  servers.server_subresource),
         web.get(V + "/flavors", flavors.list_flavors),
+        web.post(V + "/flavors", flavors.create_flavor),
         web.get(V + "/flavors/detail", flavors.list_flavors_detail),
         web.get(V + "/flavors/{flavor_id}", flavors.show_flavor),
+        web.delete(V + "/flavors/{flavor_id}", flavors.delete_flavor),
+        web.get(V + "/os-keypairs", keypairs.list_keypairs),
+        web.post(V + "/os-keypairs", keypairs.create_keypair),
+        web.get(V + "/os-keypairs/{name}", keypairs.show_keypair),
+        web.delete(V + "/os-keypairs/{name}", keypairs.delete_keypair),
+        web.get(V + "/os-availability-zone", availability_zones.list_zones),
+        web.get(V + "/os-availability-zone/detail", availability_zones.list_zones_detail),
     ])
     return app

@@ -1,10 +1,12 @@
 """Flavors: what the regions offer, matched across regions by flavor id."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
+from api.body import json_body
 from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
 from cascade import errors
@@ -12,7 +14,8 @@ from cascade.appkeys import CONF, CTX, REGION_CLIENT, REGIONS
 from cascade.regions.fanout import scatter_gather, split_results
 from mapping.rewrite import flavor_to_global
 
-__all__ = ["list_flavors", "list_flavors_detail", "show_flavor"]
+__all__ = ["list_flavors", "list_flavors_detail", "show_flavor", "create_flavor",
+           "delete_flavor"]
 
 
 async def _ask_all(request: web.Request, path: str,
@@ -78,3 +81,71 @@ async def show_flavor(request: web.Request) -> web.Response:
     base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
     return web.json_response({"flavor": flavor_to_global(body["flavor"], base,
                                                          compute_base(request))})
+
+
+def _require_admin(request: web.Request, action: str) -> None:
+    if not request[CTX].is_admin:
+        raise errors.Forbidden(f"Policy doesn't allow os_compute_api:os-flavor-manage:"
+                               f"{action} to be performed.")
+
+
+async def _everywhere(request: web.Request, method: str, path: str,
+                      json: Any = None) -> tuple[dict[str, Any], list[Any]]:
+    client = request.config_dict[REGION_CLIENT]
+    ctx = request[CTX]
+    regions = [r.name for r in request.config_dict[REGIONS].enabled()]
+
+    async def call(region: str) -> Any:
+        return (await client.request(ctx, region, "compute", method, path, json=json,
+                                     microversion=request[MICROVERSION])).body
+
+    results = await scatter_gather(regions, call,
+                                   timeout=request.config_dict[CONF].api.region_timeout)
+    return split_results(results)
+
+
+async def create_flavor(request: web.Request) -> web.Response:
+    """POST /flavors (admin): the same flavor, same id, in every enabled region.
+
+    If any region refuses or cannot be reached, the regions that created it
+    delete it again, so a flavor is everywhere or nowhere.
+    """
+    _require_admin(request, "create")
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("flavor"), dict):
+        raise errors.BadRequest("Invalid input for field/attribute flavor.")
+    flavor = dict(body["flavor"])
+    if flavor.get("id") in (None, "", "auto"):
+        flavor["id"] = str(uuid.uuid4())
+    made, failed = await _everywhere(request, "POST", "/flavors", {"flavor": flavor})
+    if failed:
+        for region in made:
+            try:
+                await request.config_dict[REGION_CLIENT].delete(
+                    request[CTX], region, "compute", f"/flavors/{flavor['id']}")
+            except errors.RegionError:
+                pass
+        first = failed[0].error
+        if isinstance(first, errors.RegionHTTPError) and first.status < 500:
+            raise first
+        raise errors.ServiceUnavailable(
+            "Flavor not created: " + "; ".join(f.message for f in failed))
+    region, answer = next(iter(made.items()))
+    base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
+    return web.json_response({"flavor": flavor_to_global(answer["flavor"], base,
+                                                         compute_base(request))})
+
+
+async def delete_flavor(request: web.Request) -> web.Response:
+    """DELETE /flavors/{id} (admin): removed from every enabled region that has it."""
+    _require_admin(request, "delete")
+    flavor_id = request.match_info["flavor_id"]
+    done, failed = await _everywhere(request, "DELETE", f"/flavors/{flavor_id}")
+    real = [f for f in failed if not (isinstance(f.error, errors.RegionHTTPError)
+                                      and f.error.status == 404)]
+    if real:
+        raise errors.ServiceUnavailable("Flavor not deleted everywhere: "
+                                        + "; ".join(f.message for f in real))
+    if not done:
+        raise errors.NotFound(f"Flavor {flavor_id} could not be found.")
+    return web.Response(status=202)

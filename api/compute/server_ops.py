@@ -1,160 +1,85 @@
-"""Server operations across regions: create, show, list, delete.
+"""Server reads, deletes and everything forwarded to a server's region.
 
-The mapping row is written (placement *creating*) before the regional create,
-so a crash between the two leaves a trace the reconciler resolves. Regional
-answers are rewritten to global ids and Cascade links before anyone sees them.
+Regional answers are rewritten to global ids and Cascade links before anyone
+sees them, and remembered (``server_cache``) so a server whose region is sick
+is still answered, at once, with status UNKNOWN.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Callable
 
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.compute import server_schema
+from api.compute import server_cache, servers_list
+from api.compute.server_create import SERVER, ServerCreator
 from cascade import errors
 from cascade.bus import Waker
 from cascade.context import RequestContext
-from cascade.db.models import PlacementState, Placement, Resource
-from cascade.regions.client import RegionClient
-from cascade.regions.fanout import merge_sorted, scatter_gather, split_results
-from cascade.regions.registry import RegionInfo, RegionRegistry
+from cascade.db.models import Placement, PlacementState, Resource
+from cascade.regions.client import RegionClient, RegionResponse
+from cascade.regions.fanout import scatter_gather, split_results
+from cascade.regions.registry import RegionRegistry
 from mapping import rewrite, store
 
-__all__ = ["Servers", "ListResult"]
+__all__ = ["Servers", "ListResult", "Forwarded"]
 
 LOG = logging.getLogger(__name__)
 
-SERVER = "server"
+#: Regional pages read per region for one list answer, at most (see ``ask``).
+_MAX_PAGES_PER_REGION = 20
 
 
 class ListResult:
-    """A merged server list and the regions that could not answer."""
+    """A merged server list, the regions that could not answer, and the next marker."""
 
-    def __init__(self, servers: list[dict[str, Any]], failed: list[str]) -> None:
+    def __init__(self, servers: list[dict[str, Any]], failed: list[str],
+                 next_marker: str | None) -> None:
         self.servers = servers
         self.failed = failed
+        self.next_marker = next_marker
 
 
-def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+class Forwarded:
+    """A regional answer to a forwarded call, already rewritten."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+def _unavailable(exc: errors.RegionError) -> bool:
+    """Whether a regional failure means "cannot ask now" (not an answer about the server)."""
+    return not isinstance(exc, errors.RegionHTTPError) or exc.status >= 500
 
 
 class Servers:
     """The compute logic behind the server handlers; no HTTP in here."""
 
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
-                 registry: RegionRegistry, client: RegionClient,
+                 registry: RegionRegistry, client: RegionClient, creator: ServerCreator,
                  waker: Callable[[], Waker] | None = None) -> None:
         self._conf = conf
         self._sessions = sessions
         self._registry = registry
         self._client = client
         self._waker = waker
-
-    # -- region choice -----------------------------------------------------
-
-    def choose_region(self, zone: str | None) -> RegionInfo:
-        """The region for a new server: by Cascade availability zone, else the default.
-
-        :raises BadRequest: unknown availability zone.
-        :raises ServiceUnavailable: the zone's region is down or disabled, or none is usable.
-        """
-        if zone:
-            region = self._registry.by_availability_zone(zone)
-            if region is None:
-                raise errors.BadRequest(
-                    f"The requested availability zone is not available: {zone}")
-            if not region.usable:
-                raise errors.ServiceUnavailable(
-                    f"Availability zone {zone} (region {region.name}) is "
-                    f"{'disabled' if not region.enabled else 'down'}; try another zone.")
-            return region
-        default = self._conf.api.default_availability_zone
-        if default:
-            region = self._registry.by_availability_zone(default)
-            if region is not None and region.usable:
-                return region
-        usable = self._registry.usable()
-        if not usable:
-            raise errors.ServiceUnavailable("No region is available to place the server.")
-        return usable[0]
-
-    # -- create ------------------------------------------------------------
+        self.creator = creator
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:
-        """Create one server; answer the body Nova would, with global ids.
+        """See ``ServerCreator.create``."""
+        return await self.creator.create(ctx, body, microversion, cascade_base)
 
-        :raises BadRequest: invalid request or the region refused its content.
-        :raises ServiceUnavailable: the region is down or did not answer.
+    # -- resolution --------------------------------------------------------
+
+    async def resolve(self, ctx: RequestContext, global_id: str) -> tuple[Resource, Placement]:
+        """The caller's server (admins: anyone's).
+
+        :raises NotFound: unknown or another project's.
         """
-        server = server_schema.validate_create(body)
-        region = self.choose_region(server.get("availability_zone"))
-        global_id = store.new_global_id()
-        spec = {k: v for k, v in server.items() if k != "adminPass"}
-        attrs = {"name": server["name"], "created": _now_iso(),
-                 "flavor_id": server.get("flavorRef"), "image_id": server.get("imageRef"),
-                 "availability_zone": region.availability_zone}
-        async with self._sessions.begin() as session:
-            _, placement = store.create_resource(
-                session, global_id=global_id, type_=SERVER, project_id=ctx.project_id,
-                user_id=ctx.user_id, region=region.name, spec=spec, attrs=attrs,
-                status="BUILD")
-        placement_id = placement.id
-
-        regional = dict(server)
-        regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id}
-        regional.pop("availability_zone", None)
-        if region.local_availability_zone:
-            regional["availability_zone"] = region.local_availability_zone
-        try:
-            resp = await self._client.post(ctx, region.name, "compute", "/servers",
-                                           json={"server": regional},
-                                           microversion=microversion)
-        except errors.RegionHTTPError as exc:
-            if exc.status < 500:
-                # The region refused the request itself: nothing was created there.
-                await self._forget(global_id)
-            else:
-                await self._mark_error(global_id, exc.message)
-            raise
-        except errors.RegionError as exc:
-            if not exc.request_sent:
-                await self._forget(global_id)
-            else:
-                # We do not know whether the region created it; the placement stays
-                # *creating* so the audit can adopt or clean up what the region holds.
-                await self._mark_error(global_id, exc.message)
-            raise errors.ServiceUnavailable(
-                f"Region {region.name} did not complete the create: {exc.message}") from exc
-        created = (resp.body or {}).get("server") or {}
-        local_id = created.get("id")
-        if not local_id:
-            await self._mark_error(global_id, "region answered without a server id")
-            raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
-        async with self._sessions.begin() as session:
-            await store.activate(session, placement_id, local_id)
-        base = self._client.base_url(region.name, "compute")
-        return rewrite.server_to_global(created, global_id, base, cascade_base)
-
-    async def _forget(self, global_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await store.remove(session, global_id)
-
-    async def _mark_error(self, global_id: str, message: str) -> None:
-        async with self._sessions.begin() as session:
-            res = await session.get(Resource, global_id)
-            if res is not None:
-                res.status = "ERROR"
-                res.attrs = {**res.attrs, "fault": {"code": 500, "message": message,
-                                                    "created": _now_iso()}}
-
-    # -- show --------------------------------------------------------------
-
-    async def _resolve(self, ctx: RequestContext, global_id: str) -> tuple[Resource, Placement]:
         async with self._sessions() as session:
             try:
                 return await store.resolve(session, SERVER, global_id,
@@ -162,16 +87,27 @@ class Servers:
             except errors.MappingNotFound:
                 raise errors.NotFound(f"Instance {global_id} could not be found.") from None
 
+    def _zone(self, region: str) -> str | None:
+        info = self._registry.get(region)
+        return info.availability_zone if info else None
+
+    def _to_global(self, region: str, server: dict[str, Any], global_id: str,
+                   cascade_base: str) -> dict[str, Any]:
+        return rewrite.server_to_global(server, global_id,
+                                        self._client.base_url(region, "compute"),
+                                        cascade_base, availability_zone=self._zone(region))
+
+    # -- show --------------------------------------------------------------
+
     async def show(self, ctx: RequestContext, global_id: str, microversion: str,
                    cascade_base: str) -> dict[str, Any]:
-        """The server as its region reports it, with global ids.
+        """The server as its region reports it; cached with UNKNOWN when it cannot.
 
         :raises NotFound: unknown, other project's, or gone from its region.
-        :raises RegionError: the region is down or did not answer.
         """
-        res, pl = await self._resolve(ctx, global_id)
+        res, pl = await self.resolve(ctx, global_id)
         if pl.local_id is None:
-            return self._from_spec(res, cascade_base)
+            return server_cache.spec_view(res, cascade_base)
         try:
             resp = await self._client.get(ctx, pl.region, "compute", f"/servers/{pl.local_id}",
                                           microversion=microversion)
@@ -180,96 +116,167 @@ class Servers:
                 if pl.state == PlacementState.DELETING:
                     await self._forget(global_id)
                 raise errors.NotFound(f"Instance {global_id} could not be found.") from None
-            raise
-        region = self._registry.get(pl.region)
-        return rewrite.server_to_global(
-            resp.body["server"], global_id, self._client.base_url(pl.region, "compute"),
-            cascade_base, availability_zone=region.availability_zone if region else None)
-
-    def _from_spec(self, res: Resource, cascade_base: str) -> dict[str, Any]:
-        """A server whose regional create has not answered yet (or failed)."""
-        link = f"{cascade_base}/servers/{res.global_id}"
-        body: dict[str, Any] = {
-            "id": res.global_id, "name": res.attrs.get("name", ""), "status": res.status,
-            "tenant_id": res.project_id, "user_id": res.user_id,
-            "metadata": res.spec.get("metadata", {}), "created": res.attrs.get("created"),
-            "updated": res.attrs.get("created"), "addresses": {},
-            "image": {"id": res.attrs.get("image_id")} if res.attrs.get("image_id") else "",
-            "flavor": {"id": res.attrs.get("flavor_id")},
-            "OS-EXT-AZ:availability_zone": res.attrs.get("availability_zone", ""),
-            "links": [{"rel": "self", "href": link},
-                      {"rel": "bookmark", "href": link.replace("/v2.1/", "/")}],
-        }
-        if "fault" in res.attrs:
-            body["fault"] = res.attrs["fault"]
-        return body
+            if not _unavailable(exc):
+                raise
+            LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
+                     pl.region, exc.message)
+            return server_cache.cached_view(res, cascade_base, microversion)
+        except errors.RegionError as exc:
+            LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
+                     pl.region, exc.message)
+            return server_cache.cached_view(res, cascade_base, microversion)
+        server = self._to_global(pl.region, resp.body["server"], global_id, cascade_base)
+        if server_cache.changed(res, server):
+            await server_cache.store_views(self._sessions, [(global_id, server)])
+        return server
 
     # -- list --------------------------------------------------------------
 
-    async def list_servers(self, ctx: RequestContext, *, detail: bool, params: dict[str, str],
-                   microversion: str, cascade_base: str) -> ListResult:
+    async def list_servers(self, ctx: RequestContext, *, detail: bool,
+                           params: dict[str, Any], microversion: str,
+                           cascade_base: str) -> ListResult:
         """Servers from every region the project uses, asked in parallel and merged.
 
-        Regional servers Cascade does not map are hidden. Regions that fail or
-        time out are reported in ``failed``.
+        ``params`` maps query keys to lists of values. Regional servers Cascade
+        does not map are hidden; regions that fail or time out are reported in
+        ``failed`` and their servers come from cache (UNKNOWN from 2.69).
+
+        :raises BadRequest: bad limit, marker or sort.
         """
-        all_tenants = ctx.is_admin and params.get("all_tenants") not in (None, "0", "false",
-                                                                          "False")
+        first = {k: v[-1] for k, v in params.items() if v}
+        all_tenants = ctx.is_admin and first.get("all_tenants") not in (
+            None, "0", "false", "False")
         project = None if all_tenants else ctx.project_id
+        spec = servers_list.parse_sort(params.get("sort_key", []), params.get("sort_dir", []))
+        limit = servers_list.parse_limit(first.get("limit"))
         async with self._sessions() as session:
             regions = await store.regions_of_project(session, SERVER, project)
-            pending = await store.pending_of_project(session, SERVER, project)
-        # Always ask for details: the merge needs ``created`` to order the streams.
-        path = "/servers/detail"
-        fwd = {k: v for k, v in params.items() if k not in ("limit", "marker")}
+            found = await self._marker(session, first.get("marker"), project)
+            marker = servers_list.Marker(found[2], found[1].region) if found else None
+            anchors = {r: await self._anchor(session, spec, marker, r, project)
+                       for r in regions if r != marker.region} if marker else {}
+            pending = [] if marker else await store.pending_of_project(session, SERVER,
+                                                                        project)
+        fwd: list[tuple[str, str]] = [
+            (k, v) for k, vs in params.items() if k not in (
+                "limit", "marker", "sort_key", "sort_dir") for v in vs]
+        fwd += spec.query()
 
-        async def ask(region: str) -> list[dict[str, Any]]:
-            resp = await self._client.get(ctx, region, "compute", path, params=fwd,
-                                          microversion=microversion)
-            return list((resp.body or {}).get("servers", []))
+        async def ask(region: str) -> tuple[list[dict[str, Any]], bool]:
+            """The region's servers after the marker; True when more may follow."""
+            regional_marker = None
+            if found and marker and marker.region == region:
+                regional_marker = found[1].local_id
+            elif anchors.get(region):
+                regional_marker = anchors[region]
+            fetched: list[dict[str, Any]] = []
+            for _ in range(_MAX_PAGES_PER_REGION):
+                query = list(fwd)
+                if limit is not None:
+                    query.append(("limit", str(limit)))
+                if regional_marker:
+                    query.append(("marker", str(regional_marker)))
+                resp = await self._client.get(ctx, region, "compute", "/servers/detail",
+                                              params=query, microversion=microversion)
+                page = list((resp.body or {}).get("servers", []))
+                fetched += page
+                more = limit is not None and len(page) >= limit
+                # An anchor may sit well before the marker: keep reading until this
+                # region's page reaches past it, so every answer makes progress.
+                if not (more and marker and marker.region != region and page
+                        and servers_list.not_past(spec, page[-1], region, marker)):
+                    return fetched, more
+                regional_marker = page[-1]["id"]
+            return fetched, True
 
-        results = await scatter_gather(regions, ask, timeout=self._conf.api.region_timeout)
+        results = await scatter_gather(sorted(regions), ask,
+                                       timeout=self._conf.api.region_timeout)
         good, failed = split_results(results)
-        streams: list[list[dict[str, Any]]] = []
+        pages: dict[str, list[dict[str, Any]]] = {}
+        ends: dict[str, dict[str, Any]] = {}
+        fresh: list[tuple[str, dict[str, Any]]] = []
         async with self._sessions() as session:
-            for region, servers in good.items():
+            for region, (servers, more) in good.items():
                 mapped = await store.resolve_local_ids(
                     session, SERVER, region, (s["id"] for s in servers), project)
-                streams.append(self._to_global(region, servers, mapped, cascade_base))
-        merged = list(merge_sorted(streams, key=_sort_key, reverse=True))
-        building = [self._from_spec(res, cascade_base) for res, _ in pending]
-        servers = building + merged
+                page = []
+                for s in servers:
+                    hit = mapped.get(s["id"])
+                    if hit is None:
+                        continue
+                    view = self._to_global(region, s, hit[0].global_id, cascade_base)
+                    if server_cache.changed(hit[0], view):
+                        fresh.append((hit[0].global_id, view))
+                    page.append(view)
+                if more and servers:
+                    last = servers[-1]
+                    hit = mapped.get(last["id"])
+                    ends[region] = {**last, "id": hit[0].global_id if hit else last["id"]}
+                pages[region] = servers_list.after_marker(spec, marker, region, page)
+            for failure in failed:
+                cached = await self._cached_region(session, failure.region, project,
+                                                   cascade_base, microversion)
+                if marker and marker.region == failure.region:
+                    # Its region cannot continue from the marker: use the cache.
+                    cached = [c for c in cached if marker.key(spec) < servers_list.MergeKey(
+                        spec, c, failure.region)]
+                pages[failure.region] = servers_list.after_marker(
+                    spec, marker, failure.region,
+                    servers_list.apply_cached_filters(cached, first))
+        if fresh:
+            await server_cache.store_views(self._sessions, fresh)
+        building = [server_cache.spec_view(res, cascade_base) for res, _ in pending]
+        building = servers_list.apply_cached_filters(building, first)
+        merged = servers_list.merge_pages(
+            spec, pages, ends, None if limit is None else max(limit - len(building), 0))
+        out = (building + merged)[:limit] if limit is not None else building + merged
+        next_marker = None
+        if limit and out and (len(out) >= limit or ends):
+            next_marker = out[-1]["id"]
         if not detail:
-            servers = [{k: s.get(k) for k in ("id", "name", "links")} for s in servers]
-        return ListResult(servers, [f.region for f in failed])
+            out = [{k: s.get(k) for k in ("id", "name", "links")} for s in out]
+        return ListResult(out, sorted(f.region for f in failed), next_marker)
 
-    def _to_global(self, region: str, servers: list[dict[str, Any]],
-                   mapped: dict[str, tuple[Resource, Placement]],
-                   cascade_base: str) -> list[dict[str, Any]]:
-        base = self._client.base_url(region, "compute")
-        info = self._registry.get(region)
-        zone = info.availability_zone if info else None
-        out = []
-        for server in servers:
-            hit = mapped.get(server["id"])
-            if hit is None:
-                continue
-            out.append(rewrite.server_to_global(server, hit[0].global_id, base, cascade_base,
-                                                availability_zone=zone))
-        # Regions sort by their own internal id on ties; re-sort on (created, global id)
-        # so every stream is ordered on exactly the merge key.
-        out.sort(key=_sort_key, reverse=True)
-        return out
+    async def _marker(self, session: AsyncSession, marker: str | None, project: str | None
+                      ) -> tuple[Resource, Placement, dict[str, Any]] | None:
+        if not marker:
+            return None
+        try:
+            res, pl = await store.resolve(session, SERVER, marker, project)
+        except errors.MappingNotFound:
+            raise errors.BadRequest(f"marker [{marker}] not found") from None
+        view = dict(res.attrs.get("server") or {"id": res.global_id,
+                                                "created": res.attrs.get("created"),
+                                                "name": res.attrs.get("name")})
+        view["id"] = res.global_id
+        return res, pl, view
+
+    async def _anchor(self, session: AsyncSession, spec: servers_list.SortSpec,
+                      marker: servers_list.Marker, region: str,
+                      project: str | None) -> str | None:
+        rows = await store.resources_in_region(session, SERVER, region, project)
+        return servers_list.anchor_for(spec, marker, region, (
+            (pl.local_id, {**(res.attrs.get("server") or {}), "id": res.global_id,
+                           "created": res.attrs.get("created"),
+                           "name": res.attrs.get("name")})
+            for res, pl in rows if pl.local_id))
+
+    async def _cached_region(self, session: AsyncSession, region: str, project: str | None,
+                             cascade_base: str, microversion: str) -> list[dict[str, Any]]:
+        rows = await store.resources_in_region(session, SERVER, region, project)
+        return [server_cache.cached_view(res, cascade_base, microversion)
+                for res, pl in rows if pl.local_id and pl.state != PlacementState.DELETING]
 
     # -- delete ------------------------------------------------------------
 
-    async def delete(self, ctx: RequestContext, global_id: str, microversion: str) -> None:
+    async def delete(self, ctx: RequestContext, global_id: str, microversion: str,
+                     *, force: bool = False) -> None:
         """Ask the region to delete; the mapping goes once the region no longer has it.
 
         :raises NotFound: unknown or other project's server.
         :raises Conflict: the regional create has not answered yet.
         """
-        res, pl = await self._resolve(ctx, global_id)
+        res, pl = await self.resolve(ctx, global_id)
         if pl.local_id is None:
             if res.status == "ERROR":
                 await self._forget(global_id)
@@ -277,11 +284,16 @@ class Servers:
             raise errors.Conflict(f"Cannot 'delete' instance {global_id} while it is "
                                   "being created in its region.")
         try:
-            await self._client.delete(ctx, pl.region, "compute", f"/servers/{pl.local_id}",
-                                      microversion=microversion)
+            if force:
+                await self._client.post(ctx, pl.region, "compute",
+                                        f"/servers/{pl.local_id}/action",
+                                        json={"forceDelete": None}, microversion=microversion)
+            else:
+                await self._client.delete(ctx, pl.region, "compute",
+                                          f"/servers/{pl.local_id}", microversion=microversion)
         except errors.RegionHTTPError as exc:
             if exc.status != 404:
-                raise
+                raise _globalise(exc, pl.local_id, global_id) from None
             await self._forget(global_id)
             return
         async with self._sessions.begin() as session:
@@ -294,8 +306,54 @@ class Servers:
         if self._waker is not None:
             await self._waker().wake("deletes")
 
+    async def _forget(self, global_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await store.remove(session, global_id)
 
-def _sort_key(server: dict[str, Any]) -> tuple[str, str]:
-    # Nova's default order is created_at descending; the global id breaks ties so
-    # the merge across regions is total and stable.
-    return (server.get("created") or "", server["id"])
+    # -- everything else: forwarded to the server's region -------------------
+
+    async def forward(self, ctx: RequestContext, global_id: str, method: str, subpath: str,
+                      *, body: Any = None, params: Any = None, microversion: str,
+                      cascade_base: str) -> Forwarded:
+        """Forward a call about one server to its region with the regional id.
+
+        :raises NotFound: unknown or other project's server.
+        :raises Conflict: the server is still being created in its region.
+        :raises RegionHTTPError: the region's error, with the global id in its message.
+        """
+        res, pl = await self.resolve(ctx, global_id)
+        if pl.local_id is None:
+            raise errors.Conflict(f"Cannot act on instance {global_id} while it is being "
+                                  "created in its region.")
+        try:
+            resp = await self._client.request(ctx, pl.region, "compute", method,
+                                              f"/servers/{pl.local_id}{subpath}", json=body,
+                                              params=params, microversion=microversion)
+        except errors.RegionHTTPError as exc:
+            raise _globalise(exc, pl.local_id, global_id) from None
+        return self._rewrite_forwarded(resp, pl, global_id, cascade_base)
+
+    def _rewrite_forwarded(self, resp: RegionResponse, pl: Placement, global_id: str,
+                           cascade_base: str) -> Forwarded:
+        body = resp.body
+        if isinstance(body, dict) and isinstance(body.get("server"), dict):
+            body = {**body, "server": self._to_global(pl.region, body["server"], global_id,
+                                                      cascade_base)}
+        if isinstance(body, dict) and isinstance(body.get("metadata"), dict):
+            body = {**body, "metadata": {k: v for k, v in body["metadata"].items()
+                                         if k not in rewrite.HIDDEN_METADATA_KEYS}}
+        headers = {}
+        location = resp.headers.get("Location")
+        if location:
+            headers["Location"] = rewrite.rewrite_url(
+                location, self._client.base_url(pl.region, "compute"), cascade_base,
+                str(pl.local_id), global_id)
+        return Forwarded(resp.status, body, headers)
+
+
+def _globalise(exc: errors.RegionHTTPError, local_id: str, global_id: str
+               ) -> errors.RegionHTTPError:
+    """The same regional error, naming the global id instead of the regional one."""
+    message = exc.message.replace(local_id, global_id)
+    return errors.RegionHTTPError(exc.region, exc.status, exc.body, message,
+                                  request_id=exc.request_id)

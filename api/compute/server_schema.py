@@ -73,3 +73,21 @@ def validate_create(body: Any) -> dict[str, Any]:
         raise _bad("metadata. Value: must map strings to strings")
     server["metadata"] = meta
     return server
+
+
+def counts(server: dict[str, Any]) -> tuple[int, int]:
+    """(min_count, max_count) of a create request.
+
+    :raises BadRequest: not positive integers, or min above max.
+    """
+    low, high = server.get("min_count", 1), server.get("max_count")
+    try:
+        low = int(low)
+        high = int(high) if high is not None else low
+    except (TypeError, ValueError):
+        raise _bad("min_count/max_count. Value: must be integers") from None
+    if low < 1 or high < 1:
+        raise _bad("min_count/max_count. Value: must be at least 1")
+    if low > high:
+        raise errors.BadRequest("min_count must be <= max_count")
+    return low, high

@@ -1,18 +1,28 @@
 """Server handlers: parse, call ``Servers``, render. No SQL, no region client here."""
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from api.body import json_body
 from api.compute.keys import SERVERS
 from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
+from cascade import errors
 from cascade.appkeys import CTX
+from mapping.rewrite import GLOBAL_ID_KEY
 
 __all__ = ["create_server", "show_server", "list_servers", "list_servers_detail",
-           "delete_server"]
+           "delete_server", "update_server", "server_action", "server_subresource",
+           "PARTIAL_HEADER"]
 
+#: Names the regions that did not answer a list; their servers come from cache.
 PARTIAL_HEADER = "X-Cascade-Partial"
+
+#: Actions that delete: the mapping must follow them.
+_DELETE_ACTIONS = {"forceDelete"}
 
 
 async def create_server(request: web.Request) -> web.Response:
@@ -20,6 +30,8 @@ async def create_server(request: web.Request) -> web.Response:
     body = await json_body(request)
     base = compute_base(request)
     server = await request.app[SERVERS].create(request[CTX], body, request[MICROVERSION], base)
+    if "reservation_id" in server:
+        return web.json_response(server, status=202)
     location = f"{base}/servers/{server['id']}"
     return web.json_response({"server": server}, status=202, headers={"Location": location})
 
@@ -32,11 +44,22 @@ async def show_server(request: web.Request) -> web.Response:
 
 
 async def _list(request: web.Request, detail: bool) -> web.Response:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query.items():
+        params.setdefault(key, []).append(value)
+    base = compute_base(request)
     result = await request.app[SERVERS].list_servers(
-        request[CTX], detail=detail, params=dict(request.query),
-        microversion=request[MICROVERSION], cascade_base=compute_base(request))
+        request[CTX], detail=detail, params=params, microversion=request[MICROVERSION],
+        cascade_base=base)
+    body: dict[str, Any] = {"servers": result.servers}
+    if result.next_marker:
+        query = [(k, v) for k, v in request.query.items() if k != "marker"]
+        query.append(("marker", result.next_marker))
+        path = "/servers/detail" if detail else "/servers"
+        body["servers_links"] = [{"rel": "next",
+                                  "href": f"{base}{path}?{urlencode(query)}"}]
     headers = {PARTIAL_HEADER: ",".join(result.failed)} if result.failed else None
-    return web.json_response({"servers": result.servers}, headers=headers)
+    return web.json_response(body, headers=headers)
 
 
 async def list_servers(request: web.Request) -> web.Response:
@@ -54,3 +77,61 @@ async def delete_server(request: web.Request) -> web.Response:
     await request.app[SERVERS].delete(request[CTX], request.match_info["server_id"],
                                       request[MICROVERSION])
     return web.Response(status=204)
+
+
+async def update_server(request: web.Request) -> web.Response:
+    """PUT /servers/{id}: name, description and the other updatable fields."""
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
+        raise errors.BadRequest("Invalid input for field/attribute server.")
+    return await _forward(request, "PUT", "", body)
+
+
+async def server_action(request: web.Request) -> web.Response:
+    """POST /servers/{id}/action: forwarded with the regional id."""
+    body = await json_body(request)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise errors.BadRequest("There is no such action: " + ",".join(
+            body if isinstance(body, dict) else []))
+    if next(iter(body)) in _DELETE_ACTIONS:
+        await request.app[SERVERS].delete(request[CTX], request.match_info["server_id"],
+                                          request[MICROVERSION], force=True)
+        return web.Response(status=202)
+    return await _forward(request, "POST", "/action", body)
+
+
+def _metadata_body(request: web.Request, tail: str, body: Any) -> Any:
+    """Tenants cannot set or remove the key that ties a regional server to Cascade;
+    replacing all metadata keeps it in the region.
+
+    :raises BadRequest: the reserved key is named.
+    """
+    key = tail.partition("/")[2]
+    items = (body.get("metadata") or body.get("meta")) if isinstance(body, dict) else None
+    if key == GLOBAL_ID_KEY or (isinstance(items, dict) and GLOBAL_ID_KEY in items):
+        raise errors.BadRequest(f"Metadata key {GLOBAL_ID_KEY} is reserved by Cascade.")
+    if request.method == "PUT" and tail == "metadata" and isinstance(items, dict):
+        return {"metadata": {**items, GLOBAL_ID_KEY: request.match_info["server_id"]}}
+    return body
+
+
+async def server_subresource(request: web.Request) -> web.Response:
+    """metadata, tags, ips, os-interface: forwarded as they are."""
+    tail = request.match_info["tail"]
+    body = None
+    if request.method in ("PUT", "POST"):
+        raw = await request.read()
+        body = await json_body(request) if raw else None
+    if tail == "metadata" or tail.startswith("metadata/"):
+        body = _metadata_body(request, tail, body)
+    return await _forward(request, request.method, "/" + tail, body)
+
+
+async def _forward(request: web.Request, method: str, subpath: str, body: Any) -> web.Response:
+    result = await request.app[SERVERS].forward(
+        request[CTX], request.match_info["server_id"], method, subpath, body=body,
+        params=list(request.query.items()) or None, microversion=request[MICROVERSION],
+        cascade_base=compute_base(request))
+    if result.body is None:
+        return web.Response(status=result.status, headers=result.headers)
+    return web.json_response(result.body, status=result.status, headers=result.headers)

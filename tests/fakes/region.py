@@ -29,6 +29,12 @@ class FakeRegion:
         self.delay = 0.0
         self.down = False
         self.base = ""
+        #: Seconds between the ``created`` of consecutive servers (0 makes ties).
+        self.tick = 1
+        #: When True, new servers fail scheduling as Nova's NoValidHost does.
+        self.no_valid_host = False
+        self.keypairs: dict[str, dict[str, Any]] = {}
+        self.flavors = [dict(f) for f in FLAVORS]
         self._clock = itertools.count()
 
     def nova_fault(self, status: int, name: str, message: str) -> web.Response:
@@ -54,10 +60,19 @@ class FakeRegion:
             web.get("/compute/v2.1/servers/detail", self.list_detail),
             web.get("/compute/v2.1/servers", self.list_detail),
             web.get("/compute/v2.1/servers/{id}", self.show),
+            web.put("/compute/v2.1/servers/{id}", self.update),
             web.delete("/compute/v2.1/servers/{id}", self.delete),
-            web.get("/compute/v2.1/flavors", self.flavors),
-            web.get("/compute/v2.1/flavors/detail", self.flavors),
+            web.post("/compute/v2.1/servers/{id}/action", self.action),
+            web.get("/compute/v2.1/servers/{id}/metadata", self.metadata),
+            web.put("/compute/v2.1/servers/{id}/metadata", self.set_metadata),
+            web.get("/compute/v2.1/flavors", self.list_flavors),
+            web.post("/compute/v2.1/flavors", self.create_flavor),
+            web.get("/compute/v2.1/flavors/detail", self.list_flavors),
             web.get("/compute/v2.1/flavors/{id}", self.flavor),
+            web.delete("/compute/v2.1/flavors/{id}", self.delete_flavor),
+            web.get("/compute/v2.1/os-keypairs/{name}", self.show_keypair),
+            web.post("/compute/v2.1/os-keypairs", self.create_keypair),
+            web.delete("/compute/v2.1/os-keypairs/{name}", self.delete_keypair),
             web.get("/image/", self.image_versions),
             web.get("/image/v2/images", self.images),
             web.get("/image/v2/images/{id}", self.image),
@@ -78,24 +93,32 @@ class FakeRegion:
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()
         server = body["server"]
-        if server.get("flavorRef") not in {f["id"] for f in FLAVORS}:
+        if server.get("flavorRef") not in {f["id"] for f in self.flavors}:
             return self.nova_fault(400, "badRequest",
                                    f"Flavor {server.get('flavorRef')} could not be found.")
         if server.get("imageRef") not in (None, "", IMAGE_ID):
             return self.nova_fault(400, "badRequest", "Can not find requested image")
+        if server.get("key_name") and server["key_name"] not in self.keypairs:
+            return self.nova_fault(400, "badRequest", "Invalid key_name provided.")
         sid = str(uuid.uuid4())
         created = (dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-                   + dt.timedelta(seconds=next(self._clock))).strftime("%Y-%m-%dT%H:%M:%SZ")
+                   + dt.timedelta(seconds=next(self._clock) * self.tick)
+                   ).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.servers[sid] = {
-            "id": sid, "name": server["name"], "status": "ACTIVE",
+            "id": sid, "name": server["name"],
+            "status": "ERROR" if self.no_valid_host else "ACTIVE",
+            "key_name": server.get("key_name"),
             "metadata": server.get("metadata", {}), "created": created, "updated": created,
             "flavor": {"id": server["flavorRef"]}, "image": {"id": server.get("imageRef")},
             "OS-EXT-AZ:availability_zone": server.get("availability_zone", "nova"),
             "links": self._link(sid), "tenant_id": request.headers.get("X-Auth-Token", ""),
             "addresses": {},
         }
+        if self.no_valid_host:
+            self.servers[sid]["fault"] = {"code": 500, "message": "No valid host was found. "}
         return web.json_response({"server": {"id": sid, "links": self._link(sid),
-                                             "adminPass": "pw", "security_groups": []}},
+                                             "adminPass": server.get("adminPass", "pw"),
+                                             "security_groups": []}},
                                  status=202,
                                  headers={"Location": self._link(sid)[0]["href"]})
 
@@ -106,8 +129,60 @@ class FakeRegion:
         return web.json_response({"server": self.servers[sid]})
 
     async def list_detail(self, request: web.Request) -> web.Response:
-        servers = sorted(self.servers.values(), key=lambda s: s["created"], reverse=True)
-        return web.json_response({"servers": servers})
+        # Nova's order: the sort key, then its own internal id (creation order here).
+        order = list(self.servers)
+        key = {"created_at": "created", "display_name": "name",
+               "updated_at": "updated"}[request.query.get("sort_key", "created_at")]
+        desc = request.query.get("sort_dir", "desc") == "desc"
+        servers = sorted(self.servers.values(),
+                         key=lambda s: (s[key], order.index(s["id"])), reverse=desc)
+        marker = request.query.get("marker")
+        if marker:
+            if marker not in self.servers:
+                return self.nova_fault(400, "badRequest", f"marker [{marker}] not found")
+            servers = servers[[s["id"] for s in servers].index(marker) + 1:]
+        if "limit" in request.query:
+            servers = servers[:int(request.query["limit"])]
+        public = [{k: v for k, v in s.items() if k != "adminPass"} for s in servers]
+        return web.json_response({"servers": public})
+
+    def _server(self, request: web.Request) -> dict[str, Any] | None:
+        return self.servers.get(request.match_info["id"])
+
+    async def update(self, request: web.Request) -> web.Response:
+        server = self._server(request)
+        if server is None:
+            return self.nova_fault(404, "itemNotFound", "Instance could not be found.")
+        server.update((await request.json())["server"])
+        return web.json_response({"server": server})
+
+    async def action(self, request: web.Request) -> web.Response:
+        server = self._server(request)
+        sid = request.match_info["id"]
+        if server is None:
+            return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
+        name = next(iter(await request.json()))
+        wanted = {"os-stop": ("ACTIVE", "SHUTOFF"), "os-start": ("SHUTOFF", "ACTIVE"),
+                  "reboot": ("ACTIVE", "ACTIVE")}.get(name)
+        if wanted is None:
+            return self.nova_fault(400, "badRequest", f"There is no such action: {name}")
+        if server["status"] != wanted[0]:
+            return self.nova_fault(409, "conflictingRequest",
+                                   f"Cannot '{name}' instance {sid} while it is in "
+                                   f"vm_state {server['status'].lower()}")
+        server["status"] = wanted[1]
+        return web.Response(status=202)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        server = self._server(request)
+        assert server is not None
+        return web.json_response({"metadata": server["metadata"]})
+
+    async def set_metadata(self, request: web.Request) -> web.Response:
+        server = self._server(request)
+        assert server is not None
+        server["metadata"] = (await request.json())["metadata"]
+        return web.json_response({"metadata": server["metadata"]})
 
     async def delete(self, request: web.Request) -> web.Response:
         sid = request.match_info["id"]
@@ -115,13 +190,47 @@ class FakeRegion:
             return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
         return web.Response(status=204)
 
-    async def flavors(self, request: web.Request) -> web.Response:
+    async def list_flavors(self, request: web.Request) -> web.Response:
         return web.json_response({"flavors": [
-            {**f, "links": [{"rel": "self", "href": f"{self.base}/compute/v2.1/flavors/{f['id']}"}]}
-            for f in FLAVORS]})
+            {**f, "links": [{"rel": "self",
+                             "href": f"{self.base}/compute/v2.1/flavors/{f['id']}"}]}
+            for f in self.flavors]})
+
+    async def create_flavor(self, request: web.Request) -> web.Response:
+        flavor = (await request.json())["flavor"]
+        if any(f["id"] == flavor["id"] for f in self.flavors):
+            return self.nova_fault(409, "conflictingRequest",
+                                   f"Flavor with ID {flavor['id']} already exists.")
+        self.flavors.append(flavor)
+        return web.json_response({"flavor": flavor})
+
+    async def delete_flavor(self, request: web.Request) -> web.Response:
+        before = len(self.flavors)
+        self.flavors = [f for f in self.flavors if f["id"] != request.match_info["id"]]
+        if len(self.flavors) == before:
+            return self.nova_fault(404, "itemNotFound", "Flavor could not be found.")
+        return web.Response(status=202)
+
+    async def show_keypair(self, request: web.Request) -> web.Response:
+        pair = self.keypairs.get(request.match_info["name"])
+        if pair is None:
+            return self.nova_fault(404, "itemNotFound", "Keypair not found")
+        return web.json_response({"keypair": pair})
+
+    async def create_keypair(self, request: web.Request) -> web.Response:
+        from api.compute.keypair_ops import fingerprint
+
+        pair = (await request.json())["keypair"]
+        pair["fingerprint"] = fingerprint(pair["public_key"])
+        self.keypairs[pair["name"]] = pair
+        return web.json_response({"keypair": pair}, status=201)
+
+    async def delete_keypair(self, request: web.Request) -> web.Response:
+        self.keypairs.pop(request.match_info["name"], None)
+        return web.Response(status=202)
 
     async def flavor(self, request: web.Request) -> web.Response:
-        for f in FLAVORS:
+        for f in self.flavors:
             if f["id"] == request.match_info["id"]:
                 return web.json_response({"flavor": f})
         return self.nova_fault(404, "itemNotFound",

@@ -1,0 +1,192 @@
+"""Keypairs: stored by Cascade, made present in a region when a server there uses one.
+
+Nova keypairs belong to a user. Cascade keeps them as resources of type
+``keypair`` whose id is derived from (user, name), so the primary key itself
+refuses a duplicate, even under concurrent creates.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import errors
+from cascade.context import RequestContext
+from cascade.db.models import Resource
+from cascade.regions.client import RegionClient
+
+__all__ = ["Keypairs", "fingerprint"]
+
+KEYPAIR = "keypair"
+_NAMESPACE = uuid.UUID("3d6f0a52-8f35-4c55-9d2c-4b1f1c0b7a11")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9 _.@-]{1,255}$")
+#: Microversion that carries ``type`` in keypair bodies.
+_TYPE_MICROVERSION = "2.2"
+
+
+def fingerprint(public_key: str) -> str:
+    """The MD5 fingerprint Nova shows for an OpenSSH public key.
+
+    :raises BadRequest: not an OpenSSH public key.
+    """
+    parts = public_key.strip().split()
+    if len(parts) < 2:
+        raise errors.BadRequest("Keypair data is invalid: failed to generate fingerprint")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        raise errors.BadRequest(
+            "Keypair data is invalid: failed to generate fingerprint") from None
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def _generate() -> tuple[str, str]:
+    """A new RSA keypair: (public OpenSSH, private PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                           serialization.PublicFormat.OpenSSH).decode()
+    return public, private
+
+
+def _key_id(user_id: str, name: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{user_id}\n{name}"))
+
+
+def _view(res: Resource, *, detail: bool = True) -> dict[str, Any]:
+    spec = res.spec
+    out = {"name": spec["name"], "public_key": spec["public_key"],
+           "fingerprint": spec["fingerprint"], "type": spec.get("type", "ssh")}
+    if detail:
+        out.update({"user_id": res.user_id, "created_at": spec.get("created_at"),
+                    "deleted": False, "deleted_at": None, "updated_at": None,
+                    "id": spec.get("serial", 0)})
+    return out
+
+
+class Keypairs:
+    """Create, import, list, show, delete keypairs; ensure them in regions."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 client: RegionClient) -> None:
+        self._sessions = sessions
+        self._client = client
+
+    def _owner(self, ctx: RequestContext, user_id: str | None) -> str:
+        if user_id and user_id != ctx.user_id:
+            if not ctx.is_admin:
+                raise errors.Forbidden("Policy doesn't allow os_compute_api:os-keypairs to "
+                                       "be performed for another user.")
+            return user_id
+        return ctx.user_id
+
+    async def create(self, ctx: RequestContext, body: Any,
+                     user_id: str | None = None) -> dict[str, Any]:
+        """Import (public_key given) or generate a keypair.
+
+        :raises BadRequest: bad name, type or key.
+        :raises Conflict: the user already has a keypair of that name.
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("keypair"), dict):
+            raise errors.BadRequest("Invalid input for field/attribute keypair.")
+        req = body["keypair"]
+        name = req.get("name")
+        if not isinstance(name, str) or not _NAME_RE.match(name) or not name.strip():
+            raise errors.BadRequest("Keypair data is invalid: Keypair name contains unsafe "
+                                    "characters or is not 1-255 characters")
+        kind = req.get("type", "ssh")
+        if kind not in ("ssh", "x509"):
+            raise errors.BadRequest(f"Invalid input for field/attribute type. Value: {kind}.")
+        owner = self._owner(ctx, req.get("user_id") or user_id)
+        private = None
+        public = req.get("public_key")
+        if public is None:
+            public, private = _generate()
+        elif not isinstance(public, str):
+            raise errors.BadRequest("Invalid input for field/attribute public_key.")
+        spec = {"name": name, "public_key": public.strip(), "type": kind,
+                "fingerprint": fingerprint(public),
+                "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")}
+        res = Resource(global_id=_key_id(owner, name), type=KEYPAIR, project_id=ctx.project_id,
+                       user_id=owner, spec=spec, attrs={}, status="active")
+        try:
+            async with self._sessions.begin() as session:
+                session.add(res)
+        except IntegrityError:
+            raise errors.Conflict(f"Key pair '{name}' already exists.") from None
+        view = _view(res)
+        if private is not None:
+            view["private_key"] = private
+        return view
+
+    async def _get(self, session: AsyncSession, owner: str, name: str) -> Resource:
+        res = await session.get(Resource, _key_id(owner, name))
+        if res is None or res.type != KEYPAIR:
+            raise errors.NotFound(f"Keypair {name} not found for user {owner}")
+        return res
+
+    async def show(self, ctx: RequestContext, name: str,
+                   user_id: str | None = None) -> dict[str, Any]:
+        """:raises NotFound: no such keypair for the user."""
+        owner = self._owner(ctx, user_id)
+        async with self._sessions() as session:
+            return _view(await self._get(session, owner, name))
+
+    async def list(self, ctx: RequestContext, user_id: str | None = None) -> list[dict[str, Any]]:
+        owner = self._owner(ctx, user_id)
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(Resource).where(
+                Resource.type == KEYPAIR, Resource.user_id == owner))).all()
+        return [{"keypair": _view(r, detail=False)}
+                for r in sorted(rows, key=lambda r: r.spec["name"])]
+
+    async def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:
+        """Forget the keypair. Copies in regions stay (servers may still use them),
+        as a keypair deleted in Nova stays injected in existing servers.
+
+        :raises NotFound: no such keypair for the user.
+        """
+        owner = self._owner(ctx, user_id)
+        async with self._sessions.begin() as session:
+            await session.delete(await self._get(session, owner, name))
+
+    async def ensure_in_region(self, ctx: RequestContext, name: str, region: str) -> None:
+        """Make the caller's keypair ``name`` present (same public key) in ``region``.
+
+        :raises BadRequest: the caller has no such keypair ("Invalid key_name provided.").
+        """
+        async with self._sessions() as session:
+            try:
+                res = await self._get(session, ctx.user_id, name)
+            except errors.NotFound:
+                raise errors.BadRequest("Invalid key_name provided.") from None
+        spec = res.spec
+        try:
+            resp = await self._client.get(ctx, region, "compute", f"/os-keypairs/{name}")
+            if (resp.body or {}).get("keypair", {}).get("fingerprint") == spec["fingerprint"]:
+                return
+            await self._client.delete(ctx, region, "compute", f"/os-keypairs/{name}")
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
+        body = {"keypair": {"name": name, "public_key": spec["public_key"],
+                            "type": spec.get("type", "ssh")}}
+        try:
+            await self._client.post(ctx, region, "compute", "/os-keypairs", json=body,
+                                    microversion=_TYPE_MICROVERSION)
+        except errors.RegionHTTPError as exc:
+            if exc.status != 409:  # a concurrent boot imported it first
+                raise

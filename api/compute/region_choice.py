@@ -1,0 +1,89 @@
+"""Which region a new server goes to.
+
+An availability zone names exactly one region. Without one, ``[api]
+default_availability_zone`` wins if usable; otherwise ``[api] placement_policy``
+orders the enabled, healthy regions whose flavors include the requested one:
+``affinity`` puts the regions where the project already has servers first,
+then weight; ``weight`` uses weight alone. Ties go by name.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from oslo_config import cfg
+
+from cascade import errors
+from cascade.context import RequestContext
+from cascade.regions.client import RegionClient
+from cascade.regions.fanout import scatter_gather, split_results
+from cascade.regions.registry import RegionInfo, RegionRegistry
+
+__all__ = ["RegionChooser"]
+
+#: How long a region's flavor list is trusted for placement decisions.
+_FLAVOR_TTL = 60.0
+
+
+class RegionChooser:
+    def __init__(self, conf: cfg.ConfigOpts, registry: RegionRegistry,
+                 client: RegionClient) -> None:
+        self._conf = conf
+        self._registry = registry
+        self._client = client
+        self._flavors: dict[tuple[str, str], tuple[float, set[str]]] = {}
+
+    async def _flavor_ids(self, ctx: RequestContext, region: str) -> set[str]:
+        key = (region, ctx.project_id)
+        hit = self._flavors.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        resp = await self._client.get(ctx, region, "compute", "/flavors",
+                                      params={"is_public": "None"})
+        ids = {str(f["id"]) for f in (resp.body or {}).get("flavors", [])}
+        ids |= {str(f.get("name")) for f in (resp.body or {}).get("flavors", [])}
+        self._flavors[key] = (time.monotonic() + _FLAVOR_TTL, ids)
+        return ids
+
+    def by_zone(self, zone: str) -> RegionInfo:
+        """:raises BadRequest: unknown zone. :raises ServiceUnavailable: its region is not usable."""
+        region = self._registry.by_availability_zone(zone)
+        if region is None:
+            raise errors.BadRequest(f"The requested availability zone is not available: {zone}")
+        if not region.usable:
+            raise errors.ServiceUnavailable(
+                f"Availability zone {zone} (region {region.name}) is "
+                f"{'disabled' if not region.enabled else 'down'}; try another zone.")
+        return region
+
+    async def candidates(self, ctx: RequestContext, zone: str | None, flavor_ref: Any,
+                         project_regions: set[str]) -> list[RegionInfo]:
+        """Regions to try, best first (one when a zone is named).
+
+        :raises BadRequest: unknown zone, or no usable region offers the flavor.
+        :raises ServiceUnavailable: no usable region at all.
+        """
+        if zone:
+            return [self.by_zone(zone)]
+        usable = self._registry.usable()
+        if not usable:
+            raise errors.ServiceUnavailable("No region is available to place the server.")
+        default = self._conf.api.default_availability_zone
+        if self._conf.api.placement_policy == "affinity":
+            usable.sort(key=lambda r: (r.name not in project_regions, -r.weight, r.name))
+        if default:
+            usable.sort(key=lambda r: r.availability_zone != default)
+        flavor = str(flavor_ref)
+
+        async def offers(region: str) -> bool:
+            return flavor in await self._flavor_ids(ctx, region)
+
+        results = await scatter_gather([r.name for r in usable], offers,
+                                       timeout=self._conf.api.region_timeout)
+        good, _ = split_results(results)
+        fitting = [r for r in usable if good.get(r.name)]
+        if not fitting:
+            if any(r.name in good for r in usable):
+                raise errors.BadRequest(f"Flavor {flavor} could not be found.")
+            raise errors.ServiceUnavailable("No region answered; cannot place the server.")
+        return fitting

@@ -1,0 +1,83 @@
+"""Cached server views: what Cascade last saw of each server, for down-region answers.
+
+The whole rewritten (global) server body is kept in ``resources.attrs["server"]``
+and refreshed whenever a regional answer shows it changed. When a region cannot
+answer, the cached body is served with status ``UNKNOWN`` (Nova 2.69 semantics
+for down cells); older microversions get the cached body unchanged.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.db.models import Resource
+
+__all__ = ["changed", "store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
+           "supports_unknown"]
+
+#: First compute microversion whose clients understand status UNKNOWN.
+UNKNOWN_MICROVERSION = (2, 69)
+
+#: Fields that tell whether a cached body is stale.
+_WATCHED = ("status", "updated", "name", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
+            "locked", "description", "metadata", "tags", "addresses", "flavor")
+
+
+def supports_unknown(microversion: str) -> bool:
+    major, _, minor = microversion.partition(".")
+    return (int(major), int(minor or 0)) >= UNKNOWN_MICROVERSION
+
+
+def changed(res: Resource, server: dict[str, Any]) -> bool:
+    """Whether ``server`` differs from the cached view in a field that matters."""
+    cached = res.attrs.get("server") or {}
+    return any(cached.get(k) != server.get(k) for k in _WATCHED) or res.status != server.get(
+        "status", res.status)
+
+
+async def store_views(sessions: async_sessionmaker[AsyncSession],
+                      views: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Store fresh views ``(global_id, server)``; one transaction for all."""
+    views = list(views)
+    if not views:
+        return
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    async with sessions.begin() as session:
+        for global_id, server in views:
+            res = await session.get(Resource, global_id)
+            if res is None:
+                continue
+            res.attrs = {**res.attrs, "server": server, "seen_at": now,
+                         "created": server.get("created", res.attrs.get("created")),
+                         "name": server.get("name", res.attrs.get("name"))}
+            res.status = str(server.get("status", res.status))
+
+
+def spec_view(res: Resource, cascade_base: str) -> dict[str, Any]:
+    """A server built from its create request (regional create not answered yet)."""
+    link = f"{cascade_base}/servers/{res.global_id}"
+    body: dict[str, Any] = {
+        "id": res.global_id, "name": res.attrs.get("name", ""), "status": res.status,
+        "tenant_id": res.project_id, "user_id": res.user_id,
+        "metadata": res.spec.get("metadata", {}), "created": res.attrs.get("created"),
+        "updated": res.attrs.get("created"), "addresses": {},
+        "image": {"id": res.attrs.get("image_id")} if res.attrs.get("image_id") else "",
+        "flavor": {"id": res.attrs.get("flavor_id")},
+        "OS-EXT-AZ:availability_zone": res.attrs.get("availability_zone", ""),
+        "key_name": res.spec.get("key_name"),
+        "links": [{"rel": "self", "href": link},
+                  {"rel": "bookmark", "href": link.replace("/v2.1/", "/")}],
+    }
+    if "fault" in res.attrs:
+        body["fault"] = res.attrs["fault"]
+    return body
+
+
+def cached_view(res: Resource, cascade_base: str, microversion: str) -> dict[str, Any]:
+    """What to answer for a server whose region cannot be asked now."""
+    view = dict(res.attrs.get("server") or spec_view(res, cascade_base))
+    if supports_unknown(microversion):
+        view["status"] = "UNKNOWN"
+    return view

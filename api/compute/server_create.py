@@ -1,0 +1,246 @@
+"""Server create: admission, mapping first, regional create, NoValidHost fallback.
+
+For each server the mapping is written (placement *creating*) before the
+regional create, so a crash between the two leaves a row the audit resolves.
+``min_count``/``max_count`` create that many servers, each with its own global
+id, named as Nova names them (``name-1``...), sharing one reservation id.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+from oslo_config import cfg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.compute import server_schema
+from api.compute.keypair_ops import Keypairs
+from api.compute.region_choice import RegionChooser
+from cascade import errors
+from cascade.context import RequestContext
+from cascade.db.models import Placement, Resource
+from cascade.regions.client import RegionClient
+from cascade.regions.registry import RegionInfo
+from mapping import rewrite, store
+
+__all__ = ["ServerCreator", "SERVER"]
+
+LOG = logging.getLogger(__name__)
+
+SERVER = "server"
+_NO_VALID_HOST = "No valid host was found"
+_WATCH_INTERVAL = 1.0
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ServerCreator:
+    def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
+                 client: RegionClient, chooser: RegionChooser, keypairs: Keypairs) -> None:
+        self._conf = conf
+        self._sessions = sessions
+        self._client = client
+        self._chooser = chooser
+        self._keypairs = keypairs
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        """Stop build watchers (their servers keep their current region)."""
+        for task in list(self._watchers):
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+    async def create(self, ctx: RequestContext, body: Any, microversion: str,
+                     cascade_base: str) -> dict[str, Any]:
+        """Create the requested server(s); the body Nova answers, with global ids.
+
+        :raises BadRequest: invalid request or the region refused its content.
+        :raises ServiceUnavailable: the region is down or did not answer.
+        """
+        server = server_schema.validate_create(body)
+        want_reservation = bool(server.pop("return_reservation_id", False))
+        low, high = server_schema.counts(server)
+        async with self._sessions() as session:
+            project_regions = await store.regions_of_project(session, SERVER, ctx.project_id)
+        candidates = await self._chooser.candidates(
+            ctx, server.get("availability_zone"), server.get("flavorRef"), project_regions)
+        region = candidates[0]
+        if server.get("key_name"):
+            await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+        if not server.get("adminPass"):
+            # Nova mints one too; minting it here means Cascade can hand it back even
+            # when the regional create is deferred.
+            server["adminPass"] = secrets.token_urlsafe(12)
+        reservation = f"r-{secrets.token_hex(4)}"
+        names = ([server["name"]] if high == 1 else
+                 [f"{server['name']}-{i}" for i in range(1, high + 1)])
+        results = await asyncio.gather(
+            *(self._create_one(ctx, {**server, "name": name}, region, microversion,
+                               cascade_base, reservation,
+                               candidates[1:] if len(candidates) > 1 else [])
+              for name in names), return_exceptions=True)
+        made = [r for r in results if isinstance(r, dict)]
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if len(made) < low:
+            for r in made:
+                await self._undo(ctx, r["id"])
+            raise failures[0]
+        for failure in failures:
+            LOG.warning("%s one of %d servers failed: %s", ctx.request_id, high, failure)
+        if want_reservation:
+            return {"reservation_id": reservation}
+        return made[0]
+
+    async def _create_one(self, ctx: RequestContext, server: dict[str, Any],
+                          region: RegionInfo, microversion: str, cascade_base: str,
+                          reservation: str, fallbacks: list[RegionInfo]) -> dict[str, Any]:
+        global_id = store.new_global_id()
+        spec = {k: v for k, v in server.items() if k != "adminPass"}
+        attrs = {"name": server["name"], "created": _now_iso(),
+                 "flavor_id": server.get("flavorRef"), "image_id": server.get("imageRef"),
+                 "availability_zone": region.availability_zone,
+                 "reservation_id": reservation}
+        async with self._sessions.begin() as session:
+            _, placement = store.create_resource(
+                session, global_id=global_id, type_=SERVER, project_id=ctx.project_id,
+                user_id=ctx.user_id, region=region.name, spec=spec, attrs=attrs,
+                status="BUILD")
+        created = await self._regional_create(ctx, global_id, placement.id, region, server,
+                                              microversion)
+        if fallbacks and self._conf.api.build_watch_seconds > 0:
+            task = asyncio.create_task(self._watch_build(
+                ctx, global_id, server, fallbacks, microversion))
+            self._watchers.add(task)
+            task.add_done_callback(self._watchers.discard)
+        base = self._client.base_url(region.name, "compute")
+        out = rewrite.server_to_global(created, global_id, base, cascade_base)
+        out["adminPass"] = server["adminPass"]
+        return out
+
+    async def _regional_create(self, ctx: RequestContext, global_id: str, placement_id: int,
+                               region: RegionInfo, server: dict[str, Any],
+                               microversion: str) -> dict[str, Any]:
+        regional = dict(server)
+        regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id}
+        regional.pop("availability_zone", None)
+        regional.pop("min_count", None)
+        regional.pop("max_count", None)
+        if region.local_availability_zone:
+            regional["availability_zone"] = region.local_availability_zone
+        try:
+            resp = await self._client.post(ctx, region.name, "compute", "/servers",
+                                           json={"server": regional},
+                                           microversion=microversion)
+        except errors.RegionHTTPError as exc:
+            if exc.status < 500:
+                # The region refused the request itself: nothing was created there.
+                await self._forget(global_id)
+            else:
+                await self._mark_error(global_id, exc.message)
+            raise
+        except errors.RegionError as exc:
+            if not exc.request_sent:
+                await self._forget(global_id)
+            else:
+                # Whether the region created it is unknown: the placement stays
+                # *creating* so the audit can adopt or clean up what the region holds.
+                await self._mark_error(global_id, exc.message)
+            raise errors.ServiceUnavailable(
+                f"Region {region.name} did not complete the create: {exc.message}") from exc
+        created: dict[str, Any] = (resp.body or {}).get("server") or {}
+        local_id = created.get("id")
+        if not local_id:
+            await self._mark_error(global_id, "region answered without a server id")
+            raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
+        async with self._sessions.begin() as session:
+            await store.activate(session, placement_id, local_id)
+        return created
+
+    async def _watch_build(self, ctx: RequestContext, global_id: str, server: dict[str, Any],
+                           fallbacks: list[RegionInfo], microversion: str) -> None:
+        """Move the server to the next candidate region if its region has no host."""
+        deadline = asyncio.get_running_loop().time() + self._conf.api.build_watch_seconds
+        remaining = list(fallbacks)
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(_WATCH_INTERVAL)
+            async with self._sessions() as session:
+                try:
+                    res, pl = await store.resolve(session, SERVER, global_id, None)
+                except errors.MappingNotFound:
+                    return  # deleted meanwhile
+            if pl.local_id is None:
+                continue
+            try:
+                resp = await self._client.get(ctx, pl.region, "compute",
+                                              f"/servers/{pl.local_id}")
+            except errors.RegionError:
+                continue
+            body = (resp.body or {}).get("server", {})
+            status = body.get("status")
+            if status == "BUILD":
+                continue
+            fault = (body.get("fault") or {}).get("message", "")
+            if status != "ERROR" or _NO_VALID_HOST not in fault or not remaining:
+                return
+            nxt = remaining.pop(0)
+            LOG.info("server %s: %s has no valid host; moving to %s", global_id, pl.region,
+                     nxt.name)
+            try:
+                await self._move(ctx, global_id, pl, nxt, server, microversion)
+            except errors.CascadeError as exc:
+                LOG.warning("server %s could not move to %s: %s", global_id, nxt.name,
+                            exc.message)
+                return
+
+    async def _move(self, ctx: RequestContext, global_id: str, old: Placement,
+                    region: RegionInfo, server: dict[str, Any], microversion: str) -> None:
+        if server.get("key_name"):
+            await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+        # NOTE: the failed regional server is deleted first; the placement then
+        # points at the new region with no local id (creating) before that create,
+        # so a crash at any step leaves a row the audit understands.
+        try:
+            await self._client.delete(ctx, old.region, "compute", f"/servers/{old.local_id}")
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
+        async with self._sessions.begin() as session:
+            row = await session.get(Placement, old.id)
+            res = await session.get(Resource, global_id)
+            if row is None or res is None:
+                return
+            row.region, row.local_id, row.state = region.name, None, "creating"
+            res.status = "BUILD"
+            res.attrs = {**res.attrs, "availability_zone": region.availability_zone}
+        await self._regional_create(ctx, global_id, old.id, region, server, microversion)
+
+    async def _undo(self, ctx: RequestContext, global_id: str) -> None:
+        async with self._sessions() as session:
+            try:
+                _, pl = await store.resolve(session, SERVER, global_id, None)
+            except errors.MappingNotFound:
+                return
+        if pl.local_id:
+            try:
+                await self._client.delete(ctx, pl.region, "compute", f"/servers/{pl.local_id}")
+            except errors.RegionError as exc:
+                LOG.warning("could not undo server %s: %s", global_id, exc.message)
+                return
+        await self._forget(global_id)
+
+    async def _forget(self, global_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await store.remove(session, global_id)
+
+    async def _mark_error(self, global_id: str, message: str) -> None:
+        async with self._sessions.begin() as session:
+            res = await session.get(Resource, global_id)
+            if res is not None:
+                res.status = "ERROR"
+                res.attrs = {**res.attrs, "fault": {"code": 500, "message": message,
+                                                    "created": _now_iso()}}

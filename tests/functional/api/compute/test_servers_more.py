@@ -1,0 +1,205 @@
+"""Compute beyond the slice: pages across regions, actions, keypairs, flavors, zones,
+region choice and NoValidHost fallback (fake regions; SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+from api.compute.keypair_ops import fingerprint
+from tests.functional.api.compute.test_servers import Gateway, gw  # noqa: F401
+from tests.functional.gateway import ADMIN, ALT, DEMO
+
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw9dGY4m6Yw0Jm3sY9Zc1lqvGkXq0cH3cVd"
+              "3y2mD8lP demo@example")
+
+
+async def _walk(gw: Gateway, first: str, headers: dict[str, str] = DEMO) -> list[str]:
+    """Follow servers_links from ``first``; the ids in the order served."""
+    ids: list[str] = []
+    url: str | None = first
+    for _ in range(50):
+        assert url is not None
+        resp = await gw.client.get(url, headers=headers)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        ids += [s["id"] for s in body["servers"]]
+        links = body.get("servers_links")
+        if not links:
+            return ids
+        parts = urlsplit(links[0]["href"])
+        assert parts.netloc == urlsplit(str(gw.client.make_url(""))).netloc
+        url = f"{parts.path}?{parts.query}"
+    raise AssertionError("pagination did not end")
+
+
+async def _make(gw: Gateway, zones: list[str]) -> list[str]:
+    out = []
+    for zone in zones:
+        resp = await gw.create(zone)
+        assert resp.status == 202, await resp.text()
+        out.append((await resp.json())["server"]["id"])
+    return out
+
+
+async def test_pages_across_regions_follow_global_markers(gw: Gateway) -> None:
+    await _make(gw, ["RegionOne", "RegionTwo", "RegionOne", "RegionTwo", "RegionOne"])
+    everything = (await (await gw.client.get("/compute/v2.1/servers/detail",
+                                             headers=DEMO)).json())["servers"]
+    expected = [s["id"] for s in everything]
+    for limit in (1, 2, 3):
+        assert await _walk(gw, f"/compute/v2.1/servers/detail?limit={limit}") == expected
+    assert await _walk(gw, "/compute/v2.1/servers?limit=2") == expected
+
+
+async def test_pages_stay_exact_when_creation_times_tie(gw: Gateway) -> None:
+    for fake in gw.regions.values():
+        fake.tick = 0
+    await _make(gw, ["RegionOne"] * 3 + ["RegionTwo"] * 3)
+    expected = await _walk(gw, "/compute/v2.1/servers/detail")
+    assert len(expected) == 6
+    got = await _walk(gw, "/compute/v2.1/servers/detail?limit=1")
+    assert sorted(got) == sorted(expected) and len(got) == 6
+
+
+async def test_bad_marker_limit_and_sort_are_400(gw: Gateway) -> None:
+    for query in ("marker=nope", "limit=-1", "limit=x", "sort_key=flavor"):
+        resp = await gw.client.get(f"/compute/v2.1/servers?{query}", headers=DEMO)
+        assert resp.status == 400, query
+        assert "badRequest" in await resp.json()
+
+
+async def test_sort_by_name_ascending_across_regions(gw: Gateway) -> None:
+    for name, zone in (("c", "RegionOne"), ("a", "RegionTwo"), ("b", "RegionOne")):
+        await gw.create(zone, name=name)
+    names = [s["name"] for s in (await (await gw.client.get(
+        "/compute/v2.1/servers/detail?sort_key=display_name&sort_dir=asc",
+        headers=DEMO)).json())["servers"]]
+    assert names == ["a", "b", "c"]
+
+
+async def test_update_and_actions_are_forwarded_with_global_ids(gw: Gateway) -> None:
+    (gid,) = await _make(gw, ["RegionTwo"])
+    resp = await gw.client.put(f"/compute/v2.1/servers/{gid}", headers=DEMO,
+                               json={"server": {"name": "renamed"}})
+    assert resp.status == 200
+    assert (await resp.json())["server"] == {**(await resp.json())["server"], "id": gid,
+                                             "name": "renamed"}
+    act = f"/compute/v2.1/servers/{gid}/action"
+    assert (await gw.client.post(act, json={"os-stop": None}, headers=DEMO)).status == 202
+    shown = await (await gw.client.get(f"/compute/v2.1/servers/{gid}", headers=DEMO)).json()
+    assert shown["server"]["status"] == "SHUTOFF"
+    resp = await gw.client.post(act, json={"os-stop": None}, headers=DEMO)
+    assert resp.status == 409
+    message = (await resp.json())["conflictingRequest"]["message"]
+    assert gid in message
+    local = next(iter(gw.regions["RegionTwo"].servers))
+    assert local not in message
+    assert (await gw.client.post(act, json={"os-stop": None}, headers=ALT)).status == 404
+
+
+async def test_metadata_keeps_cascade_key_regionally_and_refuses_it(gw: Gateway) -> None:
+    (gid,) = await _make(gw, ["RegionOne"])
+    url = f"/compute/v2.1/servers/{gid}/metadata"
+    resp = await gw.client.put(url, json={"metadata": {"a": "1"}}, headers=DEMO)
+    assert resp.status == 200 and (await resp.json())["metadata"] == {"a": "1"}
+    regional = next(iter(gw.regions["RegionOne"].servers.values()))
+    assert regional["metadata"] == {"a": "1", "cascade_global_id": gid}
+    resp = await gw.client.put(url, json={"metadata": {"cascade_global_id": "x"}},
+                               headers=DEMO)
+    assert resp.status == 400
+
+
+async def test_keypairs_are_stored_and_pushed_to_the_boot_region(gw: Gateway) -> None:
+    resp = await gw.client.post("/compute/v2.1/os-keypairs", headers=DEMO, json={
+        "keypair": {"name": "k1", "public_key": PUBLIC_KEY}})
+    assert resp.status == 201
+    assert (await resp.json())["keypair"]["fingerprint"] == fingerprint(PUBLIC_KEY)
+    resp = await gw.client.post("/compute/v2.1/os-keypairs", headers=DEMO, json={
+        "keypair": {"name": "k1", "public_key": PUBLIC_KEY}})
+    assert resp.status == 409
+    generated = await (await gw.client.post("/compute/v2.1/os-keypairs", headers=DEMO, json={
+        "keypair": {"name": "k2"}})).json()
+    assert generated["keypair"]["private_key"].startswith("-----BEGIN")
+    listed = await (await gw.client.get("/compute/v2.1/os-keypairs", headers=DEMO)).json()
+    assert [k["keypair"]["name"] for k in listed["keypairs"]] == ["k1", "k2"]
+    assert (await (await gw.client.get("/compute/v2.1/os-keypairs",
+                                       headers=ALT)).json())["keypairs"] == []
+    assert gw.regions["RegionTwo"].keypairs == {}
+    resp = await gw.create("RegionTwo", key_name="k1")
+    assert resp.status == 202, await resp.text()
+    assert gw.regions["RegionTwo"].keypairs["k1"]["public_key"] == PUBLIC_KEY
+    assert "k1" not in gw.regions["RegionOne"].keypairs
+    resp = await gw.create("RegionOne", key_name="nope")
+    assert resp.status == 400
+    assert (await gw.client.delete("/compute/v2.1/os-keypairs/k1", headers=DEMO)).status == 202
+    assert (await gw.client.get("/compute/v2.1/os-keypairs/k1", headers=DEMO)).status == 404
+
+
+async def test_admin_flavor_create_reaches_every_region(gw: Gateway) -> None:
+    body = {"flavor": {"name": "m9", "ram": 64, "vcpus": 1, "disk": 0}}
+    assert (await gw.client.post("/compute/v2.1/flavors", json=body,
+                                 headers=DEMO)).status == 403
+    resp = await gw.client.post("/compute/v2.1/flavors", json=body, headers=ADMIN)
+    assert resp.status == 200, await resp.text()
+    fid = (await resp.json())["flavor"]["id"]
+    for fake in gw.regions.values():
+        assert fid in {f["id"] for f in fake.flavors}
+    assert (await gw.client.delete(f"/compute/v2.1/flavors/{fid}",
+                                   headers=ADMIN)).status == 202
+    for fake in gw.regions.values():
+        assert fid not in {f["id"] for f in fake.flavors}
+
+
+async def test_flavor_in_one_region_restricts_region_choice(gw: Gateway) -> None:
+    gw.regions["RegionTwo"].flavors.append({"id": "77", "name": "only-two", "ram": 1,
+                                            "disk": 0, "vcpus": 1})
+    resp = await gw.create(None, flavorRef="77")
+    assert resp.status == 202, await resp.text()
+    assert (await resp.json())["server"]["id"]
+    assert len(gw.regions["RegionTwo"].servers) == 1 and not gw.regions["RegionOne"].servers
+
+
+async def test_zones_list_regions_with_health(gw: Gateway) -> None:
+    body = await (await gw.client.get("/compute/v2.1/os-availability-zone",
+                                      headers=DEMO)).json()
+    assert {z["zoneName"]: z["zoneState"]["available"]
+            for z in body["availabilityZoneInfo"]} == {"RegionOne": True, "RegionTwo": True}
+
+
+async def test_project_affinity_then_no_valid_host_fallback(gw: Gateway) -> None:
+    await _make(gw, ["RegionTwo"])
+    resp = await gw.create(None)
+    assert len(gw.regions["RegionTwo"].servers) == 2, "the project's region comes first"
+    gw.regions["RegionTwo"].no_valid_host = True
+    resp = await gw.create(None, name="moved")
+    gid = (await resp.json())["server"]["id"]
+    for _ in range(40):
+        shown = (await (await gw.client.get(f"/compute/v2.1/servers/{gid}",
+                                            headers=DEMO)).json())["server"]
+        if shown["status"] == "ACTIVE":
+            break
+        await asyncio.sleep(0.25)
+    assert shown["status"] == "ACTIVE"
+    assert shown["OS-EXT-AZ:availability_zone"] == "RegionOne"
+    assert [s["name"] for s in gw.regions["RegionOne"].servers.values()] == ["moved"]
+    assert "moved" not in [s["name"] for s in gw.regions["RegionTwo"].servers.values()]
+
+
+async def test_max_count_creates_named_servers_with_one_reservation(gw: Gateway) -> None:
+    resp = await gw.create("RegionOne", max_count=3, return_reservation_id=True)
+    assert resp.status == 202
+    assert (await resp.json())["reservation_id"].startswith("r-")
+    names = sorted(s["name"] for s in gw.regions["RegionOne"].servers.values())
+    assert names == ["vm-1", "vm-2", "vm-3"]
+    assert len(await gw.mappings()) == 3
+
+
+async def test_other_tenants_need_admin_all_tenants(gw: Gateway) -> None:
+    await _make(gw, ["RegionOne"])
+    assert (await (await gw.client.get("/compute/v2.1/servers?all_tenants=1",
+                                       headers=ALT)).json())["servers"] == []
+    listed = (await (await gw.client.get("/compute/v2.1/servers?all_tenants=1",
+                                         headers=ADMIN)).json())["servers"]
+    assert len(listed) == 1
+    _: Any = None
