@@ -795,9 +795,11 @@ def summarize_pyspy(path: Path, rate: float, seconds: float, top: int = 18) -> s
         frames = [_frame(f) for f in raw]
         leaf_pkg[frames[-1][1]] += n
         text = ";".join(f for f, _ in frames)
-        if not raw[0].startswith("<module>"):
+        if frames[0][1] == "sqlalchemy":
             bucket = ("SQLAlchemy ORM/Core work inside greenlet_spawn "
                       "(session.execute/get/commit from Cascade DB calls)")
+        elif not raw[0].startswith("<module>"):
+            bucket = "(incomplete stack)"
         else:
             bucket = ""
             seen = set()

@@ -137,7 +137,7 @@ def profile_cascade(kids: bl.Children, cascade: bl.Child, url: str, ids_file: Pa
         str(args.concurrency), "--duration", str(seconds + 2), "--warmup", "1"], ready=False)
     time.sleep(1.0)
     spy = subprocess.run([pyspy, "record", "-p", str(cascade.popen.pid), "-d", str(max(1, round(seconds))),
-                          "-r", "200", "-f", "raw", "--full-filenames", "--nonblocking", "-t",
+                          "-r", "200", "-f", "raw", "--full-filenames", "-t",
                           "-o", str(out)], capture_output=True, text=True)
     load.popen.communicate(timeout=120)
     kids.stop(load)

@@ -46,7 +46,11 @@ class RegionChooser:
         return ids
 
     def by_zone(self, zone: str) -> RegionInfo:
-        """:raises BadRequest: unknown zone. :raises ServiceUnavailable: its region is not usable."""
+        """The region serving ``zone``.
+
+        :raises BadRequest: unknown zone.
+        :raises ServiceUnavailable: its region is not usable.
+        """
         region = self._registry.by_availability_zone(zone)
         if region is None:
             raise errors.BadRequest(f"The requested availability zone is not available: {zone}")

@@ -131,7 +131,8 @@ project_name = service
 user_domain_name = Default
 project_domain_name = Default
 """)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from cascade.cmd.api import main; sys.exit(main())", "--config-file",
+    entry = "import sys; from cascade.cmd.api import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", entry, "--config-file",
                              str(conf_file), "--all-in-one"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from api.compute.keypair_ops import fingerprint
-from tests.functional.api.compute.test_servers import Gateway, gw  # noqa: F401
+from tests.functional.api.compute.conftest import Gateway
 from tests.functional.gateway import ADMIN, ALT, DEMO
 
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw9dGY4m6Yw0Jm3sY9Zc1lqvGkXq0cH3cVd"
