@@ -12,5 +12,6 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test]' >/dev/null
 devstack/lite/regions up
+.venv/bin/ruff check cascade api mapping sync tests bench
 .venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

@@ -32,6 +32,7 @@ setup(
             "pytest-timeout>=2.3",
             "mypy>=1.10",
             "types-PyYAML",
+            "ruff>=0.5",
         ],
     },
     entry_points={

@@ -120,6 +120,7 @@ connection = {db_url}
 
 [sync]
 delete_sweep_interval = 1
+region_probe_interval = 2
 
 [keystone_authtoken]
 www_authenticate_uri = http://127.0.0.1:25000/v3
