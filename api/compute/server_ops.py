@@ -144,8 +144,11 @@ class Servers:
         :raises BadRequest: bad limit, marker or sort.
         """
         first = {k: v[-1] for k, v in params.items() if v}
-        all_tenants = ctx.is_admin and first.get("all_tenants") not in (
-            None, "0", "false", "False")
+        all_tenants = first.get("all_tenants") not in (None, "0", "false", "False")
+        if all_tenants and not ctx.is_admin:
+            raise errors.Forbidden("Policy doesn't allow os_compute_api:servers:"
+                                   f"{'detail' if detail else 'index'}:get_all_tenants "
+                                   "to be performed.")
         project = None if all_tenants else ctx.project_id
         spec = servers_list.parse_sort(params.get("sort_key", []), params.get("sort_dir", []))
         limit = servers_list.parse_limit(first.get("limit"))
@@ -192,6 +195,10 @@ class Servers:
         results = await scatter_gather(sorted(regions), ask,
                                        timeout=self._conf.api.region_timeout)
         good, failed = split_results(results)
+        for failure in failed:
+            if isinstance(failure.error, errors.RegionHTTPError) and failure.error.status < 500:
+                # The request itself is wrong (bad filter...): say so, not "partial".
+                raise failure.error
         pages: dict[str, list[dict[str, Any]]] = {}
         ends: dict[str, dict[str, Any]] = {}
         fresh: list[tuple[str, dict[str, Any]]] = []
