@@ -1,0 +1,1 @@
+"""Images: Cascade is the source of truth for metadata; regions hold replicas."""
