@@ -27,6 +27,7 @@ from api.network.app import create_network_app
 from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
 from cascade.bus import make_waker
+from cascade.images.service import ImageService
 from cascade.db import engine as db_engine
 from cascade.db import migrate
 from cascade.regions import registry as regions_registry
@@ -119,12 +120,17 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
         contexts.append(sync_context)
     app.cleanup_ctx.extend(contexts)
 
+    async def wake(name: str) -> None:
+        await app[appkeys.WAKER].wake(name)
+
+    image_service = ImageService(conf, sessions, registry, client, wake)
     pairs = Keypairs(sessions, client)
-    creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client), pairs)
+    creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client), pairs,
+                            image_service, wake)
     servers = Servers(conf, sessions, registry, client, creator,
                       waker=lambda: app[appkeys.WAKER])
     app.add_subapp("/compute", create_compute_app(servers, pairs))
-    app.add_subapp("/image", create_image_app())
+    app.add_subapp("/image", create_image_app(image_service))
     app.add_subapp("/networking", create_network_app())
     app.add_subapp("/v1", create_admin_app())
     return app

@@ -95,11 +95,34 @@ service_credentials_opts = [
 ]
 
 sync_opts = [
+    cfg.ListOpt("workers", default=["*"],
+                help="Which job kinds and loops this process runs: '*' for all, a name "
+                     "to add one, '-name' to leave one out (e.g. '*,-image_replication')."),
+    cfg.IntOpt("job_concurrency", default=4, min=1,
+               help="Jobs one process works on at the same time."),
+    cfg.FloatOpt("job_lease_seconds", default=60.0, min=3.0,
+                 help="How long a claimed job stays with its worker without renewal; "
+                      "renewed every third of it while the work goes on. A worker that "
+                      "dies loses its jobs to others after this long."),
+    cfg.IntOpt("job_max_attempts", default=6, min=1,
+               help="Attempts before a job that keeps failing is declared dead."),
+    cfg.FloatOpt("job_sweep_interval", default=2.0, min=0.1,
+                 help="Seconds between looks for due jobs when no wake-up arrives "
+                      "(wake-ups are only a shortcut; a lost one costs this much)."),
     cfg.FloatOpt("region_probe_interval", default=30.0, min=1.0,
                  help="Seconds between health and capability probes of each region."),
     cfg.FloatOpt("delete_sweep_interval", default=5.0, min=0.5,
                  help="Seconds between sweeps that finish server deletes once the "
                       "region no longer has the server."),
+]
+
+image_opts = [
+    cfg.StrOpt("default_store",
+               help="Region that receives image uploads when the client names no store "
+                    "(X-Image-Meta-Store). Default: the enabled, healthy region with the "
+                    "highest weight."),
+    cfg.IntOpt("progress_every_mib", default=16, min=1,
+               help="How often (MiB copied) a replication records its progress."),
 ]
 
 region_opts = [
@@ -126,6 +149,7 @@ _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     ("database", database_opts),
     ("service_credentials", service_credentials_opts),
     ("sync", sync_opts),
+    ("image", image_opts),
 ]
 
 

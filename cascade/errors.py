@@ -18,6 +18,13 @@ class CascadeError(Exception):
         super().__init__(message)
         self.message = message or self.__class__.__name__
 
+    @classmethod
+    def with_status(cls, status: int, message: str) -> "CascadeError":
+        """An error answered with ``status`` (for the rare codes without a class)."""
+        err = ClientError(message) if 400 <= status < 500 else cls(message)
+        err.status = status
+        return err
+
 
 class ClientError(CascadeError):
     """The request itself is wrong; the tenant can fix it."""

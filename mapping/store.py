@@ -10,12 +10,14 @@ import uuid
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
 
-__all__ = ["new_global_id", "create_resource", "resolve", "resolve_local_ids",
+__all__ = ["new_global_id", "create_resource", "ensure_placement", "resolve", "resolve_local_ids",
            "regions_of_project", "pending_of_project", "activate", "remove",
            "resources_in_region",
            "placements_in_state"]
@@ -36,6 +38,21 @@ def create_resource(session: AsyncSession, *, global_id: str, type_: str, projec
                    state=PlacementState.CREATING)
     session.add_all([res, pl])
     return res, pl
+
+
+async def ensure_placement(session: AsyncSession, *, global_id: str, type_: str,
+                           region: str, local_id: str | None, state: str) -> None:
+    """Add a placement unless one exists for (resource, region); safe under concurrency.
+
+    Many requests may want the same replica at once; the unique (global_id,
+    region) constraint picks one writer and the others carry on.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = dt.datetime.now(dt.timezone.utc)
+    await session.execute(insert(Placement).values(
+        global_id=global_id, resource_type=type_, region=region, local_id=local_id,
+        state=state, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=[Placement.global_id, Placement.region]))
 
 
 async def resolve(session: AsyncSession, type_: str, global_id: str,

@@ -9,9 +9,14 @@ from typing import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from cascade import appkeys
+from sync import registry
 from sync.deletes import sweep_deletes
+from sync.worker import Worker
 
-__all__ = ["LOOPS", "sync_context", "run_periodic"]
+__all__ = ["LOOPS", "sync_context", "run_periodic", "WORKER"]
+
+#: The job worker of this process, when it runs one (tests look at it).
+WORKER = web.AppKey("worker", Worker)
 
 LOG = logging.getLogger(__name__)
 
@@ -47,15 +52,27 @@ LOOPS: dict[str, Callable[[web.Application],
 
 
 async def sync_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context running every sync loop inside an application."""
+    """Cleanup context running the enabled sync loops and the job worker."""
+    conf = app[appkeys.CONF]
+    waker = app[appkeys.WAKER]
     tasks = []
-    for name, factory in LOOPS.items():
-        interval, fn = factory(app)
-        wake = app[appkeys.WAKER].event(name)
-        tasks.append(asyncio.create_task(run_periodic(name, interval, fn, wake), name=name))
+    for name in sorted(registry.enabled(LOOPS, conf.sync.workers)):
+        interval, fn = LOOPS[name](app)
+        tasks.append(asyncio.create_task(
+            run_periodic(name, interval, fn, waker.event(name)), name=name))
+    kinds = registry.enabled(registry.HANDLERS, conf.sync.workers)
+    worker = None
+    if kinds:
+        worker = Worker(conf, app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT],
+                        app[appkeys.REGIONS], {k: registry.HANDLERS[k] for k in kinds},
+                        waker.event("jobs"), waker.wake)
+        app[WORKER] = worker
+        tasks.append(asyncio.create_task(worker.run(), name="jobs"))
     yield
     for task in tasks:
         task.cancel()
+    if worker is not None:
+        await worker.stop()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -11,26 +11,32 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.compute import server_schema
+from api.compute import server_cache, server_schema
 from api.compute.keypair_ops import Keypairs
 from api.compute.region_choice import RegionChooser
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
+from cascade.images import records as image_records
+from cascade.images import store as image_store
+from cascade.images.service import ImageService
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
 from mapping import rewrite, store
+from sync import jobs
 
 __all__ = ["ServerCreator", "SERVER"]
 
 LOG = logging.getLogger(__name__)
 
 SERVER = "server"
+#: Job kind: create a server once its image has reached the region.
+BUILD = "server_build"
 _NO_VALID_HOST = "No valid host was found"
 _WATCH_INTERVAL = 1.0
 
@@ -41,12 +47,15 @@ def _now_iso() -> str:
 
 class ServerCreator:
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
-                 client: RegionClient, chooser: RegionChooser, keypairs: Keypairs) -> None:
+                 client: RegionClient, chooser: RegionChooser, keypairs: Keypairs,
+                 images: ImageService, wake: Callable[[str], Awaitable[None]]) -> None:
         self._conf = conf
         self._sessions = sessions
         self._client = client
         self._chooser = chooser
         self._keypairs = keypairs
+        self._images = images
+        self._wake = wake
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -105,13 +114,35 @@ class ServerCreator:
                  "flavor_id": server.get("flavorRef"), "image_id": server.get("imageRef"),
                  "availability_zone": region.availability_zone,
                  "reservation_id": reservation}
+        image_id = _image_of(server)
         async with self._sessions.begin() as session:
-            _, placement = store.create_resource(
+            res, placement = store.create_resource(
                 session, global_id=global_id, type_=SERVER, project_id=ctx.project_id,
                 user_id=ctx.user_id, region=region.name, spec=spec, attrs=attrs,
                 status="BUILD")
-        created = await self._regional_create(ctx, global_id, placement.id, region, server,
-                                              microversion)
+            deferred = False
+            if image_id:
+                deferred = not await self._image_ready(session, ctx, image_id, region.name)
+            if deferred:
+                # NOTE: the build job carries the caller's token so the regional
+                # server belongs to the caller; it is short-lived work (minutes).
+                await jobs.enqueue(session, BUILD, {
+                    "server_id": global_id, "region": region.name, "image_id": image_id,
+                    "server": server, "microversion": microversion,
+                    "ctx": {"request_id": ctx.request_id, "project_id": ctx.project_id,
+                            "user_id": ctx.user_id, "roles": list(ctx.roles),
+                            "auth_token": ctx.auth_token}})
+        if deferred:
+            await self._wake("jobs")
+            out = server_cache.spec_view(res, cascade_base)
+            out = {k: out[k] for k in ("id", "links")}
+            out.update({"adminPass": server["adminPass"], "OS-DCF:diskConfig": "MANUAL",
+                        "security_groups": [{"name": g.get("name", "default")} for g in
+                                            server.get("security_groups") or [
+                                                {"name": "default"}]]})
+            return out
+        created = await regional_create(self._sessions, self._client, ctx, global_id,
+                                        placement.id, region, server, microversion)
         if fallbacks and self._conf.api.build_watch_seconds > 0:
             task = asyncio.create_task(self._watch_build(
                 ctx, global_id, server, fallbacks, microversion))
@@ -122,44 +153,23 @@ class ServerCreator:
         out["adminPass"] = server["adminPass"]
         return out
 
-    async def _regional_create(self, ctx: RequestContext, global_id: str, placement_id: int,
-                               region: RegionInfo, server: dict[str, Any],
-                               microversion: str) -> dict[str, Any]:
-        regional = dict(server)
-        regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id}
-        regional.pop("availability_zone", None)
-        regional.pop("min_count", None)
-        regional.pop("max_count", None)
-        if region.local_availability_zone:
-            regional["availability_zone"] = region.local_availability_zone
+    async def _image_ready(self, session: AsyncSession, ctx: RequestContext, image_id: str,
+                           region: str) -> bool:
+        """Whether the region has the image; if not, queue its replication (same txn).
+
+        Images Cascade does not know are left to the region to judge.
+
+        :raises BadRequest: the image is not visible to the caller or not active.
+        """
         try:
-            resp = await self._client.post(ctx, region.name, "compute", "/servers",
-                                           json={"server": regional},
-                                           microversion=microversion)
-        except errors.RegionHTTPError as exc:
-            if exc.status < 500:
-                # The region refused the request itself: nothing was created there.
-                await self._forget(global_id)
-            else:
-                await self._mark_error(global_id, exc.message)
-            raise
-        except errors.RegionError as exc:
-            if not exc.request_sent:
-                await self._forget(global_id)
-            else:
-                # Whether the region created it is unknown: the placement stays
-                # *creating* so the audit can adopt or clean up what the region holds.
-                await self._mark_error(global_id, exc.message)
-            raise errors.ServiceUnavailable(
-                f"Region {region.name} did not complete the create: {exc.message}") from exc
-        created: dict[str, Any] = (resp.body or {}).get("server") or {}
-        local_id = created.get("id")
-        if not local_id:
-            await self._mark_error(global_id, "region answered without a server id")
-            raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
-        async with self._sessions.begin() as session:
-            await store.activate(session, placement_id, local_id)
-        return created
+            res, placements = await image_store.get_image(session, image_id)
+        except errors.NotFound:
+            return True
+        if not image_records.visible(ctx, res):
+            raise errors.BadRequest(f"Image {image_id} could not be found.")
+        if res.status != "active":
+            raise errors.BadRequest(f"Image {image_id} is not active.")
+        return await self._images.ensure_replica(session, res, placements, region)
 
     async def _watch_build(self, ctx: RequestContext, global_id: str, server: dict[str, Any],
                            fallbacks: list[RegionInfo], microversion: str) -> None:
@@ -217,7 +227,8 @@ class ServerCreator:
             row.region, row.local_id, row.state = region.name, None, "creating"
             res.status = "BUILD"
             res.attrs = {**res.attrs, "availability_zone": region.availability_zone}
-        await self._regional_create(ctx, global_id, old.id, region, server, microversion)
+        await regional_create(self._sessions, self._client, ctx, global_id, old.id, region,
+                              server, microversion)
 
     async def _undo(self, ctx: RequestContext, global_id: str) -> None:
         async with self._sessions() as session:
@@ -234,13 +245,83 @@ class ServerCreator:
         await self._forget(global_id)
 
     async def _forget(self, global_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await store.remove(session, global_id)
+        await _forget(self._sessions, global_id)
 
-    async def _mark_error(self, global_id: str, message: str) -> None:
-        async with self._sessions.begin() as session:
-            res = await session.get(Resource, global_id)
-            if res is not None:
-                res.status = "ERROR"
-                res.attrs = {**res.attrs, "fault": {"code": 500, "message": message,
-                                                    "created": _now_iso()}}
+
+async def _forget(sessions: async_sessionmaker[AsyncSession], global_id: str) -> None:
+    async with sessions.begin() as session:
+        await store.remove(session, global_id)
+
+
+async def mark_error(sessions: async_sessionmaker[AsyncSession], global_id: str,
+                     message: str, code: int = 500) -> None:
+    """The server failed to build: ERROR with a fault, as Nova shows it."""
+    async with sessions.begin() as session:
+        res = await session.get(Resource, global_id)
+        if res is not None:
+            res.status = "ERROR"
+            res.attrs = {**res.attrs, "fault": {"code": code, "message": message,
+                                                "created": _now_iso()}}
+
+
+async def regional_create(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
+                          ctx: RequestContext, global_id: str, placement_id: int,
+                          region: RegionInfo, server: dict[str, Any],
+                          microversion: str, *, answered: bool = False) -> dict[str, Any]:
+    """Create the server in its region and record the regional id.
+
+    On a definite refusal the mapping is removed, unless the tenant was already
+    ``answered`` 202 (a deferred build): then the server stays, in ERROR. When
+    the outcome is unknown the server is marked ERROR and its placement stays
+    *creating* for the audit.
+    """
+    regional = dict(server)
+    regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id}
+    regional.pop("availability_zone", None)
+    regional.pop("min_count", None)
+    regional.pop("max_count", None)
+    if region.local_availability_zone:
+        regional["availability_zone"] = region.local_availability_zone
+    try:
+        resp = await client.post(ctx, region.name, "compute", "/servers",
+                                 json={"server": regional}, microversion=microversion)
+    except errors.RegionHTTPError as exc:
+        if exc.status < 500 and not answered:
+            # The region refused the request itself: nothing was created there.
+            await _forget(sessions, global_id)
+        elif exc.status < 500:
+            await mark_error(sessions, global_id, exc.message, code=exc.status)
+            async with sessions.begin() as session:
+                row = await session.get(Placement, placement_id)
+                if row is not None:
+                    row.state = "error"
+        else:
+            await mark_error(sessions, global_id, exc.message)
+        raise
+    except errors.RegionError as exc:
+        if not exc.request_sent:
+            await _forget(sessions, global_id)
+        else:
+            # Whether the region created it is unknown: the placement stays
+            # *creating* so the audit can adopt or clean up what the region holds.
+            await mark_error(sessions, global_id, exc.message)
+        raise errors.ServiceUnavailable(
+            f"Region {region.name} did not complete the create: {exc.message}") from exc
+    created: dict[str, Any] = (resp.body or {}).get("server") or {}
+    local_id = created.get("id")
+    if not local_id:
+        await mark_error(sessions, global_id, "region answered without a server id")
+        raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
+    async with sessions.begin() as session:
+        await store.activate(session, placement_id, local_id)
+    return created
+
+
+def _image_of(server: dict[str, Any]) -> str | None:
+    """The image a server boots from: imageRef, or a block device mapping's source."""
+    if server.get("imageRef"):
+        return str(server["imageRef"])
+    for bdm in server.get("block_device_mapping_v2") or []:
+        if isinstance(bdm, dict) and bdm.get("source_type") == "image" and bdm.get("uuid"):
+            return str(bdm["uuid"])
+    return None

@@ -1,20 +1,15 @@
-"""The image sub-application, mounted at ``/image``.
-
-For now images are read through from the regions (union by id: an image with
-the same id in several regions is one image). The full Glance facade with
-Cascade as the source of truth replaces this (issue 4).
-"""
+"""The image sub-application, mounted at ``/image``: Glance v2 with regions as stores."""
 from __future__ import annotations
-
-from typing import Any
 
 from aiohttp import web
 
+from api.image import images
+from api.image.keys import IMAGES
+from api.image.list_images import list_images
 from api.middleware import public
 from api.urls import image_base
-from cascade import errors
-from cascade.appkeys import CONF, CTX, REGION_CLIENT, REGIONS
-from cascade.regions.fanout import scatter_gather, split_results
+from cascade.appkeys import REGIONS
+from cascade.images.service import ImageService
 
 __all__ = ["create_image_app"]
 
@@ -42,62 +37,21 @@ async def versions(request: web.Request) -> web.Response:
     return web.json_response({"versions": docs}, status=status)
 
 
-async def _ask(request: web.Request, path: str,
-               params: dict[str, str] | None = None) -> tuple[dict[str, Any], list[Any]]:
-    client = request.config_dict[REGION_CLIENT]
-    ctx = request[CTX]
-    regions = [r.name for r in request.config_dict[REGIONS].usable()]
-
-    async def ask(region: str) -> Any:
-        return (await client.get(ctx, region, "image", path, params=params)).body
-
-    results = await scatter_gather(regions, ask,
-                                   timeout=request.config_dict[CONF].api.region_timeout)
-    good, failed = split_results(results)
-    return {r: good[r] for r in regions if r in good}, failed
-
-
-def _rewrite(image: dict[str, Any]) -> dict[str, Any]:
-    # Glance links (self, file, schema) are relative to the endpoint, so they
-    # already point at Cascade once served under /image.
-    return image
-
-
-async def list_images(request: web.Request) -> web.Response:
-    """GET /image/v2/images: union of the regions' images by id."""
-    params = {k: v for k, v in request.query.items() if k not in ("limit", "marker")}
-    answers, failed = await _ask(request, "/v2/images", params)
-    if not answers and failed:
-        raise errors.ServiceUnavailable("; ".join(f.message for f in failed))
-    seen: dict[str, dict[str, Any]] = {}
-    for body in answers.values():
-        for image in (body or {}).get("images", []):
-            seen.setdefault(image["id"], _rewrite(image))
-    images = sorted(seen.values(), key=lambda i: (i.get("created_at") or "", i["id"]),
-                    reverse=True)
-    return web.json_response({"images": images, "first": "/v2/images",
-                              "schema": "/v2/schemas/images"})
-
-
-async def show_image(request: web.Request) -> web.Response:
-    """GET /image/v2/images/{id}: from the first region that has it."""
-    image_id = request.match_info["image_id"]
-    answers, failed = await _ask(request, f"/v2/images/{image_id}")
-    if answers:
-        return web.json_response(_rewrite(next(iter(answers.values()))))
-    if all(isinstance(f.error, errors.RegionHTTPError) and f.error.status == 404
-           for f in failed):
-        raise errors.NotFound(f"No image found with ID {image_id}")
-    raise errors.ServiceUnavailable("; ".join(f.message for f in failed))
-
-
-def create_image_app() -> web.Application:
+def create_image_app(service: ImageService) -> web.Application:
     app = web.Application()
+    app[IMAGES] = service
     app.router.add_routes([
         web.get("", versions),
         web.get("/", versions),
         web.get("/versions", versions),
         web.get("/v2/images", list_images),
-        web.get("/v2/images/{image_id}", show_image),
+        web.post("/v2/images", images.create_image),
+        web.get("/v2/images/{image_id}", images.show_image),
+        web.delete("/v2/images/{image_id}", images.delete_image),
+        web.put("/v2/images/{image_id}/file", images.upload_data),
+        web.get("/v2/images/{image_id}/file", images.download_data),
+        web.post("/v2/images/{image_id}/import", images.import_image),
+        web.get("/v2/info/stores", images.info_stores),
+        web.get("/v2/info/import", images.info_import),
     ])
     return app

@@ -58,6 +58,7 @@ class JobState:
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD = "dead"
+    CANCELLED = "cancelled"
     ACTIVE = (QUEUED, RUNNING)
 
 

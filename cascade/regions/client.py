@@ -8,10 +8,11 @@ else is a one-line wrapper around it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json as jsonlib
 import logging
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 import tenacity
@@ -162,6 +163,51 @@ class RegionClient:
                                              error_message(body) or resp.reason or "",
                                              request_id=rid)
             return RegionResponse(region, resp.status, resp.headers, body, rid)
+
+    @contextlib.asynccontextmanager
+    async def open_stream(self, ctx: RequestContext | None, region: str, service: str,
+                          method: str, path: str, *, data: Any = None,
+                          headers: Mapping[str, str] | None = None
+                          ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A streaming call (image data): the open response, its body not yet read.
+
+        No total deadline applies (a large copy takes as long as it takes); a
+        region that stops sending for ``region_timeout`` seconds fails it.
+
+        :raises RegionUnavailable: down, unknown or unreachable.
+        :raises RegionHTTPError: the region answered 4xx/5xx.
+        """
+        info = self._registry.get(region)
+        if info is None or self._session is None:
+            raise errors.RegionUnavailable(region, f"Region {region} is not available",
+                                           request_sent=False)
+        url = self.base_url(region, service) + path
+        hdrs = {"X-Auth-Token": ctx.auth_token if ctx and ctx.auth_token
+                else await self._service_auth.token() if self._service_auth else ""}
+        if ctx is not None:
+            hdrs["X-OpenStack-Request-ID"] = ctx.request_id
+        hdrs.update(headers or {})
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.sock_connect,
+                                        sock_read=self._timeout.total)
+        try:
+            async with self._session.request(method, url, data=data, headers=hdrs,
+                                             timeout=timeout) as resp:
+                LOG.info("%s region=%s %s %s -> %s (streaming) regional_request_id=%s",
+                         ctx.request_id if ctx else "-", region, method, url, resp.status,
+                         resp.headers.get("x-openstack-request-id"))
+                if resp.status >= 400:
+                    raw = await resp.read()
+                    body = raw.decode("utf-8", "replace")
+                    raise errors.RegionHTTPError(region, resp.status, body,
+                                                 error_message(body) or resp.reason or "")
+                yield resp
+        except asyncio.TimeoutError as exc:
+            raise errors.RegionTimeout(region, f"Region {region} stopped sending") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise errors.RegionUnavailable(region, f"Region {region} unreachable: {exc}",
+                                           request_sent=False) from exc
+        except aiohttp.ClientError as exc:
+            raise errors.RegionUnavailable(region, f"Region {region} failed: {exc}") from exc
 
     async def get(self, ctx: RequestContext | None, region: str, service: str, path: str,
                   **kw: Any) -> RegionResponse:

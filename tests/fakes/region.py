@@ -35,6 +35,11 @@ class FakeRegion:
         self.no_valid_host = False
         self.keypairs: dict[str, dict[str, Any]] = {}
         self.flavors = [dict(f) for f in FLAVORS]
+        #: Glance: id -> image metadata; data kept apart (bytes).
+        self.glance: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, bytes] = {}
+        #: Glance's hashing algorithm in this region.
+        self.hash_algo = "sha512"
         self._clock = itertools.count()
 
     def nova_fault(self, status: int, name: str, message: str) -> web.Response:
@@ -53,7 +58,7 @@ class FakeRegion:
         return resp
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._mw])
+        app = web.Application(middlewares=[self._mw], client_max_size=1 << 30)
         app.router.add_routes([
             web.get("/compute/v2.1", self.version),
             web.post("/compute/v2.1/servers", self.create),
@@ -75,7 +80,11 @@ class FakeRegion:
             web.delete("/compute/v2.1/os-keypairs/{name}", self.delete_keypair),
             web.get("/image/", self.image_versions),
             web.get("/image/v2/images", self.images),
+            web.post("/image/v2/images", self.create_image),
             web.get("/image/v2/images/{id}", self.image),
+            web.delete("/image/v2/images/{id}", self.delete_image),
+            web.put("/image/v2/images/{id}/file", self.upload),
+            web.get("/image/v2/images/{id}/file", self.download),
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
         ])
@@ -96,7 +105,7 @@ class FakeRegion:
         if server.get("flavorRef") not in {f["id"] for f in self.flavors}:
             return self.nova_fault(400, "badRequest",
                                    f"Flavor {server.get('flavorRef')} could not be found.")
-        if server.get("imageRef") not in (None, "", IMAGE_ID):
+        if server.get("imageRef") not in (None, "", IMAGE_ID, *self.glance):
             return self.nova_fault(400, "badRequest", "Can not find requested image")
         if server.get("key_name") and server["key_name"] not in self.keypairs:
             return self.nova_fault(400, "badRequest", "Invalid key_name provided.")
@@ -242,14 +251,63 @@ class FakeRegion:
                                  status=300)
 
     async def images(self, request: web.Request) -> web.Response:
-        return web.json_response({"images": [{"id": IMAGE_ID, "name": "cirros",
-                                              "created_at": "2026-01-01T00:00:00Z"}]})
+        return web.json_response({"images": list(self.glance.values())})
+
+    def _glance_404(self, image_id: str) -> web.Response:
+        return web.Response(status=404, text=f"404 Not Found\n\nNo image found with ID "
+                                             f"{image_id}\n\n", content_type="text/plain")
+
+    async def create_image(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        image_id = body.get("id") or str(uuid.uuid4())
+        if image_id in self.glance:
+            return web.Response(status=409, text="409 Conflict\n\nImage exists",
+                                content_type="text/plain")
+        self.glance[image_id] = {**body, "id": image_id, "status": "queued", "size": None,
+                                 "checksum": None, "os_hash_algo": None,
+                                 "os_hash_value": None}
+        return web.json_response(self.glance[image_id], status=201)
 
     async def image(self, request: web.Request) -> web.Response:
-        if request.match_info["id"] != IMAGE_ID:
-            return web.Response(status=404, text="404 Not Found\n\nNo image found",
-                                content_type="text/plain")
-        return web.json_response({"id": IMAGE_ID, "name": "cirros"})
+        image = self.glance.get(request.match_info["id"])
+        if image is None:
+            return self._glance_404(request.match_info["id"])
+        return web.json_response(image)
+
+    async def delete_image(self, request: web.Request) -> web.Response:
+        image_id = request.match_info["id"]
+        if self.glance.pop(image_id, None) is None:
+            return self._glance_404(image_id)
+        self.data.pop(image_id, None)
+        return web.Response(status=204)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        import hashlib
+
+        image_id = request.match_info["id"]
+        image = self.glance.get(image_id)
+        if image is None:
+            return self._glance_404(image_id)
+        image["status"] = "saving"
+        data = await request.read()
+        self.data[image_id] = data
+        image.update(status="active", size=len(data),
+                     checksum=hashlib.md5(data).hexdigest(), os_hash_algo=self.hash_algo,
+                     os_hash_value=hashlib.new(self.hash_algo, data).hexdigest())
+        return web.Response(status=204)
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        image_id = request.match_info["id"]
+        if image_id not in self.data:
+            return self._glance_404(image_id)
+        data = self.data[image_id]
+        response = web.StreamResponse(headers={"Content-Length": str(len(data)),
+                                               "Content-Type": "application/octet-stream"})
+        await response.prepare(request)
+        for i in range(0, len(data), 65536):
+            await response.write(data[i:i + 65536])
+        await response.write_eof()
+        return response
 
     async def token(self, request: web.Request) -> web.Response:
         """A Keystone token with an empty catalog: endpoint overrides serve."""

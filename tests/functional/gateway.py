@@ -27,8 +27,10 @@ def gateway_conf(tmp_path: Path, db_url: str, regions: dict[str, str], *,
     return write_conf(tmp_path, "".join(text) + extra)
 
 
-def gateway_app(conf: cfg.ConfigOpts) -> web.Application:
-    return create_app(conf, authenticator=NoAuth(), migrate_db=True, background=False)
+def gateway_app(conf: cfg.ConfigOpts, *, run_sync: bool = False) -> web.Application:
+    """Cascade with noauth; ``run_sync`` also runs the job worker and loops in process."""
+    return create_app(conf, authenticator=NoAuth(), migrate_db=True, background=False,
+                      run_sync=run_sync, all_in_one=run_sync)
 
 
 DEMO = {"X-Auth-Token": "u1:demo"}

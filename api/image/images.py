@@ -1,0 +1,91 @@
+"""Glance v2 image handlers: create, show, list, delete, data, import, stores."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from api.body import json_body
+from api.image.keys import IMAGES
+from api.urls import image_base
+from cascade import errors
+from cascade.appkeys import CTX, REGIONS
+
+__all__ = ["create_image", "show_image", "delete_image", "upload_data", "download_data",
+           "import_image", "info_stores", "info_import"]
+
+#: Upload and download chunk size: memory per transfer stays around this.
+_CHUNK = 1 << 20
+
+
+async def create_image(request: web.Request) -> web.Response:
+    """POST /v2/images -> 201 with the queued image (and a Location header)."""
+    image = await request.app[IMAGES].create(request[CTX], await json_body(request))
+    return web.json_response(image, status=201, headers={
+        "Location": f"{image_base(request)}/v2/images/{image['id']}"})
+
+
+async def show_image(request: web.Request) -> web.Response:
+    """GET /v2/images/{image_id}."""
+    return web.json_response(await request.app[IMAGES].show(
+        request[CTX], request.match_info["image_id"]))
+
+
+async def delete_image(request: web.Request) -> web.Response:
+    """DELETE /v2/images/{image_id} -> 204; replicas go through jobs."""
+    await request.app[IMAGES].delete(request[CTX], request.match_info["image_id"])
+    return web.Response(status=204)
+
+
+async def upload_data(request: web.Request) -> web.Response:
+    """PUT /v2/images/{image_id}/file: streamed to the home region, never buffered whole."""
+    if request.content_type not in ("application/octet-stream", ""):
+        raise errors.CascadeError.with_status(415, "Content-Type must be "
+                                              "application/octet-stream")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            yield chunk
+
+    await request.app[IMAGES].upload(
+        request[CTX], request.match_info["image_id"], chunks(), request.content_length,
+        request.headers.get("X-Image-Meta-Store"))
+    return web.Response(status=204)
+
+
+async def download_data(request: web.Request) -> web.StreamResponse:
+    """GET /v2/images/{image_id}/file: streamed from a healthy replica (204: no data)."""
+    async with request.app[IMAGES].download(request[CTX],
+                                            request.match_info["image_id"]) as found:
+        if found is None:
+            return web.Response(status=204)
+        headers, chunks = found
+        response = web.StreamResponse(status=200, headers=headers)
+        await response.prepare(request)
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def import_image(request: web.Request) -> web.Response:
+    """POST /v2/images/{image_id}/import (copy-image) -> 202."""
+    await request.app[IMAGES].import_copy(request[CTX], request.match_info["image_id"],
+                                          await json_body(request))
+    return web.Response(status=202)
+
+
+async def info_stores(request: web.Request) -> web.Response:
+    """GET /v2/info/stores: every enabled region is a store."""
+    regions = request.config_dict[REGIONS].enabled()
+    default = request.app[IMAGES].home_region(None) if regions else None
+    stores = [{"id": r.name, "description": f"Region {r.name}",
+               **({"default": True} if r.name == default else {})} for r in regions]
+    return web.json_response({"stores": stores})
+
+
+async def info_import(request: web.Request) -> web.Response:
+    """GET /v2/info/import: only copy-image (data itself is uploaded with PUT)."""
+    return web.json_response({"import-methods": {
+        "description": "Import methods available.", "type": "array",
+        "value": ["copy-image"]}})

@@ -1,0 +1,334 @@
+"""Image operations: create, show, delete, upload, download, copy-image import.
+
+Metadata lives in Cascade. Data lives in regions: an upload streams to the
+image's home region (``X-Image-Meta-Store`` or ``[image] default_store``),
+creating the regional image with the same id; replicas elsewhere are made by
+``image_replication`` jobs, one per (image, region), deduplicated.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from oslo_config import cfg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import errors
+from cascade.context import RequestContext
+from cascade.db.models import HealthState, Placement, PlacementState, Resource
+from cascade.images import records, store
+from cascade.regions.client import RegionClient
+from cascade.regions.registry import RegionRegistry
+from mapping import store as mapping_store
+from sync import jobs
+
+__all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body",
+           "replica_job_key"]
+
+LOG = logging.getLogger(__name__)
+
+REPLICATE = "image_replication"
+DELETE_REPLICA = "image_replica_delete"
+_CHUNK = 1 << 20
+
+
+def replica_job_key(image_id: str, region: str) -> str:
+    """Dedupe key: one replication per (image, region) at a time."""
+    return f"image:{image_id}:{region}"
+
+
+def regional_body(res: Resource) -> dict[str, Any]:
+    """The create request for the regional copy: same id, owner and properties."""
+    spec = res.spec
+    body: dict[str, Any] = dict(spec.get("properties") or {})
+    body.update({"id": res.global_id, "name": spec.get("name"),
+                 "disk_format": spec.get("disk_format"),
+                 "container_format": spec.get("container_format"),
+                 "visibility": spec.get("visibility", "shared"), "owner": res.project_id,
+                 "min_disk": spec.get("min_disk", 0), "min_ram": spec.get("min_ram", 0),
+                 "tags": spec.get("tags", []), "cascade_global_id": res.global_id})
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class ImageService:
+    def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
+                 registry: RegionRegistry, client: RegionClient,
+                 wake: Callable[[str], Awaitable[None]]) -> None:
+        self._conf = conf
+        self._sessions = sessions
+        self._registry = registry
+        self._client = client
+        self._wake = wake
+
+    # -- metadata ----------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
+        """A new queued image (no data yet).
+
+        :raises BadRequest: malformed body or attributes. :raises Conflict: id taken.
+        """
+        if not isinstance(body, dict):
+            raise errors.BadRequest("Body must be a JSON object")
+        image_id = body.get("id") or str(uuid.uuid4())
+        try:
+            image_id = str(uuid.UUID(str(image_id)))
+        except ValueError:
+            raise errors.BadRequest(f"Invalid id: {image_id}") from None
+        spec = records.new_image_spec(body)
+        if spec["visibility"] == "public" and not ctx.is_admin:
+            raise errors.Forbidden("You are not authorized to complete publicize_image "
+                                   "action.")
+        stamp = records.now()
+        res = Resource(global_id=image_id, type=records.IMAGE, project_id=ctx.project_id,
+                       user_id=ctx.user_id, spec=spec, status="queued",
+                       attrs={"created_at": stamp, "updated_at": stamp, "members": {}})
+        try:
+            async with self._sessions.begin() as session:
+                session.add(res)
+        except IntegrityError:
+            raise errors.Conflict(f"Image with identifier {image_id} already exists!") from None
+        return records.to_glance(res, [])
+
+    async def show(self, ctx: RequestContext, image_id: str) -> dict[str, Any]:
+        """:raises NotFound: unknown or not visible."""
+        async with self._sessions() as session:
+            res, placements = await store.get_visible(session, ctx, image_id)
+        return records.to_glance(res, placements)
+
+    async def delete(self, ctx: RequestContext, image_id: str) -> None:
+        """Delete the image and, through jobs, every regional replica.
+
+        :raises NotFound: unknown. :raises Forbidden: not the owner, or protected.
+        """
+        async with self._sessions.begin() as session:
+            res, placements = await store.get_visible(session, ctx, image_id)
+            records.editable(ctx, res)
+            if res.spec.get("protected"):
+                raise errors.Forbidden(f"Image {image_id} is protected and cannot be deleted.")
+            res.status = "deleted"
+            res.attrs = {**res.attrs, "updated_at": records.now()}
+            for pl in placements:
+                pl.state = PlacementState.DELETING
+                await jobs.enqueue(session, DELETE_REPLICA,
+                                   {"image_id": image_id, "region": pl.region},
+                                   dedupe_key=f"image-delete:{image_id}:{pl.region}")
+            if not placements:
+                await session.delete(res)
+        await self._wake("jobs")
+
+    # -- data --------------------------------------------------------------
+
+    def home_region(self, requested: str | None) -> str:
+        """Where an upload goes: the store the client named, else the default.
+
+        :raises BadRequest: unknown store. :raises ServiceUnavailable: it is down.
+        """
+        name = requested or self._conf.image.default_store
+        if name:
+            info = self._registry.get(name)
+            if info is None:
+                raise errors.BadRequest(f"Unknown store {name}")
+            if not info.usable:
+                raise errors.ServiceUnavailable(f"Store {name} is not available now")
+            return info.name
+        usable = self._registry.usable()
+        if not usable:
+            raise errors.ServiceUnavailable("No region is available to store image data")
+        return usable[0].name
+
+    async def upload(self, ctx: RequestContext, image_id: str, data: AsyncIterator[bytes],
+                     size: int | None, store_name: str | None) -> None:
+        """Stream the image data to its home region; the image ends active.
+
+        :raises Conflict: the image already has data or is being uploaded.
+        :raises RegionError: the region failed; the image is queued again and
+            the partial regional image deleted.
+        """
+        region = self.home_region(store_name)
+        async with self._sessions.begin() as session:
+            res, placements = await store.get_visible(session, ctx, image_id)
+            records.editable(ctx, res)
+            if res.status != "queued":
+                raise errors.Conflict(f"Image status transition from {res.status} to saving "
+                                      "is not allowed")
+            if not res.spec.get("disk_format") or not res.spec.get("container_format"):
+                raise errors.BadRequest("Properties disk_format, container_format must be "
+                                        "set prior to saving data.")
+            res.status = "saving"
+            pl = Placement(global_id=image_id, resource_type=records.IMAGE, region=region,
+                           local_id=image_id, state=PlacementState.CREATING)
+            session.add(pl)
+        body = regional_body(res)
+        try:
+            await self._client.post(None, region, "image", "/v2/images", json=body)
+            headers = {"Content-Type": "application/octet-stream"}
+            if size is not None:
+                headers["Content-Length"] = str(size)
+            async with self._client.open_stream(None, region, "image", "PUT",
+                                                f"/v2/images/{image_id}/file",
+                                                data=data, headers=headers):
+                pass
+            regional = (await self._client.get(None, region, "image",
+                                               f"/v2/images/{image_id}")).body
+            if regional.get("status") != "active":
+                raise errors.RegionError(region, f"regional image is {regional.get('status')}")
+        except (errors.RegionError, errors.ClientError) as exc:
+            await self._abort_upload(image_id, region, exc)
+            raise
+        async with self._sessions.begin() as session:
+            res, placements = await store.get_image(session, image_id)
+            res.status = "active"
+            res.attrs = {**res.attrs, "updated_at": records.now(), "home_region": region,
+                         **{k: regional.get(k) for k in (
+                             "size", "virtual_size", "checksum", "os_hash_algo",
+                             "os_hash_value")}}
+            for pl in placements:
+                if pl.region == region:
+                    pl.state = PlacementState.ACTIVE
+
+    async def _abort_upload(self, image_id: str, region: str, exc: Exception) -> None:
+        LOG.warning("upload of %s to %s failed: %s", image_id, region,
+                    getattr(exc, "message", exc))
+        removed = True
+        try:
+            await self._client.delete(None, region, "image", f"/v2/images/{image_id}")
+        except errors.RegionHTTPError as err:
+            removed = err.status == 404
+        except errors.RegionError:
+            removed = False
+        async with self._sessions.begin() as session:
+            res, placements = await store.get_image(session, image_id)
+            res.status = "queued"
+            for pl in placements:
+                if pl.region == region:
+                    if removed:
+                        await session.delete(pl)
+                    else:
+                        # The audit removes it once the region answers again.
+                        pl.state = PlacementState.DELETING
+
+    def pick_source(self, placements: list[Placement], prefer: str | None = None) -> str | None:
+        """A healthy region with an active replica (``prefer`` first)."""
+        regions = [p.region for p in placements if p.state == PlacementState.ACTIVE]
+        healthy = [r for r in regions if (info := self._registry.get(r)) is not None
+                   and info.health != HealthState.DOWN]
+        if prefer in healthy:
+            return prefer
+        return healthy[0] if healthy else None
+
+    @contextlib.asynccontextmanager
+    async def download(self, ctx: RequestContext, image_id: str
+                       ) -> AsyncIterator[tuple[dict[str, str], AsyncIterator[bytes]] | None]:
+        """The data of an image: (headers, chunks) streamed from a replica, or None.
+
+        :raises NotFound: unknown or not visible.
+        :raises ServiceUnavailable: replicas exist but none is reachable now.
+        """
+        res, region = await self.open_download(ctx, image_id)
+        if region is None:
+            yield None
+            return
+        async with self._client.open_stream(None, region, "image", "GET",
+                                            f"/v2/images/{image_id}/file") as src:
+            headers = {"Content-Type": "application/octet-stream"}
+            if src.headers.get("Content-Length"):
+                headers["Content-Length"] = src.headers["Content-Length"]
+            if res.attrs.get("checksum"):
+                headers["Content-MD5"] = str(res.attrs["checksum"])
+            yield headers, src.content.iter_chunked(_CHUNK)
+
+    async def open_download(self, ctx: RequestContext, image_id: str
+                            ) -> tuple[Resource, str | None]:
+        """The image and the region to stream its data from (None: no data).
+
+        :raises NotFound: unknown or not visible.
+        :raises ServiceUnavailable: replicas exist but none is reachable now.
+        """
+        async with self._sessions() as session:
+            res, placements = await store.get_visible(session, ctx, image_id)
+        if res.status not in ("active", "deactivated") or not placements:
+            return res, None
+        if res.status == "deactivated" and not ctx.is_admin:
+            raise errors.Forbidden("The requested image has been deactivated. "
+                                   "Image data download is forbidden.")
+        region = self.pick_source(placements, res.attrs.get("home_region"))
+        if region is None:
+            raise errors.ServiceUnavailable(f"No region holding image {image_id} is "
+                                            "available now")
+        return res, region
+
+    # -- replication -------------------------------------------------------
+
+    async def import_copy(self, ctx: RequestContext, image_id: str, body: Any) -> None:
+        """``copy-image`` import: replicate to the named stores (or all).
+
+        :raises BadRequest: bad method or stores. :raises Conflict: not active.
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("method"), dict):
+            raise errors.BadRequest("Import request requires a 'method' field.")
+        method = body["method"].get("name")
+        if method != "copy-image":
+            raise errors.BadRequest(f"Import method {method} is not supported here; "
+                                    "use copy-image (the data is uploaded with PUT .../file)")
+        if body.get("all_stores"):
+            targets = [r.name for r in self._registry.enabled()]
+        else:
+            targets = body.get("stores") or []
+        if not isinstance(targets, list) or not targets:
+            raise errors.BadRequest("Import request requires stores or all_stores")
+        for name in targets:
+            if self._registry.get(name) is None:
+                raise errors.BadRequest(f"Unknown store {name}")
+        async with self._sessions.begin() as session:
+            res, placements = await store.get_visible(session, ctx, image_id)
+            if res.status != "active":
+                raise errors.Conflict(f"Image {image_id} is not active (status {res.status})")
+            await self._replicate(session, res, placements, targets,
+                                  must_succeed=bool(body.get("all_stores_must_succeed", True)))
+        await self._wake("jobs")
+
+    async def ensure_replica(self, session: AsyncSession, res: Resource,
+                             placements: list[Placement], region: str) -> bool:
+        """In the caller's transaction: queue replication to ``region`` unless present.
+
+        True when an active replica is already there.
+        """
+        have = {p.region: p for p in placements}
+        if region in have and have[region].state == PlacementState.ACTIVE:
+            return True
+        await self._replicate(session, res, placements, [region], must_succeed=False,
+                              announce=False)
+        return False
+
+    async def _replicate(self, session: AsyncSession, res: Resource,
+                         placements: list[Placement], targets: list[str], *,
+                         must_succeed: bool, announce: bool = True) -> None:
+        have = {p.region: p for p in placements}
+        queued = []
+        for region in targets:
+            current = have.get(region)
+            if current is not None and current.state in (PlacementState.ACTIVE,
+                                                         PlacementState.CREATING):
+                if current.state == PlacementState.CREATING:
+                    queued.append(region)
+                continue
+            if current is None:
+                await mapping_store.ensure_placement(
+                    session, global_id=res.global_id, type_=records.IMAGE, region=region,
+                    local_id=res.global_id, state=PlacementState.CREATING)
+            else:
+                current.state = PlacementState.CREATING
+            await jobs.enqueue(session, REPLICATE,
+                               {"image_id": res.global_id, "region": region,
+                                "must_succeed": must_succeed},
+                               dedupe_key=replica_job_key(res.global_id, region))
+            queued.append(region)
+        if announce:
+            importing = sorted(set(res.attrs.get("importing_to") or []) | set(queued))
+            res.attrs = {**res.attrs, "importing_to": importing,
+                         "failed_import": [r for r in res.attrs.get("failed_import") or []
+                                           if r not in queued],
+                         "updated_at": records.now()}

@@ -1,0 +1,195 @@
+"""Copy one image to one region, verified end to end (job ``image_replication``).
+
+The regional image gets the global id. Data is streamed from a healthy source
+replica straight into the target's upload, never held whole: memory stays at
+a chunk or two whatever the image size. While it flows, Cascade computes the
+MD5 and the image's own hash algorithm; the replica becomes active only if
+size and hashes match what the image recorded at upload. Whatever goes wrong,
+the target's partial image is deleted: nothing stays queued in a region.
+A copy interrupted by a crash is redone by the next worker that claims the job.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any, AsyncIterator
+
+from sqlalchemy import delete, func, select
+
+from cascade import errors
+from cascade.db.models import Placement, PlacementState, Resource
+from cascade.images import records, store
+from cascade.images.service import regional_body
+from sync.worker import JobContext, Outcome, PermanentError
+
+__all__ = ["handle", "delete_replica"]
+
+LOG = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+async def _remove_regional(ctx: JobContext, region: str, image_id: str) -> None:
+    try:
+        await ctx.client.delete(None, region, "image", f"/v2/images/{image_id}")
+    except errors.RegionHTTPError as exc:
+        if exc.status != 404:
+            raise
+
+
+async def _record(ctx: JobContext, image_id: str, region: str, state: str,
+                  failed: bool = False) -> None:
+    async with ctx.sessions.begin() as session:
+        try:
+            res, placements = await store.get_image(session, image_id)
+        except errors.NotFound:
+            return
+        for pl in placements:
+            if pl.region == region:
+                pl.state = state
+        importing = [r for r in res.attrs.get("importing_to") or [] if r != region]
+        failures = [r for r in res.attrs.get("failed_import") or [] if r != region]
+        if failed:
+            failures.append(region)
+        if res.attrs.get("importing_to") is not None:
+            res.attrs = {**res.attrs, "importing_to": importing, "failed_import": failures,
+                         "updated_at": records.now()}
+
+
+async def handle(ctx: JobContext) -> Outcome:
+    """Replicate ``payload.image_id`` to ``payload.region``."""
+    image_id, target = ctx.payload["image_id"], ctx.payload["region"]
+    async with ctx.sessions() as session:
+        try:
+            res, placements = await store.get_image(session, image_id)
+        except errors.NotFound:
+            return Outcome.done()  # deleted meanwhile; its delete jobs clean up
+    mine = next((p for p in placements if p.region == target), None)
+    if mine is None or mine.state == PlacementState.ACTIVE:
+        return Outcome.done()
+    sources = [p.region for p in placements
+               if p.state == PlacementState.ACTIVE and p.region != target
+               and (info := ctx.registry.get(p.region)) is not None and info.usable]
+    if not sources:
+        if any(p.state == PlacementState.ACTIVE for p in placements):
+            raise errors.RegionUnavailable(target, "no source region is reachable now")
+        raise PermanentError(f"image {image_id} has no active replica to copy from")
+    home = res.attrs.get("home_region")
+    source = str(home) if home in sources else sources[0]
+    info = ctx.registry.get(target)
+    if info is None or not info.usable:
+        raise errors.RegionUnavailable(target, f"target region {target} is not available")
+
+    # A previous attempt may have left a partial or finished copy behind.
+    try:
+        existing = (await ctx.client.get(None, target, "image",
+                                         f"/v2/images/{image_id}")).body
+    except errors.RegionHTTPError as exc:
+        if exc.status != 404:
+            raise
+        existing = None
+    if existing is not None:
+        if existing.get("status") == "active" and _matches(res.attrs, existing):
+            await _record(ctx, image_id, target, PlacementState.ACTIVE)
+            return Outcome.done()
+        await _remove_regional(ctx, target, image_id)
+
+    try:
+        await _copy(ctx, res.attrs, regional_body(res), source, target, image_id)
+    except PermanentError:
+        await _remove_regional(ctx, target, image_id)
+        await _record(ctx, image_id, target, PlacementState.ERROR, failed=True)
+        raise
+    except BaseException:
+        # Transient (or cancelled): leave no partial image; the job runs again.
+        try:
+            await asyncio.shield(_remove_regional(ctx, target, image_id))
+        except Exception as exc:  # noqa: BLE001 - the next attempt deletes it first
+            LOG.warning("could not remove partial %s in %s: %s", image_id, target, exc)
+        raise
+    await _record(ctx, image_id, target, PlacementState.ACTIVE)
+    LOG.info("image %s replicated %s -> %s", image_id, source, target)
+    return Outcome.done()
+
+
+def _matches(attrs: dict[str, Any], regional: dict[str, Any]) -> bool:
+    if regional.get("size") != attrs.get("size"):
+        return False
+    if attrs.get("checksum") and regional.get("checksum") != attrs.get("checksum"):
+        return False
+    if regional.get("os_hash_algo") == attrs.get("os_hash_algo"):
+        return bool(regional.get("os_hash_value") == attrs.get("os_hash_value"))
+    return True
+
+
+async def _copy(ctx: JobContext, attrs: dict[str, Any], body: dict[str, Any], source: str,
+                target: str, image_id: str) -> None:
+    size = attrs.get("size")
+    algo = attrs.get("os_hash_algo") or "sha512"
+    md5 = hashlib.md5(usedforsecurity=False)
+    digest = hashlib.new(algo)
+    every = ctx.conf.image.progress_every_mib * _CHUNK
+    loop = asyncio.get_running_loop()
+    done = 0
+    await ctx.client.post(None, target, "image", "/v2/images", json=body)
+    await ctx.progress(0, size)
+    async with ctx.client.open_stream(None, source, "image", "GET",
+                                      f"/v2/images/{image_id}/file") as src:
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal done
+            next_report = every
+            async for chunk in src.content.iter_chunked(_CHUNK):
+                # hashlib drops the GIL on large buffers: hash off the event loop.
+                await loop.run_in_executor(None, _update, md5, digest, chunk)
+                done += len(chunk)
+                if done >= next_report:
+                    next_report += every
+                    await ctx.progress(done, size)
+                yield chunk
+
+        # NOTE: chunked on purpose: a source that sends fewer bytes than recorded
+        # must end the upload (and fail verification), not leave the target waiting.
+        headers = {"Content-Type": "application/octet-stream"}
+        async with ctx.client.open_stream(None, target, "image", "PUT",
+                                          f"/v2/images/{image_id}/file", data=chunks(),
+                                          headers=headers):
+            pass
+    await ctx.progress(done, size)
+    regional = (await ctx.client.get(None, target, "image", f"/v2/images/{image_id}")).body
+    problems = []
+    if size is not None and done != size:
+        problems.append(f"read {done} bytes, image has {size}")
+    if attrs.get("checksum") and md5.hexdigest() != attrs["checksum"]:
+        problems.append(f"source data md5 {md5.hexdigest()} != recorded {attrs['checksum']}")
+    if attrs.get("os_hash_value") and digest.hexdigest() != attrs["os_hash_value"]:
+        problems.append(f"source data {algo} differs from the recorded os_hash_value")
+    if regional.get("status") != "active":
+        problems.append(f"target image is {regional.get('status')}")
+    if not _matches(attrs, regional):
+        problems.append("target size or hash differs from the image's")
+    if problems:
+        raise PermanentError(f"replica of {image_id} in {target} rejected: "
+                             + "; ".join(problems))
+
+
+def _update(md5: Any, digest: Any, chunk: bytes) -> None:
+    md5.update(chunk)
+    digest.update(chunk)
+
+
+async def delete_replica(ctx: JobContext) -> Outcome:
+    """Job ``image_replica_delete``: remove one regional copy, then the mapping row."""
+    image_id, region = ctx.payload["image_id"], ctx.payload["region"]
+    await _remove_regional(ctx, region, image_id)
+    async with ctx.sessions.begin() as session:
+        await session.execute(delete(Placement).where(
+            Placement.global_id == image_id, Placement.region == region,
+            Placement.resource_type == records.IMAGE))
+        left = await session.scalar(select(func.count()).select_from(Placement).where(
+            Placement.global_id == image_id))
+        res = await session.get(Resource, image_id)
+        if not left and res is not None and res.status == "deleted":
+            await session.delete(res)
+    return Outcome.done()

@@ -1,0 +1,31 @@
+"""Job handlers and periodic loops by name; ``[sync] workers`` picks which run here."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sync import image_replication, server_build
+from sync.worker import Handler
+
+__all__ = ["HANDLERS", "enabled"]
+
+#: Job kind -> handler.
+HANDLERS: dict[str, Handler] = {
+    "image_replication": image_replication.handle,
+    "image_replica_delete": image_replication.delete_replica,
+    "server_build": server_build.handle,
+}
+
+
+def enabled(names: Iterable[str], spec: list[str]) -> set[str]:
+    """The names ``spec`` turns on: '*' for all, 'name' adds one, '-name' drops one."""
+    names = set(names)
+    on: set[str] = set()
+    for item in spec:
+        item = item.strip()
+        if item == "*":
+            on |= names
+        elif item.startswith("-"):
+            on.discard(item[1:])
+        elif item in names:
+            on.add(item)
+    return on
