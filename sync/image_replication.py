@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
-from cascade.images import records, store
+from cascade.images import records, rowlock, store
 from cascade.images.service import regional_body
 from sync.worker import JobContext, Outcome, PermanentError
 
@@ -42,7 +42,7 @@ async def _record(ctx: JobContext, image_id: str, region: str, state: str,
                   failed: bool = False) -> None:
     async with ctx.sessions.begin() as session:
         try:
-            res, placements = await store.get_image(session, image_id)
+            res, placements = await rowlock.load_for_update(session, None, image_id)
         except errors.NotFound:
             return
         for pl in placements:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.admin import regions
+from api.admin import jobs, regions
 
 __all__ = ["create_admin_app"]
 
@@ -16,5 +16,9 @@ def create_admin_app() -> web.Application:
         web.get("/regions/{name}", regions.show_region),
         web.patch("/regions/{name}", regions.update_region),
         web.delete("/regions/{name}", regions.remove_region),
+        web.get("/jobs", jobs.list_jobs),
+        web.get("/jobs/{job_id}", jobs.show_job),
+        web.post("/jobs/{job_id}/retry", jobs.retry_job),
+        web.post("/jobs/{job_id}/cancel", jobs.cancel_job),
     ])
     return app

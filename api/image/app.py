@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.image import images
+from api.image import images, members, patch, schemas, tags
 from api.image.keys import IMAGES
 from api.image.list_images import list_images
 from api.middleware import public
@@ -53,5 +53,17 @@ def create_image_app(service: ImageService) -> web.Application:
         web.post("/v2/images/{image_id}/import", images.import_image),
         web.get("/v2/info/stores", images.info_stores),
         web.get("/v2/info/import", images.info_import),
+        web.patch("/v2/images/{image_id}", patch.patch_image),
+        web.get("/v2/images/{image_id}/members", members.list_members),
+        web.post("/v2/images/{image_id}/members", members.create_member),
+        web.get("/v2/images/{image_id}/members/{member_id}", members.show_member),
+        web.put("/v2/images/{image_id}/members/{member_id}", members.update_member),
+        web.delete("/v2/images/{image_id}/members/{member_id}", members.delete_member),
+        web.put("/v2/images/{image_id}/tags/{tag_value}", tags.put_tag),
+        web.delete("/v2/images/{image_id}/tags/{tag_value}", tags.delete_tag),
+        web.get("/v2/schemas/image", schemas.show_image_schema),
+        web.get("/v2/schemas/images", schemas.show_images_schema),
+        web.get("/v2/schemas/member", schemas.show_member_schema),
+        web.get("/v2/schemas/members", schemas.show_members_schema),
     ])
     return app

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from api.image.listing import filter_sort_page
 from cascade.appkeys import CTX, SESSIONS
 from cascade.images import store
 
@@ -13,8 +14,6 @@ __all__ = ["list_images"]
 
 async def list_images(request: web.Request) -> web.Response:
     """GET /v2/images with Glance's filters, sort, limit and marker."""
-    from api.image.listing import filter_sort_page  # TEMP until listing lands
-
     ctx = request[CTX]
     async with request.config_dict[SESSIONS]() as session:
         rows = await store.list_candidates(session, ctx)

@@ -10,7 +10,7 @@ import traceback
 from oslo_config import cfg
 
 from cascade import config
-from cascade.manage import db, regions
+from cascade.manage import db, jobs, regions
 
 __all__ = ["main"]
 
@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", required=True)
     db.add_parser(sub)
     regions.add_parser(sub)
+    jobs.add_parser(sub)
     return parser
 
 

@@ -24,6 +24,7 @@ from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
 
 __all__ = ["IMAGE", "BASE_KEYS", "READ_ONLY", "now", "visible", "editable", "to_glance",
+           "check_publicize",
            "active_regions", "new_image_spec"]
 
 IMAGE = "image"
@@ -68,6 +69,15 @@ def visible(ctx: RequestContext, res: Resource, *, listing: bool = False) -> boo
             return False
         return not listing or member.get("status") == "accepted"
     return False
+
+
+def check_publicize(ctx: RequestContext, visibility: Any) -> None:
+    """Glance's default policy: only admins make images public (``publicize_image``).
+
+    :raises Forbidden: a non-admin asks for ``public``.
+    """
+    if visibility == "public" and not ctx.is_admin:
+        raise errors.Forbidden("You are not authorized to complete publicize_image action.")
 
 
 def editable(ctx: RequestContext, res: Resource) -> None:

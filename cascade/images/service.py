@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
-from cascade.images import records, store
+from cascade.images import records, rowlock, store
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from mapping import store as mapping_store
@@ -78,9 +78,7 @@ class ImageService:
         except ValueError:
             raise errors.BadRequest(f"Invalid id: {image_id}") from None
         spec = records.new_image_spec(body)
-        if spec["visibility"] == "public" and not ctx.is_admin:
-            raise errors.Forbidden("You are not authorized to complete publicize_image "
-                                   "action.")
+        records.check_publicize(ctx, spec["visibility"])
         stamp = records.now()
         res = Resource(global_id=image_id, type=records.IMAGE, project_id=ctx.project_id,
                        user_id=ctx.user_id, spec=spec, status="queued",
@@ -104,7 +102,7 @@ class ImageService:
         :raises NotFound: unknown. :raises Forbidden: not the owner, or protected.
         """
         async with self._sessions.begin() as session:
-            res, placements = await store.get_visible(session, ctx, image_id)
+            res, placements = await rowlock.load_for_update(session, ctx, image_id)
             records.editable(ctx, res)
             if res.spec.get("protected"):
                 raise errors.Forbidden(f"Image {image_id} is protected and cannot be deleted.")
@@ -149,7 +147,7 @@ class ImageService:
         """
         region = self.home_region(store_name)
         async with self._sessions.begin() as session:
-            res, placements = await store.get_visible(session, ctx, image_id)
+            res, placements = await rowlock.load_for_update(session, ctx, image_id)
             records.editable(ctx, res)
             if res.status != "queued":
                 raise errors.Conflict(f"Image status transition from {res.status} to saving "
@@ -179,7 +177,7 @@ class ImageService:
             await self._abort_upload(image_id, region, exc)
             raise
         async with self._sessions.begin() as session:
-            res, placements = await store.get_image(session, image_id)
+            res, placements = await rowlock.load_for_update(session, None, image_id)
             res.status = "active"
             res.attrs = {**res.attrs, "updated_at": records.now(), "home_region": region,
                          **{k: regional.get(k) for k in (
@@ -200,7 +198,7 @@ class ImageService:
         except errors.RegionError:
             removed = False
         async with self._sessions.begin() as session:
-            res, placements = await store.get_image(session, image_id)
+            res, placements = await rowlock.load_for_update(session, None, image_id)
             res.status = "queued"
             for pl in placements:
                 if pl.region == region:
@@ -283,7 +281,7 @@ class ImageService:
             if self._registry.get(name) is None:
                 raise errors.BadRequest(f"Unknown store {name}")
         async with self._sessions.begin() as session:
-            res, placements = await store.get_visible(session, ctx, image_id)
+            res, placements = await rowlock.load_for_update(session, ctx, image_id)
             if res.status != "active":
                 raise errors.Conflict(f"Image {image_id} is not active (status {res.status})")
             await self._replicate(session, res, placements, targets,

@@ -1,0 +1,85 @@
+"""/v1/jobs: see, retry and cancel durable jobs (admin role only)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from cascade import errors
+from cascade.appkeys import CTX, SESSIONS, WAKER
+from cascade.db.models import Job
+from sync import jobs
+
+__all__ = ["job_view", "list_jobs", "show_job", "retry_job", "cancel_job"]
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """A job as operators see it (no secrets: payload tokens are masked)."""
+    payload = dict(job.payload or {})
+    if isinstance(payload.get("ctx"), dict):
+        payload["ctx"] = {**payload["ctx"], "auth_token": "***"}
+    return {
+        "id": job.id, "kind": job.kind, "state": job.state, "dedupe_key": job.dedupe_key,
+        "payload": payload, "attempts": job.attempts,
+        "run_after": job.run_after.isoformat() if job.run_after else None,
+        "lease_owner": job.lease_owner,
+        "lease_expires": job.lease_expires.isoformat() if job.lease_expires else None,
+        "progress": {"done": job.progress_done, "total": job.progress_total},
+        "last_error": job.last_error,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "updated_at": job.updated_at.isoformat() if job.updated_at else None,
+    }
+
+
+def _admin(request: web.Request) -> None:
+    if not request[CTX].is_admin:
+        raise errors.Forbidden("The admin API requires the admin role.")
+
+
+def _job_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["job_id"])
+    except ValueError:
+        raise errors.NotFound(f"Job {request.match_info['job_id']} not found") from None
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """GET /v1/jobs?state=&kind=&limit=&marker= (newest first)."""
+    _admin(request)
+    q = request.query
+    try:
+        limit = min(int(q.get("limit", "100")), 1000)
+        marker = int(q["marker"]) if "marker" in q else None
+    except ValueError:
+        raise errors.BadRequest("limit and marker must be integers") from None
+    async with request.config_dict[SESSIONS]() as session:
+        rows = await jobs.list_jobs(session, state=q.get("state"), kind=q.get("kind"),
+                                    limit=limit, marker=marker)
+    return web.json_response({"jobs": [job_view(j) for j in rows]})
+
+
+async def show_job(request: web.Request) -> web.Response:
+    """GET /v1/jobs/{id}."""
+    _admin(request)
+    async with request.config_dict[SESSIONS]() as session:
+        job = await jobs.get(session, _job_id(request))
+    return web.json_response({"job": job_view(job)})
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """POST /v1/jobs/{id}/retry: queue a failed, dead or cancelled job again."""
+    _admin(request)
+    async with request.config_dict[SESSIONS].begin() as session:
+        job = await jobs.retry(session, _job_id(request))
+        view = job_view(job)
+    await request.config_dict[WAKER].wake("jobs")
+    return web.json_response({"job": view}, status=202)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    """POST /v1/jobs/{id}/cancel: stop a queued or running job."""
+    _admin(request)
+    async with request.config_dict[SESSIONS].begin() as session:
+        job = await jobs.cancel(session, _job_id(request))
+        view = job_view(job)
+    return web.json_response({"job": view}, status=202)

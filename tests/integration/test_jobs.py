@@ -1,0 +1,201 @@
+"""The durable job queue on PostgreSQL and SQLite: dedupe, exclusive claims, leases,
+retries, permanent failures, cancellation."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import config, errors
+from cascade.db import engine as db_engine
+from cascade.db.models import Job, JobState
+from cascade.regions.registry import RegionRegistry
+from sync import jobs
+from sync.worker import JobContext, Outcome, PermanentError, Worker
+from tests.conftest import write_conf
+
+
+@pytest.fixture
+async def sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = db_engine.make_engine(config.load([]), migrated_db)
+    yield db_engine.make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def _add(sessions: async_sessionmaker[AsyncSession], n: int, kind: str = "k",
+               key: str | None = None) -> list[int]:
+    ids = []
+    async with sessions.begin() as s:
+        for i in range(n):
+            ids.append(await jobs.enqueue(s, kind, {"i": i}, dedupe_key=key))
+    return ids
+
+
+async def test_dedupe_key_joins_active_work_only(sessions: Any) -> None:
+    first = await _add(sessions, 1, key="image:x:R2")
+    again = await _add(sessions, 1, key="image:x:R2")
+    assert first == again
+    job = await jobs.claim(sessions, "w1", ["k"], 30)
+    assert job is not None and job.id == first[0]
+    assert await _add(sessions, 1, key="image:x:R2") == first, "running work is joined too"
+    await jobs.finish(sessions, job.id, "w1", JobState.SUCCEEDED)
+    assert await _add(sessions, 1, key="image:x:R2") != first, "finished work is not"
+
+
+async def test_concurrent_claims_never_share_a_job(sessions: Any) -> None:
+    await _add(sessions, 40)
+    claimed: list[int] = []
+
+    async def claimer(name: str) -> None:
+        while True:
+            job = await jobs.claim(sessions, name, ["k"], 30)
+            if job is None:
+                return
+            claimed.append(job.id)
+
+    await asyncio.gather(*(claimer(f"w{i}") for i in range(6)))
+    assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+async def test_expired_lease_is_taken_over_and_the_old_owner_is_ignored(
+        sessions: Any) -> None:
+    (job_id,) = await _add(sessions, 1)
+    first = await jobs.claim(sessions, "dead-worker", ["k"], 0.3)
+    assert first is not None and await jobs.claim(sessions, "other", ["k"], 30) is None
+    await asyncio.sleep(0.5)
+    second = await jobs.claim(sessions, "other", ["k"], 30)
+    assert second is not None and second.id == job_id and second.attempts == 2
+    assert not await jobs.renew(sessions, job_id, "dead-worker", 30)
+    await jobs.finish(sessions, job_id, "dead-worker", JobState.FAILED, "late")
+    async with sessions() as s:
+        assert (await jobs.get(s, job_id)).state == JobState.RUNNING
+
+
+async def _worker(tmp_path: Path, sessions: Any, handlers: dict[str, Any],
+                  **sync: Any) -> Worker:
+    opts = {"job_sweep_interval": 0.1, "job_lease_seconds": 3, "job_max_attempts": 3,
+            **sync}
+    conf = write_conf(tmp_path, "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+    ev = asyncio.Event()
+
+    async def wake(_: str) -> None:
+        ev.set()
+    return Worker(conf, sessions, None, RegionRegistry(), handlers, ev, wake)  # type: ignore
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.stop()
+
+
+async def _state(sessions: Any, job_id: int) -> Job:
+    async with sessions() as s:
+        return await jobs.get(s, job_id)
+
+
+async def _until(sessions: Any, job_id: int, states: tuple[str, ...]) -> Job:
+    for _ in range(200):
+        job = await _state(sessions, job_id)
+        if job.state in states:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} stuck in {job.state}")
+
+
+async def test_worker_retries_transient_errors_then_succeeds(sessions: Any,
+                                                             tmp_path: Path) -> None:
+    calls = 0
+
+    async def flaky(ctx: JobContext) -> Outcome:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise errors.RegionUnavailable("R", "not yet")
+        return Outcome.done()
+
+    worker = await _worker(tmp_path, sessions, {"k": flaky})
+    (job_id,) = await _add(sessions, 1)
+    jobs_backoff = jobs.backoff  # no real backoff in a test: retries are due at once
+    try:
+        jobs.backoff = lambda attempt, **kw: 0.05  # type: ignore[assignment]
+        async with running(worker):
+            job = await _until(sessions, job_id, (JobState.SUCCEEDED, JobState.DEAD))
+    finally:
+        jobs.backoff = jobs_backoff  # type: ignore[assignment]
+    assert job.state == JobState.SUCCEEDED and calls == 3 and job.attempts == 3
+
+
+async def test_worker_gives_up_dead_and_fails_permanent_errors(sessions: Any,
+                                                               tmp_path: Path) -> None:
+    async def broken(ctx: JobContext) -> Outcome:
+        raise errors.RegionUnavailable("R", "still down")
+
+    async def refused(ctx: JobContext) -> Outcome:
+        raise PermanentError("hash mismatch")
+
+    worker = await _worker(tmp_path, sessions, {"k": broken, "p": refused})
+    (dead,) = await _add(sessions, 1)
+    (failed,) = await _add(sessions, 1, kind="p")
+    saved = jobs.backoff
+    try:
+        jobs.backoff = lambda attempt, **kw: 0.05  # type: ignore[assignment]
+        async with running(worker):
+            d = await _until(sessions, dead, (JobState.DEAD,))
+            f = await _until(sessions, failed, (JobState.FAILED,))
+    finally:
+        jobs.backoff = saved  # type: ignore[assignment]
+    assert d.attempts == 3 and "still down" in (d.last_error or "")
+    assert f.attempts == 1 and f.last_error == "hash mismatch"
+
+
+async def test_waiting_does_not_use_up_attempts(sessions: Any, tmp_path: Path) -> None:
+    rounds = 0
+
+    async def waits(ctx: JobContext) -> Outcome:
+        nonlocal rounds
+        rounds += 1
+        return Outcome.wait(0.05) if rounds < 5 else Outcome.done()
+
+    worker = await _worker(tmp_path, sessions, {"k": waits})
+    (job_id,) = await _add(sessions, 1)
+    async with running(worker):
+        job = await _until(sessions, job_id, (JobState.SUCCEEDED,))
+    assert rounds == 5 and job.attempts == 1
+
+
+async def test_cancel_stops_running_work(sessions: Any, tmp_path: Path) -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def long(ctx: JobContext) -> Outcome:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return Outcome.done()
+
+    worker = await _worker(tmp_path, sessions, {"k": long}, job_lease_seconds=3)
+    (job_id,) = await _add(sessions, 1)
+    async with running(worker):
+        await asyncio.wait_for(started.wait(), 5)
+        async with sessions.begin() as s:
+            await jobs.cancel(s, job_id)
+        await asyncio.wait_for(stopped.wait(), 5)
+    assert (await _state(sessions, job_id)).state == JobState.CANCELLED
+
+
+def test_backoff_grows_with_jitter_and_a_cap() -> None:
+    delays = [jobs.backoff(n, base=1, cap=30) for n in range(1, 10)]
+    assert all(0 <= d <= 30 for d in delays)
