@@ -10,7 +10,7 @@ import traceback
 from oslo_config import cfg
 
 from cascade import config
-from cascade.manage import db, jobs, regions
+from cascade.manage import db, images, jobs, regions
 
 __all__ = ["main"]
 
@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser(sub)
     regions.add_parser(sub)
     jobs.add_parser(sub)
+    images.add_parser(sub)
     return parser
 
 

@@ -77,11 +77,50 @@ class Cli:
 
 
 class CascadeProcess:
-    def __init__(self, url: str, db_url: str, conf_file: Path, log_file: Path) -> None:
+    """cascade-api and cascade-sync as separate processes, wake-ups over RabbitMQ."""
+
+    def __init__(self, url: str, db_url: str, conf_file: Path, work: Path) -> None:
         self.url = url
         self.db_url = db_url
         self.conf_file = conf_file
-        self.log_file = log_file
+        self.work = work
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        """Start cascade-api or cascade-sync (logging to WORK/<name>.log)."""
+        module = {"cascade-api": "api", "cascade-sync": "sync"}[name]
+        entry = f"import sys; from cascade.cmd.{module} import main; sys.exit(main())"
+        log = self.work / f"{name}.log"
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-c", entry, "--config-file", str(self.conf_file),
+             "--log-file", str(log)], cwd=ROOT, stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no clean-up, as a crash."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        entry = "import sys; from cascade.cmd.manage import main; sys.exit(main())"
+        return subprocess.run([sys.executable, "-c", entry, "--config-file",
+                               str(self.conf_file), *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text()[-4000:]}"
+                         for p in sorted(self.work.glob("*.log")))
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +143,12 @@ def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
     dbname = f"cascade_e2e_{uuid.uuid4().hex[:10]}"
     _run_sql(f'CREATE DATABASE "{dbname}"')
     db_url = pg_url(dbname)
-    conf_file, log_file = work / "cascade.conf", work / "cascade-api.log"
+    conf_file = work / "cascade.conf"
     conf_file.write_text(f"""[DEFAULT]
 state_path = {work}
 regions = RegionOne,RegionTwo
-log_file = {log_file}
 debug = true
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
 
 [api]
 bind_port = {port}
@@ -121,6 +160,11 @@ connection = {db_url}
 [sync]
 delete_sweep_interval = 1
 region_probe_interval = 2
+job_lease_seconds = 6
+
+[image]
+default_store = RegionOne
+progress_every_mib = 4
 
 [keystone_authtoken]
 www_authenticate_uri = http://127.0.0.1:25000/v3
@@ -132,29 +176,27 @@ project_name = service
 user_domain_name = Default
 project_domain_name = Default
 """)
-    entry = "import sys; from cascade.cmd.api import main; sys.exit(main())"
-    proc = subprocess.Popen([sys.executable, "-c", entry, "--config-file",
-                             str(conf_file), "--all-in-one"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    cascade = CascadeProcess(f"http://127.0.0.1:{port}", db_url, conf_file, work)
     try:
+        synced = cascade.manage("db", "sync")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        cascade.start("cascade-api")
+        cascade.start("cascade-sync")
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"{url}/compute/v2.1/", timeout=2).read()
+                urllib.request.urlopen(f"{cascade.url}/compute/v2.1/", timeout=2).read()
                 break
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log = log_file.read_text() if log_file.exists() else ""
-                    pytest.fail(f"cascade-api did not start:\n{log[-3000:]}")
+                if time.monotonic() > deadline or any(
+                        p.poll() is not None for p in cascade.procs.values()):
+                    pytest.fail(f"Cascade did not start:\n{cascade.logs()}")
                 time.sleep(0.3)
-        yield CascadeProcess(url, db_url, conf_file, log_file)
+        adopted = cascade.manage("image", "adopt", "-f", "json")
+        assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+        yield cascade
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        cascade.stop_all()
         _run_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
