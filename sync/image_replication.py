@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import uuid
 from typing import Any, AsyncIterator
 
 from sqlalchemy import delete, func, select
@@ -30,16 +31,16 @@ LOG = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
-async def _remove_regional(ctx: JobContext, region: str, image_id: str) -> None:
+async def _remove_regional(ctx: JobContext, region: str, local_id: str) -> None:
     try:
-        await ctx.client.delete(None, region, "image", f"/v2/images/{image_id}")
+        await ctx.client.delete(None, region, "image", f"/v2/images/{local_id}")
     except errors.RegionHTTPError as exc:
         if exc.status != 404:
             raise
 
 
 async def _record(ctx: JobContext, image_id: str, region: str, state: str,
-                  failed: bool = False) -> None:
+                  failed: bool = False, local_id: str | None = None) -> None:
     async with ctx.sessions.begin() as session:
         try:
             res, placements = await rowlock.load_for_update(session, None, image_id)
@@ -48,6 +49,8 @@ async def _record(ctx: JobContext, image_id: str, region: str, state: str,
         for pl in placements:
             if pl.region == region:
                 pl.state = state
+                if local_id:
+                    pl.local_id = local_id
         importing = [r for r in res.attrs.get("importing_to") or [] if r != region]
         failures = [r for r in res.attrs.get("failed_import") or [] if r != region]
         if failed:
@@ -55,6 +58,51 @@ async def _record(ctx: JobContext, image_id: str, region: str, state: str,
         if res.attrs.get("importing_to") is not None:
             res.attrs = {**res.attrs, "importing_to": importing, "failed_import": failures,
                          "updated_at": records.now()}
+
+
+async def _regional(ctx: JobContext, region: str, local_id: str) -> dict[str, Any] | None:
+    try:
+        return dict((await ctx.client.get(None, region, "image",
+                                          f"/v2/images/{local_id}")).body)
+    except errors.RegionHTTPError as exc:
+        if exc.status != 404:
+            raise
+        return None
+
+
+async def _target_image(ctx: JobContext, res: Resource, target: str,
+                        local_id: str) -> tuple[str, bool]:
+    """A queued regional image to upload into: (its id, True if already complete).
+
+    Glance never frees a deleted image's id, so when the global id is burned in
+    the target (an earlier partial copy was deleted there) the replica gets a
+    fresh regional id and the placement records it.
+    """
+    existing = await _regional(ctx, target, local_id)
+    if existing is not None:
+        status = existing.get("status")
+        if status == "active" and _matches(res.attrs, existing):
+            return local_id, True
+        if status == "queued":
+            return local_id, False  # an interrupted attempt: upload into it again
+        if status in ("saving", "importing"):
+            raise errors.RegionUnavailable(target, f"regional image {local_id} is still "
+                                           f"{status}; waiting for it to settle")
+        await _remove_regional(ctx, target, local_id)
+    body = regional_body(res)
+    for candidate in (local_id, str(uuid.uuid4())):
+        body["id"] = candidate
+        try:
+            await ctx.client.post(None, target, "image", "/v2/images", json=body)
+        except errors.RegionHTTPError as exc:
+            if exc.status == 409:
+                LOG.info("image id %s is used up in %s; the replica gets a new id",
+                         candidate, target)
+                continue
+            raise
+        await _record(ctx, res.global_id, target, PlacementState.CREATING, local_id=candidate)
+        return candidate, False
+    raise PermanentError(f"could not create a regional image for {res.global_id} in {target}")
 
 
 async def handle(ctx: JobContext) -> Outcome:
@@ -68,7 +116,7 @@ async def handle(ctx: JobContext) -> Outcome:
     mine = next((p for p in placements if p.region == target), None)
     if mine is None or mine.state == PlacementState.ACTIVE:
         return Outcome.done()
-    sources = [p.region for p in placements
+    sources = [p for p in placements
                if p.state == PlacementState.ACTIVE and p.region != target
                and (info := ctx.registry.get(p.region)) is not None and info.usable]
     if not sources:
@@ -76,40 +124,32 @@ async def handle(ctx: JobContext) -> Outcome:
             raise errors.RegionUnavailable(target, "no source region is reachable now")
         raise PermanentError(f"image {image_id} has no active replica to copy from")
     home = res.attrs.get("home_region")
-    source = str(home) if home in sources else sources[0]
+    source = next((p for p in sources if p.region == home), sources[0])
     info = ctx.registry.get(target)
     if info is None or not info.usable:
         raise errors.RegionUnavailable(target, f"target region {target} is not available")
 
-    # A previous attempt may have left a partial or finished copy behind.
-    try:
-        existing = (await ctx.client.get(None, target, "image",
-                                         f"/v2/images/{image_id}")).body
-    except errors.RegionHTTPError as exc:
-        if exc.status != 404:
-            raise
-        existing = None
-    if existing is not None:
-        if existing.get("status") == "active" and _matches(res.attrs, existing):
-            await _record(ctx, image_id, target, PlacementState.ACTIVE)
-            return Outcome.done()
-        await _remove_regional(ctx, target, image_id)
-
-    try:
-        await _copy(ctx, res.attrs, regional_body(res), source, target, image_id)
-    except PermanentError:
-        await _remove_regional(ctx, target, image_id)
-        await _record(ctx, image_id, target, PlacementState.ERROR, failed=True)
-        raise
-    except BaseException:
-        # Transient (or cancelled): leave no partial image; the job runs again.
+    local_id, complete = await _target_image(ctx, res, target, mine.local_id or image_id)
+    if not complete:
         try:
-            await asyncio.shield(_remove_regional(ctx, target, image_id))
-        except Exception as exc:  # noqa: BLE001 - the next attempt deletes it first
-            LOG.warning("could not remove partial %s in %s: %s", image_id, target, exc)
-        raise
-    await _record(ctx, image_id, target, PlacementState.ACTIVE)
-    LOG.info("image %s replicated %s -> %s", image_id, source, target)
+            await _copy(ctx, res.attrs, source.region, source.local_id or image_id, target,
+                        local_id)
+        except PermanentError:
+            await _remove_regional(ctx, target, local_id)
+            await _record(ctx, image_id, target, PlacementState.ERROR, failed=True)
+            raise
+        except errors.CascadeError:
+            if ctx.job.attempts >= ctx.conf.sync.job_max_attempts:
+                # The last attempt: leave nothing queued in the region.
+                await _remove_regional(ctx, target, local_id)
+                await _record(ctx, image_id, target, PlacementState.ERROR, failed=True)
+            raise
+        # Anything else (a region error, a crash): the queued regional image is
+        # kept and the next attempt uploads into it again; Glance puts an
+        # interrupted upload back to queued, so nothing is left half-written.
+    await _record(ctx, image_id, target, PlacementState.ACTIVE, local_id=local_id)
+    LOG.info("image %s replicated %s -> %s (regional id %s)", image_id, source.region,
+             target, local_id)
     return Outcome.done()
 
 
@@ -123,8 +163,8 @@ def _matches(attrs: dict[str, Any], regional: dict[str, Any]) -> bool:
     return True
 
 
-async def _copy(ctx: JobContext, attrs: dict[str, Any], body: dict[str, Any], source: str,
-                target: str, image_id: str) -> None:
+async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: str,
+                target: str, local_id: str) -> None:
     size = attrs.get("size")
     algo = attrs.get("os_hash_algo") or "sha512"
     md5 = hashlib.md5(usedforsecurity=False)
@@ -132,10 +172,9 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], body: dict[str, Any], so
     every = ctx.conf.image.progress_every_mib * _CHUNK
     loop = asyncio.get_running_loop()
     done = 0
-    await ctx.client.post(None, target, "image", "/v2/images", json=body)
     await ctx.progress(0, size)
     async with ctx.client.open_stream(None, source, "image", "GET",
-                                      f"/v2/images/{image_id}/file") as src:
+                                      f"/v2/images/{source_id}/file") as src:
 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal done
@@ -153,11 +192,11 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], body: dict[str, Any], so
         # must end the upload (and fail verification), not leave the target waiting.
         headers = {"Content-Type": "application/octet-stream"}
         async with ctx.client.open_stream(None, target, "image", "PUT",
-                                          f"/v2/images/{image_id}/file", data=chunks(),
+                                          f"/v2/images/{local_id}/file", data=chunks(),
                                           headers=headers):
             pass
     await ctx.progress(done, size)
-    regional = (await ctx.client.get(None, target, "image", f"/v2/images/{image_id}")).body
+    regional = (await ctx.client.get(None, target, "image", f"/v2/images/{local_id}")).body
     problems = []
     if size is not None and done != size:
         problems.append(f"read {done} bytes, image has {size}")
@@ -170,7 +209,7 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], body: dict[str, Any], so
     if not _matches(attrs, regional):
         problems.append("target size or hash differs from the image's")
     if problems:
-        raise PermanentError(f"replica of {image_id} in {target} rejected: "
+        raise PermanentError(f"replica {local_id} in {target} rejected: "
                              + "; ".join(problems))
 
 
@@ -182,7 +221,10 @@ def _update(md5: Any, digest: Any, chunk: bytes) -> None:
 async def delete_replica(ctx: JobContext) -> Outcome:
     """Job ``image_replica_delete``: remove one regional copy, then the mapping row."""
     image_id, region = ctx.payload["image_id"], ctx.payload["region"]
-    await _remove_regional(ctx, region, image_id)
+    async with ctx.sessions() as session:
+        local_id = await session.scalar(select(Placement.local_id).where(
+            Placement.global_id == image_id, Placement.region == region))
+    await _remove_regional(ctx, region, local_id or image_id)
     async with ctx.sessions.begin() as session:
         await session.execute(delete(Placement).where(
             Placement.global_id == image_id, Placement.region == region,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from api.compute.server_create import mark_error, regional_create
+from api.compute.server_create import mark_error, regional_create, with_image
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import PlacementState
@@ -57,8 +57,9 @@ async def handle(ctx: JobContext) -> Outcome:
                           user_id=c["user_id"], roles=tuple(c["roles"]),
                           auth_token=c["auth_token"])
     try:
+        server = with_image(p["server"], p["image_id"], replica.local_id or p["image_id"])
         await regional_create(ctx.sessions, ctx.client, rctx, server_id, pl.id, info,
-                              p["server"], p["microversion"], answered=True)
+                              server, p["microversion"], answered=True)
     except errors.RegionHTTPError as exc:
         if exc.status < 500:
             # The server is now in ERROR with the region's reason, as Nova shows it.

@@ -122,7 +122,10 @@ class ServerCreator:
                 status="BUILD")
             deferred = False
             if image_id:
-                deferred = not await self._image_ready(session, ctx, image_id, region.name)
+                local_image = await self._image_ready(session, ctx, image_id, region.name)
+                deferred = local_image is None
+                if local_image and local_image != image_id:
+                    server = with_image(server, image_id, local_image)
             if deferred:
                 # NOTE: the build job carries the caller's token so the regional
                 # server belongs to the caller; it is short-lived work (minutes).
@@ -154,8 +157,8 @@ class ServerCreator:
         return out
 
     async def _image_ready(self, session: AsyncSession, ctx: RequestContext, image_id: str,
-                           region: str) -> bool:
-        """Whether the region has the image; if not, queue its replication (same txn).
+                           region: str) -> str | None:
+        """The image's id in the region; None after queueing its replication (same txn).
 
         Images Cascade does not know are left to the region to judge.
 
@@ -164,7 +167,7 @@ class ServerCreator:
         try:
             res, placements = await image_store.get_image(session, image_id)
         except errors.NotFound:
-            return True
+            return image_id
         if not image_records.visible(ctx, res):
             raise errors.BadRequest(f"Image {image_id} could not be found.")
         if res.status != "active":
@@ -325,3 +328,16 @@ def _image_of(server: dict[str, Any]) -> str | None:
         if isinstance(bdm, dict) and bdm.get("source_type") == "image" and bdm.get("uuid"):
             return str(bdm["uuid"])
     return None
+
+
+def with_image(server: dict[str, Any], global_id: str, local_id: str) -> dict[str, Any]:
+    """The create request naming the region's id of the image (when it differs)."""
+    out = dict(server)
+    if out.get("imageRef") == global_id:
+        out["imageRef"] = local_id
+    out["block_device_mapping_v2"] = [
+        {**b, "uuid": local_id} if isinstance(b, dict) and b.get("uuid") == global_id else b
+        for b in server.get("block_device_mapping_v2") or []] or None
+    if out["block_device_mapping_v2"] is None:
+        del out["block_device_mapping_v2"]
+    return out

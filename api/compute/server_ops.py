@@ -125,6 +125,8 @@ class Servers:
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
             return server_cache.cached_view(res, cascade_base, microversion)
+        async with self._sessions() as session:
+            await _global_images(session, pl.region, [resp.body["server"]])
         server = self._to_global(pl.region, resp.body["server"], global_id, cascade_base)
         if server_cache.changed(res, server):
             await server_cache.store_views(self._sessions, [(global_id, server)])
@@ -206,6 +208,7 @@ class Servers:
             for region, (servers, more) in good.items():
                 mapped = await store.resolve_local_ids(
                     session, SERVER, region, (s["id"] for s in servers), project)
+                await _global_images(session, region, servers)
                 page = []
                 for s in servers:
                     hit = mapped.get(s["id"])
@@ -356,6 +359,22 @@ class Servers:
                 location, self._client.base_url(pl.region, "compute"), cascade_base,
                 str(pl.local_id), global_id)
         return Forwarded(resp.status, body, headers)
+
+
+async def _global_images(session: AsyncSession, region: str,
+                         servers: list[dict[str, Any]]) -> None:
+    """Swap regional image ids for global ones (they differ only when an image's id
+    was used up in the region and its replica got a new one)."""
+    local = {s["image"]["id"] for s in servers
+             if isinstance(s.get("image"), dict) and s["image"].get("id")}
+    if not local:
+        return
+    mapped = await store.resolve_local_ids(session, "image", region, local, None)
+    for server in servers:
+        image = server.get("image")
+        if isinstance(image, dict) and (hit := mapped.get(str(image.get("id")))) is not None:
+            if hit[0].global_id != image["id"]:
+                server["image"] = {**image, "id": hit[0].global_id}
 
 
 def _globalise(exc: errors.RegionHTTPError, local_id: str, global_id: str

@@ -225,12 +225,12 @@ class ImageService:
         :raises NotFound: unknown or not visible.
         :raises ServiceUnavailable: replicas exist but none is reachable now.
         """
-        res, region = await self.open_download(ctx, image_id)
+        res, region, local_id = await self.open_download(ctx, image_id)
         if region is None:
             yield None
             return
         async with self._client.open_stream(None, region, "image", "GET",
-                                            f"/v2/images/{image_id}/file") as src:
+                                            f"/v2/images/{local_id}/file") as src:
             headers = {"Content-Type": "application/octet-stream"}
             if src.headers.get("Content-Length"):
                 headers["Content-Length"] = src.headers["Content-Length"]
@@ -239,8 +239,9 @@ class ImageService:
             yield headers, src.content.iter_chunked(_CHUNK)
 
     async def open_download(self, ctx: RequestContext, image_id: str
-                            ) -> tuple[Resource, str | None]:
-        """The image and the region to stream its data from (None: no data).
+                            ) -> tuple[Resource, str | None, str]:
+        """The image, the region to stream its data from (None: no data), and the
+        image's id in that region.
 
         :raises NotFound: unknown or not visible.
         :raises ServiceUnavailable: replicas exist but none is reachable now.
@@ -248,7 +249,7 @@ class ImageService:
         async with self._sessions() as session:
             res, placements = await store.get_visible(session, ctx, image_id)
         if res.status not in ("active", "deactivated") or not placements:
-            return res, None
+            return res, None, image_id
         if res.status == "deactivated" and not ctx.is_admin:
             raise errors.Forbidden("The requested image has been deactivated. "
                                    "Image data download is forbidden.")
@@ -256,7 +257,8 @@ class ImageService:
         if region is None:
             raise errors.ServiceUnavailable(f"No region holding image {image_id} is "
                                             "available now")
-        return res, region
+        local = next((p.local_id for p in placements if p.region == region), None)
+        return res, region, local or image_id
 
     # -- replication -------------------------------------------------------
 
@@ -289,17 +291,17 @@ class ImageService:
         await self._wake("jobs")
 
     async def ensure_replica(self, session: AsyncSession, res: Resource,
-                             placements: list[Placement], region: str) -> bool:
+                             placements: list[Placement], region: str) -> str | None:
         """In the caller's transaction: queue replication to ``region`` unless present.
 
-        True when an active replica is already there.
+        The regional image id when an active replica is already there, else None.
         """
         have = {p.region: p for p in placements}
         if region in have and have[region].state == PlacementState.ACTIVE:
-            return True
+            return have[region].local_id or res.global_id
         await self._replicate(session, res, placements, [region], must_succeed=False,
                               announce=False)
-        return False
+        return None
 
     async def _replicate(self, session: AsyncSession, res: Resource,
                          placements: list[Placement], targets: list[str], *,

@@ -334,6 +334,12 @@ def cmd_seed(_args):
     md5 = hashlib.md5(data).hexdigest()
     for prefix, (rname, _base) in sorted(REGIONS.items()):
         conn = connect('regions-admin', rname)
+        # Test projects get room for many servers: Cascade's own global quota
+        # is what limits tenants; regional defaults (10 instances) would not.
+        for project in ('demo', 'alt_demo'):
+            pid = conn.identity.find_project(project, ignore_missing=False).id
+            conn.set_compute_quotas(pid, instances=-1, cores=-1, ram=-1,
+                                    key_pairs=-1)
         for fid, name, ram, disk, vcpus in FLAVORS:
             try:
                 conn.compute.get_flavor(fid)

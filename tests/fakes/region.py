@@ -38,6 +38,7 @@ class FakeRegion:
         #: Glance: id -> image metadata; data kept apart (bytes).
         self.glance: dict[str, dict[str, Any]] = {}
         self.data: dict[str, bytes] = {}
+        self.burned: set[str] = set()
         #: Glance's hashing algorithm in this region.
         self.hash_algo = "sha512"
         self._clock = itertools.count()
@@ -260,7 +261,7 @@ class FakeRegion:
     async def create_image(self, request: web.Request) -> web.Response:
         body = await request.json()
         image_id = body.get("id") or str(uuid.uuid4())
-        if image_id in self.glance:
+        if image_id in self.glance or image_id in self.burned:
             return web.Response(status=409, text="409 Conflict\n\nImage exists",
                                 content_type="text/plain")
         self.glance[image_id] = {**body, "id": image_id, "status": "queued", "size": None,
@@ -279,6 +280,7 @@ class FakeRegion:
         if self.glance.pop(image_id, None) is None:
             return self._glance_404(image_id)
         self.data.pop(image_id, None)
+        self.burned.add(image_id)  # Glance never hands out a deleted image's id again
         return web.Response(status=204)
 
     async def upload(self, request: web.Request) -> web.Response:

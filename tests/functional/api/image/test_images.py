@@ -235,3 +235,34 @@ async def test_protected_image_cannot_be_deleted(env: Env) -> None:
     assert (await env.client.delete(f"/image/v2/images/{image_id}",
                                     headers=DEMO)).status == 403
     assert ADMIN
+
+
+async def test_a_used_up_id_gets_a_new_regional_id(env: Env) -> None:
+    image_id = await env.image()
+    await env.upload(image_id)
+    good = env.regions["RegionOne"].data[image_id]
+    env.regions["RegionOne"].data[image_id] = b"corrupt"
+    imp = {"method": {"name": "copy-image"}, "stores": ["RegionTwo"]}
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO, json=imp)
+
+    async def failed() -> bool:
+        return (await env.show(image_id)).get("os_glance_failed_import") == "RegionTwo"
+    await env.until("first copy refused", failed)
+    assert image_id in env.regions["RegionTwo"].burned
+    env.regions["RegionOne"].data[image_id] = good
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO, json=imp)
+
+    async def copied() -> bool:
+        return (await env.show(image_id)).get("stores") == "RegionOne,RegionTwo"
+    await env.until("second copy under a new regional id", copied)
+    (local,) = env.regions["RegionTwo"].glance
+    assert local != image_id and env.regions["RegionTwo"].data[local] == DATA
+    resp = await env.client.post("/compute/v2.1/servers", headers=DEMO, json={"server": {
+        "name": "vm", "flavorRef": "1", "imageRef": image_id, "networks": "none",
+        "availability_zone": "RegionTwo"}})
+    assert resp.status == 202
+    (server,) = env.regions["RegionTwo"].servers.values()
+    assert server["image"]["id"] == local
+    gid = (await resp.json())["server"]["id"]
+    shown = await (await env.client.get(f"/compute/v2.1/servers/{gid}", headers=DEMO)).json()
+    assert shown["server"]["image"]["id"] == image_id
