@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any, Iterable
 
 import tenacity
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,10 @@ from cascade.db.models import Job, JobState
 
 __all__ = ["enqueue", "claim", "renew", "finish", "retry_later", "defer", "progress",
            "backoff", "retry", "cancel", "get", "list_jobs"]
+
+
+#: The predicate of the partial unique index on ``dedupe_key``.
+ACTIVE_PREDICATE = text("state IN ('queued', 'running')")
 
 
 def _now() -> dt.datetime:
@@ -51,8 +55,10 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any], *,
         await session.flush()
         return job.id
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    # NOTE: the predicate is literal SQL, exactly the partial index's: PostgreSQL
+    # cannot match an index predicate written with bound parameters.
     stmt = insert(Job).values(**values).on_conflict_do_nothing(
-        index_elements=[Job.dedupe_key], index_where=Job.state.in_(JobState.ACTIVE)
+        index_elements=[Job.dedupe_key], index_where=ACTIVE_PREDICATE
     ).returning(Job.id)
     new_id = (await session.execute(stmt)).scalar()
     if new_id is not None:
