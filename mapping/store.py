@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
 
-__all__ = ["new_global_id", "create_resource", "ensure_placement", "resolve", "resolve_local_ids",
+__all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
+           "resolve", "resolve_local_ids",
            "regions_of_project", "pending_of_project", "activate", "remove",
            "resources_in_region",
            "placements_in_state"]
@@ -86,6 +87,28 @@ async def resolve_local_ids(session: AsyncSession, type_: str, region: str,
         stmt = stmt.where(Resource.project_id == project_id)
     return {pl.local_id: (res, pl) for res, pl in (await session.execute(stmt)).all()
             if pl.local_id is not None}
+
+
+async def map_local_ids(session: AsyncSession, type_: str, region: str,
+                        local_ids: Iterable[str], project_id: str | None
+                        ) -> dict[str, tuple[str, str, str]]:
+    """Regional id -> (global id, project, placement state); columns only, no documents.
+
+    The list hot path needs just the ids; loading whole rows would decode every
+    cached view for nothing.
+    """
+    ids = list(local_ids)
+    if not ids:
+        return {}
+    stmt = (select(Placement.local_id, Placement.global_id, Resource.project_id,
+                   Placement.state)
+            .join(Resource, Resource.global_id == Placement.global_id)
+            .where(Placement.resource_type == type_, Placement.region == region,
+                   Placement.local_id.in_(ids)))
+    if project_id is not None:
+        stmt = stmt.where(Resource.project_id == project_id)
+    return {str(lid): (gid, proj, state)
+            for lid, gid, proj, state in (await session.execute(stmt)).all()}
 
 
 async def regions_of_project(session: AsyncSession, type_: str,

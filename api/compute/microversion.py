@@ -37,6 +37,10 @@ def fmt(v: Version) -> str:
 
 def supported_range(registry: RegionRegistry) -> tuple[str, str]:
     """(min, max) compute microversion every enabled region supports."""
+    return registry.memo("compute_range", lambda: _compute_range(registry))
+
+
+def _compute_range(registry: RegionRegistry) -> tuple[str, str]:
     lows: list[Version] = []
     highs: list[Version] = []
     for region in registry.enabled():

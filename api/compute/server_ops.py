@@ -22,6 +22,7 @@ from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.fanout import scatter_gather, split_results
 from cascade.regions.registry import RegionRegistry
 from mapping import rewrite, store
+from mapping.cache import Mapping, MappingCache
 
 __all__ = ["Servers", "ListResult", "Forwarded"]
 
@@ -67,6 +68,8 @@ class Servers:
         self._client = client
         self._waker = waker
         self.creator = creator
+        self._cache = MappingCache()
+        self._image_ids: dict[tuple[str, str], str] = {}
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:
@@ -105,9 +108,16 @@ class Servers:
 
         :raises NotFound: unknown, other project's, or gone from its region.
         """
+        hit = self._cache.get(global_id)
+        if hit is not None and (ctx.is_admin or hit.project_id == ctx.project_id):
+            fast = await self._show_cached(ctx, hit, microversion, cascade_base)
+            if fast is not None:
+                return fast
         res, pl = await self.resolve(ctx, global_id)
         if pl.local_id is None:
             return server_cache.spec_view(res, cascade_base)
+        if pl.state == PlacementState.ACTIVE:
+            self._cache.put(Mapping(global_id, res.project_id, pl.region, pl.local_id))
         try:
             resp = await self._client.get(ctx, pl.region, "compute", f"/servers/{pl.local_id}",
                                           microversion=microversion)
@@ -125,12 +135,51 @@ class Servers:
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
             return server_cache.cached_view(res, cascade_base, microversion)
-        async with self._sessions() as session:
-            await _global_images(session, pl.region, [resp.body["server"]])
+        await self._global_images(pl.region, [resp.body["server"]])
         server = self._to_global(pl.region, resp.body["server"], global_id, cascade_base)
-        if server_cache.changed(res, server):
+        self._cache.seen([(global_id, res.attrs.get("server") or {})])
+        if self._cache.stale(global_id, server):
             await server_cache.store_views(self._sessions, [(global_id, server)])
         return server
+
+    async def _global_images(self, region: str, servers: list[dict[str, Any]]) -> None:
+        """Swap regional image ids for global ones (they differ only when an image's
+        id was used up in the region and its replica got a new one). The answers
+        are cached: an image's regional id never changes."""
+        local = {str(s["image"]["id"]) for s in servers
+                 if isinstance(s.get("image"), dict) and s["image"].get("id")}
+        unknown = [i for i in local if (region, i) not in self._image_ids]
+        if unknown:
+            async with self._sessions() as session:
+                mapped = await store.resolve_local_ids(session, "image", region, unknown,
+                                                       None)
+            for image_id in unknown:
+                hit = mapped.get(image_id)
+                self._image_ids[(region, image_id)] = hit[0].global_id if hit else image_id
+        for server in servers:
+            image = server.get("image")
+            if isinstance(image, dict) and image.get("id"):
+                gid = self._image_ids.get((region, str(image["id"])), image["id"])
+                if gid != image["id"]:
+                    server["image"] = {**image, "id": gid}
+
+    async def _show_cached(self, ctx: RequestContext, hit: Mapping, microversion: str,
+                           cascade_base: str) -> dict[str, Any] | None:
+        """The hot path: no database unless the view changed. None: use the slow path."""
+        try:
+            resp = await self._client.get(ctx, hit.region, "compute",
+                                          f"/servers/{hit.local_id}",
+                                          microversion=microversion)
+        except errors.RegionError:
+            # 404 (moved or deleted elsewhere) or a sick region: the database knows.
+            self._cache.forget(hit.global_id)
+            return None
+        server = resp.body["server"]
+        await self._global_images(hit.region, [server])
+        view = self._to_global(hit.region, server, hit.global_id, cascade_base)
+        if self._cache.stale(hit.global_id, view):
+            await server_cache.store_views(self._sessions, [(hit.global_id, view)])
+        return view
 
     # -- list --------------------------------------------------------------
 
@@ -197,6 +246,8 @@ class Servers:
         results = await scatter_gather(sorted(regions), ask,
                                        timeout=self._conf.api.region_timeout)
         good, failed = split_results(results)
+        for region, (servers, _) in good.items():
+            await self._global_images(region, servers)
         for failure in failed:
             if isinstance(failure.error, errors.RegionHTTPError) and failure.error.status < 500:
                 # The request itself is wrong (bad filter...): say so, not "partial".
@@ -206,22 +257,24 @@ class Servers:
         fresh: list[tuple[str, dict[str, Any]]] = []
         async with self._sessions() as session:
             for region, (servers, more) in good.items():
-                mapped = await store.resolve_local_ids(
+                mapped = await store.map_local_ids(
                     session, SERVER, region, (s["id"] for s in servers), project)
-                await _global_images(session, region, servers)
                 page = []
                 for s in servers:
                     hit = mapped.get(s["id"])
                     if hit is None:
                         continue
-                    view = self._to_global(region, s, hit[0].global_id, cascade_base)
-                    if server_cache.changed(hit[0], view):
-                        fresh.append((hit[0].global_id, view))
+                    gid, owner, state = hit
+                    view = self._to_global(region, s, gid, cascade_base)
+                    if self._cache.stale(gid, view):
+                        fresh.append((gid, view))
+                    if state == PlacementState.ACTIVE:
+                        self._cache.put(Mapping(gid, owner, region, s["id"]))
                     page.append(view)
                 if more and servers:
                     last = servers[-1]
-                    hit = mapped.get(last["id"])
-                    ends[region] = {**last, "id": hit[0].global_id if hit else last["id"]}
+                    known = mapped.get(last["id"])
+                    ends[region] = {**last, "id": known[0] if known else last["id"]}
                 pages[region] = servers_list.after_marker(spec, marker, region, page)
             for failure in failed:
                 cached = await self._cached_region(session, failure.region, project,
@@ -286,6 +339,7 @@ class Servers:
         :raises NotFound: unknown or other project's server.
         :raises Conflict: the regional create has not answered yet.
         """
+        self._cache.forget(global_id)
         res, pl = await self.resolve(ctx, global_id)
         if pl.local_id is None:
             if res.status == "ERROR":
@@ -317,6 +371,7 @@ class Servers:
             await self._waker().wake("deletes")
 
     async def _forget(self, global_id: str) -> None:
+        self._cache.forget(global_id)
         async with self._sessions.begin() as session:
             await store.remove(session, global_id)
 
@@ -359,22 +414,6 @@ class Servers:
                 location, self._client.base_url(pl.region, "compute"), cascade_base,
                 str(pl.local_id), global_id)
         return Forwarded(resp.status, body, headers)
-
-
-async def _global_images(session: AsyncSession, region: str,
-                         servers: list[dict[str, Any]]) -> None:
-    """Swap regional image ids for global ones (they differ only when an image's id
-    was used up in the region and its replica got a new one)."""
-    local = {s["image"]["id"] for s in servers
-             if isinstance(s.get("image"), dict) and s["image"].get("id")}
-    if not local:
-        return
-    mapped = await store.resolve_local_ids(session, "image", region, local, None)
-    for server in servers:
-        image = server.get("image")
-        if isinstance(image, dict) and (hit := mapped.get(str(image.get("id")))) is not None:
-            if hit[0].global_id != image["id"]:
-                server["image"] = {**image, "id": hit[0].global_id}
 
 
 def _globalise(exc: errors.RegionHTTPError, local_id: str, global_id: str

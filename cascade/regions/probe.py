@@ -87,3 +87,4 @@ async def probe_all(session: aiohttp.ClientSession, registry: RegionRegistry,
             info = by_name[name]
             info.health, info.capabilities = row.health, dict(row.capabilities or {})
             info.health_since = row.health_since
+    registry.changed()

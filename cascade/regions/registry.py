@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar, cast
 
 from oslo_config import cfg
 from sqlalchemy import select
@@ -22,6 +22,8 @@ from cascade.regions.service_auth import Catalog
 __all__ = ["RegionInfo", "RegionRegistry", "SERVICES"]
 
 LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Service types Cascade forwards to, as named in the Keystone catalog.
 SERVICES = ("compute", "image", "network")
@@ -75,6 +77,17 @@ class RegionRegistry:
 
     def __init__(self, regions: Iterable[RegionInfo] = ()) -> None:
         self._regions: dict[str, RegionInfo] = {r.name: r for r in regions}
+        self._memo: dict[str, Any] = {}
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per state of the regions (hot-path derived values)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
+
+    def changed(self) -> None:
+        """Forget derived values: a region's settings, health or capabilities changed."""
+        self._memo.clear()
 
     def __iter__(self) -> Any:
         return iter(sorted(self._regions.values(), key=lambda r: r.name))
@@ -106,6 +119,7 @@ class RegionRegistry:
             region.endpoints = dict(catalog.get(region.name, {}))
             fresh[region.name] = region
         self._regions = fresh
+        self.changed()
 
     async def load(self, sessions: async_sessionmaker[AsyncSession], catalog: Catalog) -> None:
         """Reload every region from the database, endpoints from ``catalog``."""

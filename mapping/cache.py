@@ -1,0 +1,74 @@
+"""An in-process cache of active mappings and of what each server last looked like.
+
+The hot path (``GET /servers/{id}``) then needs no database round trip: the
+mapping is immutable while a server lives (moves and deletes invalidate it
+here; another process's change shows up as a regional 404, after which the
+caller invalidates and asks the database). The digest of the last view tells
+whether Cascade's cached copy in the database needs rewriting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any, Iterable
+
+__all__ = ["Mapping", "MappingCache", "view_digest"]
+
+#: Fields whose change makes the stored view stale.
+WATCHED = ("status", "updated", "name", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
+           "locked", "description", "metadata", "tags", "addresses", "flavor", "image")
+
+
+def view_digest(server: dict[str, Any]) -> str:
+    """A short fingerprint of the fields that matter in a server view."""
+    blob = json.dumps([server.get(k) for k in WATCHED], sort_keys=True, default=str)
+    return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mapping:
+    global_id: str
+    project_id: str
+    region: str
+    local_id: str
+
+
+class MappingCache:
+    """Bounded LRU of active server mappings and view digests."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._maps: OrderedDict[str, Mapping] = OrderedDict()
+        self._digests: dict[str, str] = {}
+
+    def get(self, global_id: str) -> Mapping | None:
+        hit = self._maps.get(global_id)
+        if hit is not None:
+            self._maps.move_to_end(global_id)
+        return hit
+
+    def put(self, mapping: Mapping) -> None:
+        self._maps[mapping.global_id] = mapping
+        self._maps.move_to_end(mapping.global_id)
+        while len(self._maps) > self._size:
+            old, _ = self._maps.popitem(last=False)
+            self._digests.pop(old, None)
+
+    def forget(self, global_id: str) -> None:
+        self._maps.pop(global_id, None)
+        self._digests.pop(global_id, None)
+
+    def stale(self, global_id: str, server: dict[str, Any]) -> bool:
+        """Whether ``server`` differs from the last view seen (and remember it)."""
+        digest = view_digest(server)
+        if self._digests.get(global_id) == digest:
+            return False
+        self._digests[global_id] = digest
+        return True
+
+    def seen(self, views: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Remember the digests of views just loaded from or stored to the database."""
+        for global_id, server in views:
+            self._digests[global_id] = view_digest(server)
