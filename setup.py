@@ -23,6 +23,7 @@ setup(
         "tenacity>=8.0",
         "PyYAML>=6.0",
         "cryptography>=42",
+        "orjson>=3.9",
     ],
     extras_require={
         "test": [

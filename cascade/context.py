@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import uuid
 
 __all__ = ["RequestContext", "new_request_id"]
 
 
 def new_request_id() -> str:
-    """A request id in the form every OpenStack service uses (``req-<uuid>``)."""
-    return f"req-{uuid.uuid4()}"
+    """A request id in the form every OpenStack service uses (``req-<uuid>``).
+
+    Random bits from ``random`` rather than ``os.urandom``: an id needs to be
+    unique, not secret, and this runs on every request.
+    """
+    return f"req-{uuid.UUID(int=random.getrandbits(128), version=4)}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

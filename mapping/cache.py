@@ -41,7 +41,7 @@ class MappingCache:
     def __init__(self, size: int = 100_000) -> None:
         self._size = size
         self._maps: OrderedDict[str, Mapping] = OrderedDict()
-        self._digests: dict[str, str] = {}
+        self._digests: dict[str, tuple[Any, ...]] = {}
 
     def get(self, global_id: str) -> Mapping | None:
         hit = self._maps.get(global_id)
@@ -62,13 +62,18 @@ class MappingCache:
 
     def stale(self, global_id: str, server: dict[str, Any]) -> bool:
         """Whether ``server`` differs from the last view seen (and remember it)."""
-        digest = view_digest(server)
+        digest = _watched(server)
         if self._digests.get(global_id) == digest:
             return False
         self._digests[global_id] = digest
         return True
 
     def seen(self, views: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Remember the digests of views just loaded from or stored to the database."""
+        """Remember the views just loaded from or stored to the database."""
         for global_id, server in views:
-            self._digests[global_id] = view_digest(server)
+            self._digests[global_id] = _watched(server)
+
+
+def _watched(server: dict[str, Any]) -> tuple[Any, ...]:
+    # The watched values themselves: comparing them is cheaper than hashing them.
+    return tuple(server.get(k) for k in WATCHED)

@@ -5,6 +5,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS, WAKER
 from cascade.db.models import Job
@@ -55,7 +57,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         rows = await jobs.list_jobs(session, state=q.get("state"), kind=q.get("kind"),
                                     limit=limit, marker=marker)
-    return web.json_response({"jobs": [job_view(j) for j in rows]})
+    return json_response({"jobs": [job_view(j) for j in rows]})
 
 
 async def show_job(request: web.Request) -> web.Response:
@@ -63,7 +65,7 @@ async def show_job(request: web.Request) -> web.Response:
     _admin(request)
     async with request.config_dict[SESSIONS]() as session:
         job = await jobs.get(session, _job_id(request))
-    return web.json_response({"job": job_view(job)})
+    return json_response({"job": job_view(job)})
 
 
 async def retry_job(request: web.Request) -> web.Response:
@@ -73,7 +75,7 @@ async def retry_job(request: web.Request) -> web.Response:
         job = await jobs.retry(session, _job_id(request))
         view = job_view(job)
     await request.config_dict[WAKER].wake("jobs")
-    return web.json_response({"job": view}, status=202)
+    return json_response({"job": view}, status=202)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -82,4 +84,4 @@ async def cancel_job(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS].begin() as session:
         job = await jobs.cancel(session, _job_id(request))
         view = job_view(job)
-    return web.json_response({"job": view}, status=202)
+    return json_response({"job": view}, status=202)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+
+from cascade.jsonutil import json_response
 from sqlalchemy import select
 
 from api.body import json_body
@@ -58,7 +60,7 @@ async def list_regions(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         rows = (await session.scalars(select(Region).order_by(Region.name))).all()
     registry = request.config_dict[REGIONS]
-    return web.json_response({"regions": [_view(r, registry.get(r.name)) for r in rows]})
+    return json_response({"regions": [_view(r, registry.get(r.name)) for r in rows]})
 
 
 async def show_region(request: web.Request) -> web.Response:
@@ -67,7 +69,7 @@ async def show_region(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     async with request.config_dict[SESSIONS]() as session:
         row = await store.get_region(session, name)
-    return web.json_response({"region": _view(row, request.config_dict[REGIONS].get(name))})
+    return json_response({"region": _view(row, request.config_dict[REGIONS].get(name))})
 
 
 async def add_region(request: web.Request) -> web.Response:
@@ -104,5 +106,5 @@ async def remove_region(request: web.Request) -> web.Response:
 async def _show_after(request: web.Request, name: str, status: int) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         row = await store.get_region(session, name)
-    return web.json_response({"region": _view(row, request.config_dict[REGIONS].get(name))},
+    return json_response({"region": _view(row, request.config_dict[REGIONS].get(name))},
                              status=status)

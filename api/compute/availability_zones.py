@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from cascade import errors
 from cascade.appkeys import CTX, REGIONS
 
@@ -16,7 +18,7 @@ def _zones(request: web.Request) -> list[dict[str, object]]:
 
 async def list_zones(request: web.Request) -> web.Response:
     """GET /os-availability-zone."""
-    return web.json_response({"availabilityZoneInfo": _zones(request)})
+    return json_response({"availabilityZoneInfo": _zones(request)})
 
 
 async def list_zones_detail(request: web.Request) -> web.Response:
@@ -24,4 +26,4 @@ async def list_zones_detail(request: web.Request) -> web.Response:
     if not request[CTX].is_admin:
         raise errors.Forbidden("Policy doesn't allow os_compute_api:os-availability-zone:"
                                "detail to be performed.")
-    return web.json_response({"availabilityZoneInfo": _zones(request)})
+    return json_response({"availabilityZoneInfo": _zones(request)})

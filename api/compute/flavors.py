@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.body import json_body
 from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
@@ -56,7 +58,7 @@ async def _list(request: web.Request, path: str) -> web.Response:
             seen.setdefault(str(flavor["id"]),
                             flavor_to_global(flavor, base, compute_base(request)))
     flavors = sorted(seen.values(), key=lambda f: (_id_order(f["id"])))
-    return web.json_response({"flavors": flavors})
+    return json_response({"flavors": flavors})
 
 
 def _id_order(flavor_id: str) -> tuple[int, int | str]:
@@ -79,7 +81,7 @@ async def show_flavor(request: web.Request) -> web.Response:
     answers = await _ask_all(request, f"/flavors/{flavor_id}")
     region, body = next(iter(answers.items()))
     base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
-    return web.json_response({"flavor": flavor_to_global(body["flavor"], base,
+    return json_response({"flavor": flavor_to_global(body["flavor"], base,
                                                          compute_base(request))})
 
 
@@ -132,7 +134,7 @@ async def create_flavor(request: web.Request) -> web.Response:
             "Flavor not created: " + "; ".join(f.message for f in failed))
     region, answer = next(iter(made.items()))
     base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
-    return web.json_response({"flavor": flavor_to_global(answer["flavor"], base,
+    return json_response({"flavor": flavor_to_global(answer["flavor"], base,
                                                          compute_base(request))})
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.body import json_body
 from api.compute.keys import KEYPAIRS
 from cascade.appkeys import CTX
@@ -13,20 +15,20 @@ __all__ = ["list_keypairs", "create_keypair", "show_keypair", "delete_keypair"]
 async def list_keypairs(request: web.Request) -> web.Response:
     """GET /os-keypairs."""
     pairs = await request.app[KEYPAIRS].list(request[CTX], request.query.get("user_id"))
-    return web.json_response({"keypairs": pairs})
+    return json_response({"keypairs": pairs})
 
 
 async def create_keypair(request: web.Request) -> web.Response:
     """POST /os-keypairs: import with public_key, else generate (private_key returned once)."""
     pair = await request.app[KEYPAIRS].create(request[CTX], await json_body(request))
-    return web.json_response({"keypair": pair}, status=201)
+    return json_response({"keypair": pair}, status=201)
 
 
 async def show_keypair(request: web.Request) -> web.Response:
     """GET /os-keypairs/{name}."""
     pair = await request.app[KEYPAIRS].show(request[CTX], request.match_info["name"],
                                             request.query.get("user_id"))
-    return web.json_response({"keypair": pair})
+    return json_response({"keypair": pair})
 
 
 async def delete_keypair(request: web.Request) -> web.Response:

@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.body import json_body
 from api.compute.keys import SERVERS
 from api.compute.microversion import MICROVERSION
@@ -31,16 +33,16 @@ async def create_server(request: web.Request) -> web.Response:
     base = compute_base(request)
     server = await request.app[SERVERS].create(request[CTX], body, request[MICROVERSION], base)
     if "reservation_id" in server:
-        return web.json_response(server, status=202)
+        return json_response(server, status=202)
     location = f"{base}/servers/{server['id']}"
-    return web.json_response({"server": server}, status=202, headers={"Location": location})
+    return json_response({"server": server}, status=202, headers={"Location": location})
 
 
 async def show_server(request: web.Request) -> web.Response:
     """GET /servers/{id}."""
     server = await request.app[SERVERS].show(request[CTX], request.match_info["server_id"],
                                              request[MICROVERSION], compute_base(request))
-    return web.json_response({"server": server})
+    return json_response({"server": server})
 
 
 async def _list(request: web.Request, detail: bool) -> web.Response:
@@ -59,7 +61,7 @@ async def _list(request: web.Request, detail: bool) -> web.Response:
         body["servers_links"] = [{"rel": "next",
                                   "href": f"{base}{path}?{urlencode(query)}"}]
     headers = {PARTIAL_HEADER: ",".join(result.failed)} if result.failed else None
-    return web.json_response(body, headers=headers)
+    return json_response(body, headers=headers)
 
 
 async def list_servers(request: web.Request) -> web.Response:
@@ -134,4 +136,4 @@ async def _forward(request: web.Request, method: str, subpath: str, body: Any) -
         cascade_base=compute_base(request))
     if result.body is None:
         return web.Response(status=result.status, headers=result.headers)
-    return web.json_response(result.body, status=result.status, headers=result.headers)
+    return json_response(result.body, status=result.status, headers=result.headers)

@@ -5,6 +5,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.compute.microversion import supported_range
 from api.middleware import public
 from api.urls import public_base
@@ -27,7 +29,7 @@ def _v21(request: web.Request) -> dict[str, Any]:
 @public
 async def versions(request: web.Request) -> web.Response:
     """GET /compute/: the list of API versions (only v2.1 is served)."""
-    return web.json_response({"versions": [_v21(request)]})
+    return json_response({"versions": [_v21(request)]})
 
 
 @public
@@ -38,4 +40,4 @@ async def version_v21(request: web.Request) -> web.Response:
                          "href": "https://docs.openstack.org/"})
     doc["media-types"] = [{"base": "application/json",
                            "type": "application/vnd.openstack.compute+json;version=2.1"}]
-    return web.json_response({"version": doc})
+    return json_response({"version": doc})

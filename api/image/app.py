@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.image import images, members, patch, schemas, tags
 from api.image.keys import IMAGES
 from api.image.list_images import list_images
@@ -34,7 +36,7 @@ async def versions(request: web.Request) -> web.Response:
     docs = [{"id": v, "status": "CURRENT" if i == 0 else "SUPPORTED",
              "links": [{"rel": "self", "href": href}]} for i, v in enumerate(served)]
     status = 200 if request.path.endswith("/versions") else 300
-    return web.json_response({"versions": docs}, status=status)
+    return json_response({"versions": docs}, status=status)
 
 
 def create_image_app(service: ImageService) -> web.Application:

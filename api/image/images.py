@@ -5,6 +5,8 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.body import json_body
 from api.image.keys import IMAGES
 from api.urls import image_base
@@ -21,13 +23,13 @@ _CHUNK = 1 << 20
 async def create_image(request: web.Request) -> web.Response:
     """POST /v2/images -> 201 with the queued image (and a Location header)."""
     image = await request.app[IMAGES].create(request[CTX], await json_body(request))
-    return web.json_response(image, status=201, headers={
+    return json_response(image, status=201, headers={
         "Location": f"{image_base(request)}/v2/images/{image['id']}"})
 
 
 async def show_image(request: web.Request) -> web.Response:
     """GET /v2/images/{image_id}."""
-    return web.json_response(await request.app[IMAGES].show(
+    return json_response(await request.app[IMAGES].show(
         request[CTX], request.match_info["image_id"]))
 
 
@@ -81,11 +83,11 @@ async def info_stores(request: web.Request) -> web.Response:
     default = request.app[IMAGES].home_region(None) if regions else None
     stores = [{"id": r.name, "description": f"Region {r.name}",
                **({"default": True} if r.name == default else {})} for r in regions]
-    return web.json_response({"stores": stores})
+    return json_response({"stores": stores})
 
 
 async def info_import(request: web.Request) -> web.Response:
     """GET /v2/info/import: only copy-image (data itself is uploaded with PUT)."""
-    return web.json_response({"import-methods": {
+    return json_response({"import-methods": {
         "description": "Import methods available.", "type": "array",
         "value": ["copy-image"]}})

@@ -5,6 +5,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.image.listing import filter_sort_page
 from cascade.appkeys import CTX, SESSIONS
 from cascade.images import store
@@ -24,4 +26,4 @@ async def list_images(request: web.Request) -> web.Response:
                                                         else "")}
     if next_marker:
         body["next"] = "/v2/images?" + urlencode(query + [("marker", next_marker)])
-    return web.json_response(body)
+    return json_response(body)

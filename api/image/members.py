@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.body import json_body
 from cascade.images.rowlock import load_for_update
 from cascade import errors
@@ -155,7 +157,7 @@ async def list_members(request: web.Request) -> web.Response:
     ctx = request[CTX]
     async with request.config_dict[SESSIONS]() as session:
         res, _ = await store.get_visible(session, ctx, request.match_info["image_id"])
-    return web.json_response({"members": members_seen_by(ctx, res),
+    return json_response({"members": members_seen_by(ctx, res),
                               "schema": "/v2/schemas/members"})
 
 
@@ -171,7 +173,7 @@ async def create_member(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS].begin() as session:
         res, _ = await load_for_update(session, ctx, request.match_info["image_id"])
         view = add_member(ctx, res, member_id)
-    return web.json_response(view)
+    return json_response(view)
 
 
 async def show_member(request: web.Request) -> web.Response:
@@ -183,7 +185,7 @@ async def show_member(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS]() as session:
         res, _ = await store.get_visible(session, ctx, request.match_info["image_id"])
     try:
-        return web.json_response(find_member(ctx, res, request.match_info["member_id"]))
+        return json_response(find_member(ctx, res, request.match_info["member_id"]))
     except errors.Forbidden as exc:
         raise errors.NotFound(exc.message) from None
 
@@ -196,7 +198,7 @@ async def update_member(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS].begin() as session:
         res, _ = await load_for_update(session, ctx, request.match_info["image_id"])
         view = change_status(ctx, res, request.match_info["member_id"], status)
-    return web.json_response(view)
+    return json_response(view)
 
 
 async def delete_member(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from api.body import json_body
 from cascade.images.rowlock import load_for_update, touch
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS
+from cascade.jsonutil import json_response
 from cascade.context import RequestContext
 from cascade.db.models import Resource
 from cascade.images import records
@@ -188,4 +189,4 @@ async def patch_image(request: web.Request) -> web.Response:
     async with request.config_dict[SESSIONS].begin() as session:
         res, placements = await load_for_update(session, ctx, request.match_info["image_id"])
         apply_patch(ctx, res, ops)
-    return web.json_response(records.to_glance(res, placements))
+    return json_response(records.to_glance(res, placements))

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from cascade.images import records
 
 __all__ = ["image_schema", "images_schema", "member_schema", "members_schema",
@@ -159,19 +161,19 @@ def members_schema() -> dict[str, Any]:
 
 async def show_image_schema(request: web.Request) -> web.Response:
     """GET /v2/schemas/image."""
-    return web.json_response(image_schema())
+    return json_response(image_schema())
 
 
 async def show_images_schema(request: web.Request) -> web.Response:
     """GET /v2/schemas/images."""
-    return web.json_response(images_schema())
+    return json_response(images_schema())
 
 
 async def show_member_schema(request: web.Request) -> web.Response:
     """GET /v2/schemas/member."""
-    return web.json_response(member_schema())
+    return json_response(member_schema())
 
 
 async def show_members_schema(request: web.Request) -> web.Response:
     """GET /v2/schemas/members."""
-    return web.json_response(members_schema())
+    return json_response(members_schema())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cascade.jsonutil import json_response
+
 from api.middleware import public
 from api.urls import network_base
 
@@ -19,14 +21,14 @@ _RESOURCES: list[tuple[str, str]] = []
 async def versions(request: web.Request) -> web.Response:
     """GET /networking/: Neutron's version list."""
     href = network_base(request) + "/v2.0/"
-    return web.json_response({"versions": [
+    return json_response({"versions": [
         {"status": "CURRENT", "id": "v2.0", "links": [{"href": href, "rel": "self"}]}]})
 
 
 async def resources(request: web.Request) -> web.Response:
     """GET /networking/v2.0/: the collections served."""
     base = network_base(request) + "/v2.0"
-    return web.json_response({"resources": [
+    return json_response({"resources": [
         {"name": name, "collection": coll,
          "links": [{"href": f"{base}/{coll}", "rel": "self"}]} for name, coll in _RESOURCES]})
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json as jsonlib
 import random
 import logging
 from typing import Any, AsyncIterator, Mapping
@@ -18,7 +17,7 @@ from typing import Any, AsyncIterator, Mapping
 import aiohttp
 from oslo_config import cfg
 
-from cascade import errors
+from cascade import errors, jsonutil
 from cascade.context import RequestContext
 from cascade.db.models import HealthState
 from cascade.regions.registry import RegionRegistry
@@ -154,7 +153,7 @@ class RegionClient:
                 ctype = resp.headers.get("Content-Type", "")
                 if "json" in ctype:
                     try:
-                        body = jsonlib.loads(raw)
+                        body = jsonutil.loads(raw)
                     except ValueError:
                         body = raw.decode("utf-8", "replace")
                 else:
