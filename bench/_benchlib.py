@@ -52,7 +52,7 @@ HEADERS = {"X-Auth-Token": TOKEN}
 
 def loop_name() -> str:
     try:
-        import uvloop  # noqa: F401
+        import uvloop  # noqa: F401  (probe only)
     except ImportError:
         return "asyncio (uvloop not installed)"
     return "uvloop"
@@ -145,6 +145,7 @@ class StubNova:
         self.global_ids: dict[str, str] = {}        # global id -> local id
         self._clock = itertools.count()
         self._never = asyncio.Event()
+        self.list_times: list[tuple[float, float]] = []   # (arrival, answer) wall clock
 
     def app(self) -> Any:
         from aiohttp import web
@@ -159,6 +160,7 @@ class StubNova:
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
             web.get("/_bench/ids", self.ids),
+            web.get("/_bench/list_times", self.get_list_times),
             web.post("/_bench/hang", self.set_hang),
         ])
         return app
@@ -220,13 +222,20 @@ class StubNova:
         return self._json(body)
 
     async def list_detail(self, request: Any) -> Any:
+        arrival = time.time()
         if self.hang:
             await self._never.wait()   # never set: the region hangs forever
         if self.list_delay:
             await asyncio.sleep(self.list_delay)
         # newest first, like Nova's default created_at desc order
         body = b'{"servers": [' + b", ".join(reversed(list(self.items.values()))) + b"]}"
-        return self._json(body)
+        resp = self._json(body)
+        self.list_times.append((arrival, time.time()))
+        del self.list_times[:-1000]
+        return resp
+
+    async def get_list_times(self, request: Any) -> Any:
+        return self._json(json.dumps(self.list_times).encode())
 
     async def ids(self, request: Any) -> Any:
         return self._json(json.dumps(self.global_ids).encode())
@@ -322,7 +331,7 @@ def _memoize_resolve() -> None:
 def _role_cascade(args: argparse.Namespace) -> None:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, args.src or str(REPO))
     from cascade import config
     from cascade.app import create_app
     from cascade.auth.identity import NoAuth
@@ -427,6 +436,7 @@ def child_main(argv: Sequence[str] | None = None) -> None:
     p = sub.add_parser("cascade")
     p.add_argument("--config", required=True)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--src", default="", help="source tree to import Cascade from")
     p.add_argument("--what-if", default="", choices=["", "cached-resolve"])
     p = sub.add_parser("load")
     p.add_argument("--base", required=True, help="URL prefix; ids are appended")
@@ -469,7 +479,6 @@ class Child:
         self.popen = popen
         self.log = log
         self.port = 0
-        self.pid = popen.pid
 
     @property
     def url(self) -> str:
@@ -484,8 +493,9 @@ class Child:
 class Children:
     """Starts and always stops the benchmark's child processes (only those)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, src: Path | None = None) -> None:
         self.workdir = workdir
+        self.src = src or REPO          # where the Cascade code comes from
         self.children: list[Child] = []
 
     def __enter__(self) -> "Children":
@@ -498,18 +508,25 @@ class Children:
     def spawn(self, name: str, role_args: Sequence[str], *, ready: bool = True,
               timeout: float = 60.0) -> Child:
         log = self.workdir / f"{name}.log"
+        if role_args and role_args[0] == "cascade":
+            role_args = [*role_args, "--src", str(self.src)]
         cmd = [PYTHON, str(HERE / "_benchlib.py"), *role_args]
-        env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-        popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log.open("w"), text=True,
-                                 cwd=str(REPO), env=env, preexec_fn=_die_with_parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(self.src), os.environ.get("PYTHONPATH", "")) if p))
+        with log.open("w") as err:
+            popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                     cwd=str(self.workdir), env=env,
+                                     preexec_fn=_die_with_parent)
         child = Child(name, popen, log)
         self.children.append(child)
         if ready:
             line = self._readline(child, timeout)
             parts = line.split()
             if len(parts) != 3 or parts[0] != "READY":
+                hint = ("\n(Cascade is imported from the working tree, which may be "
+                        "mid-edit: try --git-ref HEAD)" if self.src == REPO else "")
                 raise RuntimeError(f"{name} did not start (got {line!r}); log:\n"
-                                   f"{child.log_tail()}")
+                                   f"{child.log_tail()}{hint}")
             child.port = int(parts[1])
         return child
 
@@ -639,8 +656,41 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         choices=["debug", "info", "warning"],
                         help="root log level inside the Cascade process (default warning; "
                              "cascade-api under oslo.log logs at info)")
+    parser.add_argument("--git-ref", metavar="REF",
+                        help="run Cascade from `git archive REF` extracted into the work dir "
+                             "(e.g. HEAD) instead of the working tree: reproducible numbers "
+                             "while the tree is being edited")
     parser.add_argument("--keep-workdir", action="store_true",
                         help="keep the temporary directory with child logs")
+
+
+def cascade_source(ref: str | None, workdir: Path) -> tuple[Path, str]:
+    """(tree to import Cascade from, description): the working tree, or ``ref``
+    extracted with ``git archive`` (read-only for the repository)."""
+    if not ref:
+        return REPO, describe_working_tree()
+    dest = workdir / "cascade-src"
+    dest.mkdir()
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref,
+                              "cascade", "api", "mapping", "sync"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest, f"{commit} ({ref}, from git archive; working tree not used)"
+
+
+def describe_working_tree() -> str:
+    git = "?"
+    with contextlib.suppress(Exception):
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                "cascade", "api", "mapping", "sync"],
+                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+        git = head + (f" + uncommitted changes in {len(dirty)} Cascade files (working tree)"
+                      if dirty else " (working tree, clean)")
+    return git
 
 
 def machine_info() -> dict[str, str]:
@@ -653,15 +703,8 @@ def machine_info() -> dict[str, str]:
     import aiohttp
     import sqlalchemy
 
-    git = "?"
-    with contextlib.suppress(Exception):
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
-                                "cascade", "api", "mapping", "sync"],
-                               capture_output=True, text=True, timeout=10).stdout.splitlines()
-        git = head + (f" + uncommitted changes in {len(dirty)} Cascade files" if dirty else "")
-    return {"cpus": str(os.cpu_count()), "model": model, "git": git,
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {"cpus": str(os.cpu_count()), "model": model, "loadavg": load,
             "python": sys.version.split()[0], "aiohttp": aiohttp.__version__,
             "sqlalchemy": sqlalchemy.__version__, "loop": loop_name()}
 
@@ -717,6 +760,8 @@ _PROJECT_DIRS = ("cascade/", "api/", "mapping/", "sync/")
 
 
 def _short(path: str) -> str:
+    if "/cascade-src/" in path:                    # --git-ref snapshot in the work dir
+        return path.split("/cascade-src/", 1)[1]
     for marker in ("/site-packages/", "/lib/python3."):
         if marker in path:
             rest = path.split(marker, 1)[1]
@@ -748,6 +793,17 @@ def _line(raw: str) -> str:
     return f"{_short(path)}:{line} ({func})"
 
 
+#: Phases of SQLAlchemy work inside greenlet_spawn, by a function on the stack.
+_ORM_PHASES = (
+    ("result_processor", "JSON column decode (resources.spec/attrs)"),
+    ("loading.py:instances", "ORM rows -> objects"),
+    ("_compile_w_cache", "statement compile / cache lookup"),
+    ("_connection_for_bind", "session begin, pool checkout"),
+    ("Session.close", "session close, pool return (rollback)"),
+    ("Session.commit", "commit / flush"),
+    ("_execute_context", "execute: DBAPI call through the async adapter"),
+)
+
 #: Samples of the event-loop thread with no Cascade frame, by what they are doing.
 _LOOP_BUCKETS = (
     ("client_proto.py", "aiohttp client protocol: reading regional responses"),
@@ -760,87 +816,129 @@ _LOOP_BUCKETS = (
 )
 
 
-def summarize_pyspy(path: Path, rate: float, seconds: float, top: int = 18) -> str:
-    """Where Cascade's time goes, from ``py-spy record -t -f raw`` output.
+class PySpyProfile:
+    """``py-spy record --gil -t -f raw`` output, digested.
 
-    Event-loop thread: samples charged to the innermost Cascade frame (so library
-    work is billed to the Cascade line that asked for it); SQLAlchemy runs its
-    ORM inside greenlets whose stacks do not link back to the calling coroutine,
-    so greenlet-rooted stacks get their own bucket. Other threads (aiosqlite's
-    worker) are listed by line.
+    Only samples of a thread holding the GIL are recorded, i.e. Python work;
+    waiting in epoll or queue.get (idle) and GIL-free C code are not.
+
+    Event-loop thread: samples charged to the innermost Cascade frame (library
+    work is billed to the Cascade line that asked for it); SQLAlchemy runs the ORM
+    inside greenlets whose stacks do not link back to the calling coroutine, so
+    greenlet-rooted stacks get their own bucket. Other threads (aiosqlite's
+    worker) are tallied by line.
     """
-    threads: Counter[str] = Counter()
-    owner: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    leaf_pkg: Counter[str] = Counter()
-    worker_lines: Counter[str] = Counter()
-    main = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        raw = stack.split(";")
+
+    def __init__(self, path: Path, rate: float, seconds: float, requests: float) -> None:
+        self.rate, self.seconds, self.requests = rate, seconds, max(1.0, requests)
+        self.threads: Counter[str] = Counter()
+        self.owner: Counter[str] = Counter()
+        self.inclusive: Counter[str] = Counter()
+        self.leaf_pkg: Counter[str] = Counter()
+        self.worker_lines: Counter[str] = Counter()
+        self.callee: Counter[str] = Counter()
+        self.main = 0
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                self._add(stack.split(";"), int(count))
+
+    def _add(self, raw: list[str], n: int) -> None:
         tname = raw[0].split(": ", 1)[-1] if raw[0].startswith("thread (") else "?"
         raw = raw[1:] if raw[0].startswith("thread (") else raw
         if not raw:
-            continue
+            return
         kind = "MainThread" if tname == "MainThread" else (
             "aiosqlite worker" if any("aiosqlite/" in f for f in raw) else tname)
-        threads[kind] += n
+        self.threads[kind] += n
         if kind != "MainThread":
-            worker_lines[_line(raw[-1])] += n
-            continue
-        main += n
+            self.worker_lines[_line(raw[-1])] += n
+            return
+        self.main += n
         frames = [_frame(f) for f in raw]
-        leaf_pkg[frames[-1][1]] += n
-        text = ";".join(f for f, _ in frames)
+        self.leaf_pkg[frames[-1][1]] += n
         if frames[0][1] == "sqlalchemy":
-            bucket = ("SQLAlchemy ORM/Core work inside greenlet_spawn "
-                      "(session.execute/get/commit from Cascade DB calls)")
+            bucket = ("SQLAlchemy ORM/Core inside greenlet_spawn (session.execute/get/"
+                      "commit called from Cascade)")
+            text = ";".join(f for f, _ in frames)
+            phase = next((label for key, label in _ORM_PHASES if key in text), "other")
+            self.callee[f"greenlet: {phase}"] += n
         elif not raw[0].startswith("<module>"):
             bucket = "(incomplete stack)"
         else:
             bucket = ""
             seen = set()
-            for name, pkg in frames:
+            inner_at = -1
+            for i, (name, pkg) in enumerate(frames):
                 if pkg == "Cascade code":
-                    bucket = name
+                    bucket, inner_at = name, i
                     if name not in seen:
                         seen.add(name)
-                        inclusive[name] += n
-            if not bucket:
+                        self.inclusive[name] += n
+            if bucket:
+                nxt = frames[inner_at + 1][0].rsplit("/", 1)[-1] if inner_at + 1 < len(
+                    frames) else "(own code)"
+                self.callee[f"{bucket.split(':', 1)[1]} -> {nxt}"] += n
+                bucket = "in " + bucket
+            else:
+                text = ";".join(f for f, _ in frames)
                 bucket = next((label for key, label in _LOOP_BUCKETS if key in text),
                               "other (no Cascade frame)")
-            else:
-                bucket = "in " + bucket
-        owner[bucket] += n
-    total = sum(threads.values())
-    if not total:
-        return "py-spy recorded no samples"
+        self.owner[bucket] += n
 
-    def rows(c: Counter[str], k: int, denom: int) -> list[list[str]]:
-        return [[f"{v * 100.0 / denom:5.1f}%", name] for name, v in c.most_common(k)]
+    def us_per_req(self, samples: float) -> float:
+        return samples / self.rate / self.requests * 1e6
 
-    wall = rate * seconds
-    parts = [
-        f"py-spy: {total} non-idle samples at {rate:g} Hz over {seconds:g} s; "
-        f"event-loop thread busy {main * 100.0 / wall:.0f}% of wall time",
-        "\nSamples by thread (share of all non-idle samples):",
-        table(["share", "thread"], rows(threads, 5, total)),
-        "\nEvent-loop thread, charged to the innermost Cascade frame (share of "
-        "event-loop samples):",
-        table(["share", "where"], rows(owner, top, max(1, main))),
-        "\nEvent-loop thread, inclusive by Cascade function (greenlet work not included):",
-        table(["share", "function"], rows(inclusive, 12, max(1, main))),
-        "\nEvent-loop thread, self time by package of the leaf frame:",
-        table(["share", "package"], rows(leaf_pkg, 10, max(1, main))),
-    ]
-    if worker_lines:
-        parts += ["\nOther threads by line (share of all non-idle samples; py-spy counts "
-                  "a thread waking from queue.get as busy):",
-                  table(["share", "line"], rows(worker_lines, 6, total))]
-    return "\n".join(parts)
+    def rows(self, c: Counter[str], k: int, denom: int) -> list[list[str]]:
+        return [[f"{v * 100.0 / denom:5.1f}%", f"{self.us_per_req(v):6.0f}", name]
+                for name, v in c.most_common(k)]
+
+    def report(self, top: int = 18) -> str:
+        total = sum(self.threads.values())
+        if not total:
+            return "py-spy recorded no samples"
+        wall = self.rate * self.seconds
+        main = max(1, self.main)
+        parts = [
+            f"py-spy --gil: {total} samples holding the GIL at {self.rate:g} Hz over "
+            f"{self.seconds:g} s, ~{self.requests:.0f} requests served meanwhile; event-loop "
+            f"thread ran Python {self.main * 100.0 / wall:.0f}% of wall time = "
+            f"{self.us_per_req(self.main):.0f} us per request (us/req = samples / rate / "
+            "requests served while sampling)",
+            "\nSamples by thread (share of all samples; us/req = microseconds per request):",
+            table(["share", "us/req", "thread"], self.rows(self.threads, 5, total)),
+            "\nEvent-loop thread, charged to the innermost Cascade frame:",
+            table(["share", "us/req", "where"], self.rows(self.owner, top, main)),
+            "\nEvent-loop thread, innermost Cascade frame -> what it was calling "
+            "(and SQLAlchemy greenlet work by phase):",
+            table(["share", "us/req", "call"], self.rows(self.callee, top, main)),
+            "\nEvent-loop thread, inclusive by Cascade function (greenlet work not included):",
+            table(["share", "us/req", "function"], self.rows(self.inclusive, 12, main)),
+            "\nEvent-loop thread, self time by package of the leaf frame:",
+            table(["share", "us/req", "package"], self.rows(self.leaf_pkg, 10, main)),
+        ]
+        if self.worker_lines:
+            parts += ["\nOther threads by line (share of all samples; the SQL itself runs in "
+                      "sqlite3 without the GIL and is not sampled):",
+                      table(["share", "us/req", "line"], self.rows(self.worker_lines, 6, total))]
+        return "\n".join(parts)
+
+
+def compare_profiles(profiles: dict[str, PySpyProfile]) -> str:
+    """Event-loop self time by package, microseconds per request, side by side."""
+    names = list(profiles)
+    pkgs: Counter[str] = Counter()
+    for prof in profiles.values():
+        for pkg, v in prof.leaf_pkg.items():
+            pkgs[pkg] += v / prof.requests
+    rows = []
+    for pkg, _ in pkgs.most_common(12):
+        rows.append([pkg] + [f"{p.us_per_req(p.leaf_pkg.get(pkg, 0)):.0f}"
+                             for p in profiles.values()])
+    rows.append(["event-loop thread total"] + [f"{p.us_per_req(p.main):.0f}"
+                                               for p in profiles.values()])
+    return ("Event-loop thread self time by leaf package, microseconds per request:\n"
+            + table(["package", *names], rows))
 
 
 if __name__ == "__main__":

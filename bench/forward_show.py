@@ -36,11 +36,9 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra Cascade run under load with py-spy attached; prints where "
                         "Cascade's time goes")
     p.add_argument("--profile-seconds", type=float, default=8.0)
-    p.add_argument("--profile-target", choices=["cascade", "cascade+memo"], default="cascade",
-                   help="which Cascade process to profile (cascade+memo needs --what-if)")
+    p.add_argument("--profile-targets", default="cascade,bare",
+                   help="comma list of processes to profile: cascade, bare, cascade+memo "
+                        "(needs --what-if); default %(default)s")
     p.add_argument("--what-if", action="store_true",
                    help="EXPERIMENT: also measure a second Cascade process whose mapping "
                         "lookup (Servers.resolve) is memoized in memory, to show what the "
@@ -125,43 +124,50 @@ def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def profile_cascade(kids: bl.Children, cascade: bl.Child, url: str, ids_file: Path,
-                    args: argparse.Namespace, workdir: Path) -> str:
+def profile_target(kids: bl.Children, proc: bl.Child, name: str, url: str, ids_file: Path,
+                   args: argparse.Namespace, workdir: Path) -> bl.PySpyProfile | str:
+    """py-spy attached to ``proc`` for --profile-seconds while it is under load."""
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(pyspy).exists():
         return "py-spy not found: .venv/bin/pip install py-spy"
-    out = workdir / "cascade.pyspy.raw"
-    seconds = args.profile_seconds
-    load = kids.spawn("load-profile", [
+    out = workdir / f"{name}.pyspy.raw"
+    seconds = max(1, round(args.profile_seconds))
+    rate = 200
+    load = kids.spawn(f"load-profile-{name}", [
         "load", "--base", url, "--ids-file", str(ids_file), "--concurrency",
-        str(args.concurrency), "--duration", str(seconds + 2), "--warmup", "1"], ready=False)
-    time.sleep(1.0)
-    spy = subprocess.run([pyspy, "record", "-p", str(cascade.popen.pid), "-d", str(max(1, round(seconds))),
-                          "-r", "200", "-f", "raw", "--full-filenames", "-t",
+        str(args.concurrency), "--duration", str(seconds + 1.5), "--warmup", "1"], ready=False)
+    time.sleep(1.5)
+    spy = subprocess.run([pyspy, "record", "-p", str(proc.popen.pid), "-d", str(seconds),
+                          "-r", str(rate), "-f", "raw", "--full-filenames", "-t", "--gil",
                           "-o", str(out)], capture_output=True, text=True)
-    load.popen.communicate(timeout=120)
+    res_out, _ = load.popen.communicate(timeout=120)
     kids.stop(load)
     if spy.returncode != 0 or not out.exists():
         return f"py-spy failed ({spy.returncode}): {spy.stderr.strip()[-500:]}"
     if args.keep_workdir:
         print(f"py-spy raw stacks: {out}")
-    return bl.summarize_pyspy(out, 200, max(1, round(seconds)))
+    rps = json.loads(res_out.strip().splitlines()[-1])["rps"]
+    return bl.PySpyProfile(out, rate, seconds, rps * seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     info = bl.machine_info()
     print(f"machine: {info['cpus']} CPUs, {info['model']}; Python {info['python']}, "
-          f"aiohttp {info['aiohttp']}, SQLAlchemy {info['sqlalchemy']}, loop {info['loop']}")
-    print(f"code: {info['git']}")
+          f"aiohttp {info['aiohttp']}, SQLAlchemy {info['sqlalchemy']}, loop {info['loop']}; "
+          f"load average {info['loadavg']}")
     print(f"db={args.db} servers={args.servers} concurrency={args.concurrency} "
           f"duration={args.duration}s warmup={args.warmup}s rounds={args.rounds} "
           f"pin={args.pin} cascade-log-level={args.cascade_log_level}")
     results: dict[str, Any] = {"machine": info, "args": vars(args)}
 
-    with bl.workdir(args.keep_workdir) as wd, bl.Children(Path(wd)) as kids, \
-            bl.Database(args.db, Path(wd), args.pg_dsn) as db:
+    # exit order: children stop first, then the throwaway database is dropped
+    with bl.workdir(args.keep_workdir) as wd, bl.Database(args.db, Path(wd), args.pg_dsn) as db, \
+            bl.Children(Path(wd)) as kids:
         wd = Path(wd)
+        kids.src, code = bl.cascade_source(args.git_ref, wd)
+        info["code"] = code
+        print(f"Cascade code: {code}")
         stub = kids.spawn("stub", ["stub", "--name", "RegionOne"])
         bare = kids.spawn("bare", ["bare", "--backend", stub.url])
         conf = bl.write_cascade_conf(wd / "cascade.conf", db.url, {"RegionOne": stub.url})
@@ -228,11 +234,23 @@ def main(argv: list[str] | None = None) -> int:
         report(args, rounds, lat, results)
 
         if args.profile == "py-spy":
-            print("\nProfiling Cascade under load (py-spy, extra run, not in the tables)...")
-            tname = args.profile_target if args.profile_target in targets else "cascade"
-            url, ids, proc = targets[tname]
-            print(f"target: {tname}")
-            summary = profile_cascade(kids, proc, url, ids, args, wd)
+            print("\nProfiling under load (py-spy attached; extra runs, not in the tables)")
+            profiles: dict[str, bl.PySpyProfile] = {}
+            texts = []
+            for tname in args.profile_targets.split(","):
+                if tname not in targets:
+                    continue
+                url, ids, proc = targets[tname]
+                prof = profile_target(kids, proc, tname, url, ids, args, wd)
+                if isinstance(prof, str):
+                    texts.append(f"{tname}: {prof}")
+                    continue
+                profiles[tname] = prof
+                if tname != "bare":
+                    texts.append(f"\n=== {tname} ===\n" + prof.report())
+            if len(profiles) > 1:
+                texts.append("\n" + bl.compare_profiles(profiles))
+            summary = "\n".join(texts)
             results["profile"] = summary
             print(summary)
         for name, child in (("cascade", cascade), ("bare", bare), ("stub", stub)):
