@@ -57,6 +57,16 @@ def error_message(body: Any) -> str:
     return ""
 
 
+def _region_error(region: str, exc: BaseException) -> errors.RegionError:
+    """A transport failure as Cascade's typed error (did the request reach the region?)."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return errors.RegionTimeout(region, f"Region {region} did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return errors.RegionUnavailable(region, f"Region {region} unreachable: {exc}",
+                                        request_sent=False)
+    return errors.RegionUnavailable(region, f"Region {region} failed: {exc}")
+
+
 class RegionClient:
     """Async HTTP client for every region's Nova, Glance and Neutron."""
 
@@ -127,13 +137,8 @@ class RegionClient:
                     if attempt + 1 >= attempts or isinstance(exc, asyncio.TimeoutError):
                         raise
                     await asyncio.sleep(random.uniform(0.01, 0.05))
-        except asyncio.TimeoutError as exc:
-            raise errors.RegionTimeout(region, f"Region {region} did not answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise errors.RegionUnavailable(region, f"Region {region} unreachable: {exc}",
-                                           request_sent=False) from exc
-        except aiohttp.ClientError as exc:
-            raise errors.RegionUnavailable(region, f"Region {region} failed: {exc}") from exc
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise _region_error(region, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, region: str, method: str, url: str, params: Any, json: Any,
@@ -201,13 +206,8 @@ class RegionClient:
                     raise errors.RegionHTTPError(region, resp.status, body,
                                                  error_message(body) or resp.reason or "")
                 yield resp
-        except asyncio.TimeoutError as exc:
-            raise errors.RegionTimeout(region, f"Region {region} stopped sending") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise errors.RegionUnavailable(region, f"Region {region} unreachable: {exc}",
-                                           request_sent=False) from exc
-        except aiohttp.ClientError as exc:
-            raise errors.RegionUnavailable(region, f"Region {region} failed: {exc}") from exc
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise _region_error(region, exc) from exc
 
     async def get(self, ctx: RequestContext | None, region: str, service: str, path: str,
                   **kw: Any) -> RegionResponse:

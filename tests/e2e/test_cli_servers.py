@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import urllib.error
 import urllib.request
@@ -36,14 +37,15 @@ def _regional_server(cli: Cli, region: str, local_id: str) -> Any:
     if proc.returncode != 0:
         assert "No Server found" in proc.stderr or "404" in proc.stderr, proc.stderr
         return None
-    import json
     return json.loads(proc.stdout)
 
 
 def test_version_documents_and_401_through_real_keystonemiddleware(
         cascade: CascadeProcess) -> None:
     with urllib.request.urlopen(cascade.url + "/compute/v2.1/") as resp:
-        assert b'"min_version": "2.1"' in resp.read()
+        doc = json.loads(resp.read())["version"]
+    assert doc["min_version"] == "2.1" and doc["version"] == "2.104"
+    assert doc["links"][0]["href"] == cascade.url + "/compute/v2.1/"
     req = urllib.request.Request(cascade.url + "/compute/v2.1/servers",
                                  headers={"X-Auth-Token": "not-a-token"})
     with pytest.raises(urllib.error.HTTPError) as err:
