@@ -59,6 +59,11 @@ api_opts = [
                  help="How long after a create Cascade watches a server built without "
                       "an explicit zone, to move it to the next candidate region if "
                       "the region answers NoValidHost. 0 disables the fallback."),
+    cfg.FloatOpt("regions_in_use_cache_seconds", default=1.0, min=0,
+                 help="How long a list reuses which regions a project has servers in, "
+                      "instead of asking the database. Creates and deletes through this "
+                      "process refresh it at once; one made through another cascade-api "
+                      "process shows in lists after at most this long. 0 disables."),
     cfg.StrOpt("auth_strategy", default="keystone", choices=[
                    ("keystone", "Validate tokens with keystonemiddleware auth_token."),
                    ("noauth", "TESTING ONLY: X-Auth-Token is 'user:project[:role,...]'.")],

@@ -41,6 +41,7 @@ class MappingCache:
     def __init__(self, size: int = 100_000) -> None:
         self._size = size
         self._maps: OrderedDict[str, Mapping] = OrderedDict()
+        self._by_local: dict[tuple[str, str], Mapping] = {}
         self._digests: dict[str, tuple[Any, ...]] = {}
 
     def get(self, global_id: str) -> Mapping | None:
@@ -49,15 +50,26 @@ class MappingCache:
             self._maps.move_to_end(global_id)
         return hit
 
+    def by_local(self, region: str, local_id: str) -> Mapping | None:
+        """The mapping of a regional id, if cached."""
+        return self._by_local.get((region, local_id))
+
     def put(self, mapping: Mapping) -> None:
+        old = self._maps.get(mapping.global_id)
+        if old is not None:
+            self._by_local.pop((old.region, old.local_id), None)
         self._maps[mapping.global_id] = mapping
         self._maps.move_to_end(mapping.global_id)
+        self._by_local[(mapping.region, mapping.local_id)] = mapping
         while len(self._maps) > self._size:
-            old, _ = self._maps.popitem(last=False)
-            self._digests.pop(old, None)
+            gid, gone = self._maps.popitem(last=False)
+            self._by_local.pop((gone.region, gone.local_id), None)
+            self._digests.pop(gid, None)
 
     def forget(self, global_id: str) -> None:
-        self._maps.pop(global_id, None)
+        gone = self._maps.pop(global_id, None)
+        if gone is not None:
+            self._by_local.pop((gone.region, gone.local_id), None)
         self._digests.pop(global_id, None)
 
     def stale(self, global_id: str, server: dict[str, Any]) -> bool:

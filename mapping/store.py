@@ -9,7 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
 
 __all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
+           "regions_in_use",
            "resolve", "resolve_local_ids",
            "regions_of_project", "pending_of_project", "activate", "remove",
            "resources_in_region",
@@ -109,6 +110,22 @@ async def map_local_ids(session: AsyncSession, type_: str, region: str,
         stmt = stmt.where(Resource.project_id == project_id)
     return {str(lid): (gid, proj, state)
             for lid, gid, proj, state in (await session.execute(stmt)).all()}
+
+
+async def regions_in_use(session: AsyncSession, type_: str,
+                         project_id: str | None) -> tuple[set[str], bool]:
+    """(regions holding the project's objects of this type, whether any is pending).
+
+    One query for the list hot path; pending rows are loaded only when present.
+    """
+    pending = func.max(case((Placement.local_id.is_(None), 1), else_=0))
+    stmt = (select(Placement.region, pending).where(Placement.resource_type == type_)
+            .group_by(Placement.region))
+    if project_id is not None:
+        stmt = stmt.join(Resource, Resource.global_id == Placement.global_id).where(
+            Resource.project_id == project_id)
+    rows = (await session.execute(stmt)).all()
+    return {r for r, _ in rows}, any(p for _, p in rows)
 
 
 async def regions_of_project(session: AsyncSession, type_: str,

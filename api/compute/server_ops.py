@@ -7,6 +7,7 @@ is still answered, at once, with status UNKNOWN.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 from oslo_config import cfg
@@ -70,11 +71,31 @@ class Servers:
         self.creator = creator
         self._cache = MappingCache()
         self._image_ids: dict[tuple[str, str], str] = {}
+        #: project (None: all) -> (expires, regions in use, any pending)
+        self._in_use: dict[str | None, tuple[float, set[str], bool]] = {}
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:
         """See ``ServerCreator.create``."""
-        return await self.creator.create(ctx, body, microversion, cascade_base)
+        try:
+            return await self.creator.create(ctx, body, microversion, cascade_base)
+        finally:
+            self._in_use.pop(ctx.project_id, None)
+            self._in_use.pop(None, None)
+
+    async def _regions_in_use(self, session: AsyncSession,
+                              project: str | None) -> tuple[set[str], bool]:
+        ttl = self._conf.api.regions_in_use_cache_seconds
+        now = time.monotonic()
+        hit = self._in_use.get(project)
+        if ttl and hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+        regions, pending = await store.regions_in_use(session, SERVER, project)
+        if ttl and not pending:  # pending builds change fast: always ask
+            if len(self._in_use) > 10_000:
+                self._in_use.clear()
+            self._in_use[project] = (now + ttl, regions, pending)
+        return regions, pending
 
     # -- resolution --------------------------------------------------------
 
@@ -142,6 +163,16 @@ class Servers:
             await server_cache.store_views(self._sessions, [(global_id, server)])
         return server
 
+    def _cached_ids(self, region: str, servers: list[dict[str, Any]],
+                    project: str | None) -> dict[str, tuple[str, str, str]]:
+        """Regional ids already known here -> (global id, project, state)."""
+        out: dict[str, tuple[str, str, str]] = {}
+        for server in servers:
+            hit = self._cache.by_local(region, server["id"])
+            if hit is not None and (project is None or hit.project_id == project):
+                out[server["id"]] = (hit.global_id, hit.project_id, PlacementState.ACTIVE)
+        return out
+
     async def _global_images(self, region: str, servers: list[dict[str, Any]]) -> None:
         """Swap regional image ids for global ones (they differ only when an image's
         id was used up in the region and its replica got a new one). The answers
@@ -204,13 +235,13 @@ class Servers:
         spec = servers_list.parse_sort(params.get("sort_key", []), params.get("sort_dir", []))
         limit = servers_list.parse_limit(first.get("limit"))
         async with self._sessions() as session:
-            regions = await store.regions_of_project(session, SERVER, project)
+            regions, any_pending = await self._regions_in_use(session, project)
             found = await self._marker(session, first.get("marker"), project)
             marker = servers_list.Marker(found[2], found[1].region) if found else None
             anchors = {r: await self._anchor(session, spec, marker, r, project)
                        for r in regions if r != marker.region} if marker else {}
-            pending = [] if marker else await store.pending_of_project(session, SERVER,
-                                                                        project)
+            pending = await store.pending_of_project(
+                session, SERVER, project) if any_pending and not marker else []
         fwd: list[tuple[str, str]] = [
             (k, v) for k, vs in params.items() if k not in (
                 "limit", "marker", "sort_key", "sort_dir") for v in vs]
@@ -257,8 +288,11 @@ class Servers:
         fresh: list[tuple[str, dict[str, Any]]] = []
         async with self._sessions() as session:
             for region, (servers, more) in good.items():
-                mapped = await store.map_local_ids(
-                    session, SERVER, region, (s["id"] for s in servers), project)
+                mapped = self._cached_ids(region, servers, project)
+                unknown = [s["id"] for s in servers if s["id"] not in mapped]
+                if unknown:
+                    mapped.update(await store.map_local_ids(
+                        session, SERVER, region, unknown, project))
                 page = []
                 for s in servers:
                     hit = mapped.get(s["id"])
@@ -372,6 +406,7 @@ class Servers:
 
     async def _forget(self, global_id: str) -> None:
         self._cache.forget(global_id)
+        self._in_use.clear()
         async with self._sessions.begin() as session:
             await store.remove(session, global_id)
 
