@@ -179,14 +179,24 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal done
             next_report = every
+            hashing: asyncio.Future[Any] | None = None
             async for chunk in src.content.iter_chunked(_CHUNK):
-                # hashlib drops the GIL on large buffers: hash off the event loop.
-                await loop.run_in_executor(None, _update, md5, digest, chunk)
+                # hashlib drops the GIL on large buffers, so the two digests run in
+                # worker threads, each on its own, while the chunk is already on
+                # its way to the target; the previous chunk's hashing must finish
+                # first so the digests see the bytes in order. At most two chunks
+                # are in flight: memory stays flat whatever the image size.
+                if hashing is not None:
+                    await hashing
+                hashing = asyncio.gather(loop.run_in_executor(None, md5.update, chunk),
+                                         loop.run_in_executor(None, digest.update, chunk))
                 done += len(chunk)
                 if done >= next_report:
                     next_report += every
                     await ctx.progress(done, size)
                 yield chunk
+            if hashing is not None:
+                await hashing
 
         # NOTE: chunked on purpose: a source that sends fewer bytes than recorded
         # must end the upload (and fail verification), not leave the target waiting.
@@ -211,11 +221,6 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
     if problems:
         raise PermanentError(f"replica {local_id} in {target} rejected: "
                              + "; ".join(problems))
-
-
-def _update(md5: Any, digest: Any, chunk: bytes) -> None:
-    md5.update(chunk)
-    digest.update(chunk)
 
 
 async def delete_replica(ctx: JobContext) -> Outcome:
