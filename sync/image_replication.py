@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 from sqlalchemy import delete, func, select
 
 from cascade import errors
-from cascade.db.models import Placement, PlacementState, Resource
+from cascade.db.models import Placement, PlacementState, Region, Resource
 from cascade.images import records, rowlock, store
 from cascade.images.service import regional_body
 from sync.worker import JobContext, Outcome, PermanentError
@@ -165,10 +165,19 @@ def _matches(attrs: dict[str, Any], regional: dict[str, Any]) -> bool:
 
 async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: str,
                 target: str, local_id: str) -> None:
+    """Stream the data and verify the replica; :raises PermanentError: it does not match.
+
+    The target Glance hashes what it stores (MD5 ``checksum`` and its own
+    ``os_hash_algo``); when its algorithm is the image's, comparing its answers
+    with what was recorded at upload proves the replica end to end, and the
+    copier hashes nothing. Only when the target's algorithm differs (or is not
+    known yet) does the copier hash the stream with the image's algorithm.
+    """
     size = attrs.get("size")
     algo = attrs.get("os_hash_algo") or "sha512"
-    md5 = hashlib.md5(usedforsecurity=False)
-    digest = hashlib.new(algo)
+    info = ctx.registry.get(target)
+    target_algo = (info.capabilities.get("image_hash_algo") if info else None)
+    digest = hashlib.new(algo) if target_algo != algo and attrs.get("os_hash_value") else None
     every = ctx.conf.image.progress_every_mib * _CHUNK
     loop = asyncio.get_running_loop()
     done = 0
@@ -181,15 +190,14 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
             next_report = every
             hashing: asyncio.Future[Any] | None = None
             async for chunk in src.content.iter_chunked(_CHUNK):
-                # hashlib drops the GIL on large buffers, so the two digests run in
-                # worker threads, each on its own, while the chunk is already on
-                # its way to the target; the previous chunk's hashing must finish
-                # first so the digests see the bytes in order. At most two chunks
-                # are in flight: memory stays flat whatever the image size.
-                if hashing is not None:
-                    await hashing
-                hashing = asyncio.gather(loop.run_in_executor(None, md5.update, chunk),
-                                         loop.run_in_executor(None, digest.update, chunk))
+                if digest is not None:
+                    # hashlib drops the GIL on large buffers: the digest runs in a
+                    # worker thread while the chunk is already on its way; the
+                    # previous chunk's hashing finishes first so the bytes stay in
+                    # order. At most two chunks are in flight: memory stays flat.
+                    if hashing is not None:
+                        await hashing
+                    hashing = loop.run_in_executor(None, digest.update, chunk)
                 done += len(chunk)
                 if done >= next_report:
                     next_report += every
@@ -207,20 +215,48 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
             pass
     await ctx.progress(done, size)
     regional = (await ctx.client.get(None, target, "image", f"/v2/images/{local_id}")).body
-    problems = []
-    if size is not None and done != size:
-        problems.append(f"read {done} bytes, image has {size}")
-    if attrs.get("checksum") and md5.hexdigest() != attrs["checksum"]:
-        problems.append(f"source data md5 {md5.hexdigest()} != recorded {attrs['checksum']}")
-    if attrs.get("os_hash_value") and digest.hexdigest() != attrs["os_hash_value"]:
-        problems.append(f"source data {algo} differs from the recorded os_hash_value")
-    if regional.get("status") != "active":
-        problems.append(f"target image is {regional.get('status')}")
-    if not _matches(attrs, regional):
-        problems.append("target size or hash differs from the image's")
+    problems = _problems(attrs, regional, done, algo, digest)
     if problems:
         raise PermanentError(f"replica {local_id} in {target} rejected: "
                              + "; ".join(problems))
+    if regional.get("os_hash_algo") and regional.get("os_hash_algo") != target_algo:
+        await _learn_algo(ctx, target, str(regional["os_hash_algo"]))
+
+
+def _problems(attrs: dict[str, Any], regional: dict[str, Any], done: int, algo: str,
+              digest: Any) -> list[str]:
+    problems = []
+    size = attrs.get("size")
+    if size is not None and done != size:
+        problems.append(f"read {done} bytes, image has {size}")
+    if regional.get("status") != "active":
+        problems.append(f"target image is {regional.get('status')}")
+    if size is not None and regional.get("size") != size:
+        problems.append(f"target size {regional.get('size')} != recorded {size}")
+    if attrs.get("checksum") and regional.get("checksum") != attrs["checksum"]:
+        problems.append(f"target md5 {regional.get('checksum')} != recorded "
+                        f"{attrs['checksum']}")
+    if regional.get("os_hash_algo") == algo:
+        if attrs.get("os_hash_value") and regional.get("os_hash_value") != attrs[
+                "os_hash_value"]:
+            problems.append(f"target {algo} differs from the recorded os_hash_value")
+    elif digest is None:
+        problems.append(f"target hashes with {regional.get('os_hash_algo')}, not {algo}, "
+                        "and the stream was not hashed")
+    if digest is not None and digest.hexdigest() != attrs.get("os_hash_value"):
+        problems.append(f"source data {algo} differs from the recorded os_hash_value")
+    return problems
+
+
+async def _learn_algo(ctx: JobContext, region: str, algo: str) -> None:
+    """Remember the region's hashing algorithm (so later copies need not hash)."""
+    async with ctx.sessions.begin() as session:
+        row = await session.get(Region, region)
+        if row is not None:
+            row.capabilities = {**(row.capabilities or {}), "image_hash_algo": algo}
+    info = ctx.registry.get(region)
+    if info is not None:
+        info.capabilities = {**info.capabilities, "image_hash_algo": algo}
 
 
 async def delete_replica(ctx: JobContext) -> Outcome:
