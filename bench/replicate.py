@@ -432,9 +432,10 @@ class HashMeter:
 class _Ctx:
     """What ``_copy`` uses of a JobContext: conf, client, progress (no database here)."""
 
-    def __init__(self, conf: Any, client: Any) -> None:
+    def __init__(self, conf: Any, client: Any, registry: Any = None) -> None:
         self.conf = conf
         self.client = client
+        self.registry = registry
         self.progress_calls = 0
 
     async def progress(self, done: int, total: int | None) -> None:
@@ -551,7 +552,10 @@ async def _copier(args: argparse.Namespace) -> dict[str, Any]:
             RegionInfo(name="Source", availability_zone="source",
                        overrides={"image": f"{args.source}/image"}),
             RegionInfo(name="Target", availability_zone="target",
-                       overrides={"image": f"{args.target}/image"})])
+                       overrides={"image": f"{args.target}/image"},
+                       # Steady state: Cascade learnt the target's algorithm from an
+                       # earlier replica (the first copy to a region hashes in the copier).
+                       capabilities={"image_hash_algo": "sha512"})])
         out["progress_every_mib"] = conf.image.progress_every_mib
 
     src_id = image_id(args.size)
@@ -574,7 +578,7 @@ async def _copier(args: argparse.Namespace) -> dict[str, Any]:
         if mode != "raw":
             client = RegionClient(conf, registry)
             client.attach(session, None)
-            ctx = _Ctx(conf, client)
+            ctx = _Ctx(conf, client, registry)
 
         if args.wait_go:                          # --profile: py-spy attaches meanwhile
             print("WAITING", flush=True)

@@ -132,8 +132,8 @@ async def handle(ctx: JobContext) -> Outcome:
     local_id, complete = await _target_image(ctx, res, target, mine.local_id or image_id)
     if not complete:
         try:
-            await _copy(ctx, res.attrs, source.region, source.local_id or image_id, target,
-                        local_id)
+            algo = await _copy(ctx, res.attrs, source.region, source.local_id or image_id,
+                               target, local_id)
         except PermanentError:
             await _remove_regional(ctx, target, local_id)
             await _record(ctx, image_id, target, PlacementState.ERROR, failed=True)
@@ -147,6 +147,7 @@ async def handle(ctx: JobContext) -> Outcome:
         # Anything else (a region error, a crash): the queued regional image is
         # kept and the next attempt uploads into it again; Glance puts an
         # interrupted upload back to queued, so nothing is left half-written.
+        await _learn_algo(ctx, target, algo)
     await _record(ctx, image_id, target, PlacementState.ACTIVE, local_id=local_id)
     LOG.info("image %s replicated %s -> %s (regional id %s)", image_id, source.region,
              target, local_id)
@@ -164,8 +165,10 @@ def _matches(attrs: dict[str, Any], regional: dict[str, Any]) -> bool:
 
 
 async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: str,
-                target: str, local_id: str) -> None:
-    """Stream the data and verify the replica; :raises PermanentError: it does not match.
+                target: str, local_id: str) -> str | None:
+    """Stream the data and verify the replica; the target's hashing algorithm.
+
+    :raises PermanentError: the replica does not match the image.
 
     The target Glance hashes what it stores (MD5 ``checksum`` and its own
     ``os_hash_algo``); when its algorithm is the image's, comparing its answers
@@ -219,8 +222,7 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
     if problems:
         raise PermanentError(f"replica {local_id} in {target} rejected: "
                              + "; ".join(problems))
-    if regional.get("os_hash_algo") and regional.get("os_hash_algo") != target_algo:
-        await _learn_algo(ctx, target, str(regional["os_hash_algo"]))
+    return str(regional["os_hash_algo"]) if regional.get("os_hash_algo") else None
 
 
 def _problems(attrs: dict[str, Any], regional: dict[str, Any], done: int, algo: str,
@@ -248,15 +250,16 @@ def _problems(attrs: dict[str, Any], regional: dict[str, Any], done: int, algo: 
     return problems
 
 
-async def _learn_algo(ctx: JobContext, region: str, algo: str) -> None:
+async def _learn_algo(ctx: JobContext, region: str, algo: str | None) -> None:
     """Remember the region's hashing algorithm (so later copies need not hash)."""
+    info = ctx.registry.get(region)
+    if not algo or info is None or info.capabilities.get("image_hash_algo") == algo:
+        return
     async with ctx.sessions.begin() as session:
         row = await session.get(Region, region)
         if row is not None:
             row.capabilities = {**(row.capabilities or {}), "image_hash_algo": algo}
-    info = ctx.registry.get(region)
-    if info is not None:
-        info.capabilities = {**info.capabilities, "image_hash_algo": algo}
+    info.capabilities = {**info.capabilities, "image_hash_algo": algo}
 
 
 async def delete_replica(ctx: JobContext) -> Outcome:
