@@ -78,7 +78,11 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
 
     async def http(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=200, limit_per_host=50)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        # The regions' deadline is the session's default, so the hot path passes
+        # no per-call timeout.
+        timeout = aiohttp.ClientTimeout(total=conf.api.region_timeout,
+                                        sock_connect=conf.api.region_connect_timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             app[appkeys.HTTP] = session
             yield
 

@@ -146,8 +146,15 @@ class RegionClient:
                     ctx: RequestContext | None) -> RegionResponse:
         if self._session is None:
             raise errors.RegionUnavailable(region, "Cascade is not started", request_sent=False)
-        async with self._session.request(method, url, params=params, json=json,
-                                         headers=hdrs, timeout=timeout) as resp:
+        kwargs: dict[str, Any] = {"headers": hdrs}
+        if params:
+            kwargs["params"] = params
+        if json is not None:
+            kwargs["data"] = jsonutil.dumps(json)
+            kwargs["headers"] = {**hdrs, "Content-Type": "application/json"}
+        if timeout is not self._timeout or self._session.timeout != self._timeout:
+            kwargs["timeout"] = timeout
+        async with self._session.request(method, url, **kwargs) as resp:
             raw = await resp.read()
             rid = resp.headers.get("x-openstack-request-id") or resp.headers.get(
                 "x-compute-request-id")
