@@ -6,6 +6,7 @@ refuses a duplicate, even under concurrent creates.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -114,7 +115,8 @@ class Keypairs:
         private = None
         public = req.get("public_key")
         if public is None:
-            public, private = _generate()
+            # RSA key generation takes tens of milliseconds of CPU: not on the loop.
+            public, private = await asyncio.to_thread(_generate)
         elif not isinstance(public, str):
             raise errors.BadRequest("Invalid input for field/attribute public_key.")
         spec = {"name": name, "public_key": public.strip(), "type": kind,
