@@ -77,13 +77,20 @@ class MappingCache:
         digest = _watched(server)
         if self._digests.get(global_id) == digest:
             return False
-        self._digests[global_id] = digest
+        self._remember(global_id, digest)
         return True
 
     def seen(self, views: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Remember the views just loaded from or stored to the database."""
         for global_id, server in views:
-            self._digests[global_id] = _watched(server)
+            self._remember(global_id, _watched(server))
+
+    def _remember(self, global_id: str, digest: tuple[Any, ...]) -> None:
+        # Lists see servers whose mapping is not cached; keep the digests bounded
+        # too (forgetting them only costs one extra write of each view).
+        if len(self._digests) >= 2 * self._size and global_id not in self._digests:
+            self._digests.clear()
+        self._digests[global_id] = digest
 
 
 def _watched(server: dict[str, Any]) -> tuple[Any, ...]:

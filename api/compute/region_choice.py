@@ -23,6 +23,8 @@ __all__ = ["RegionChooser"]
 
 #: How long a region's flavor list is trusted for placement decisions.
 _FLAVOR_TTL = 60.0
+#: Entries (region, project) kept at most; the cache starts over beyond.
+_CACHE_MAX = 10_000
 
 
 class RegionChooser:
@@ -42,6 +44,8 @@ class RegionChooser:
                                       params={"is_public": "None"})
         ids = {str(f["id"]) for f in (resp.body or {}).get("flavors", [])}
         ids |= {str(f.get("name")) for f in (resp.body or {}).get("flavors", [])}
+        if len(self._flavors) >= _CACHE_MAX:
+            self._flavors.clear()
         self._flavors[key] = (time.monotonic() + _FLAVOR_TTL, ids)
         return ids
 

@@ -184,6 +184,8 @@ class Servers:
             async with self._sessions() as session:
                 mapped = await store.resolve_local_ids(session, "image", region, unknown,
                                                        None)
+            if len(self._image_ids) > 100_000:
+                self._image_ids.clear()
             for image_id in unknown:
                 hit = mapped.get(image_id)
                 self._image_ids[(region, image_id)] = hit[0].global_id if hit else image_id
