@@ -1,0 +1,106 @@
+"""Bad input on every endpoint gets a 4xx in its service's own error format, never a
+500; other projects' objects answer as if absent (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.region import IMAGE_ID, FakeRegion
+from tests.functional.gateway import ADMIN, ALT, DEMO, gateway_app, gateway_conf
+
+BIG = b"x" * 200_000
+
+
+def _check_format(service: str, status: int, ctype: str, text: str) -> None:
+    if service == "image":
+        assert ctype == "text/html" and f"<title>{status} " in text, text
+        return
+    body = json.loads(text)
+    if service == "compute":
+        (fault,) = body.values()
+        assert fault["code"] == status and fault["message"], body
+    elif service == "network":
+        assert body["NeutronError"]["type"] and "message" in body["NeutronError"], body
+    else:
+        assert body["error"]["code"] == status, body
+
+
+# (service, method, path, body (bytes or JSON), headers, expected status)
+CASES: list[tuple[str, str, str, Any, dict[str, str], int]] = [
+    ("compute", "POST", "/compute/v2.1/servers", b"[1", DEMO, 400),
+    ("compute", "POST", "/compute/v2.1/servers", BIG, DEMO, 413),
+    ("compute", "POST", "/compute/v2.1/servers",
+     {"server": {"name": "vm", "flavorRef": "1", "min_count": "x"}}, DEMO, 400),
+    ("compute", "PUT", "/compute/v2.1/servers/{server}", [], DEMO, 400),
+    ("compute", "PUT", "/compute/v2.1/servers/{server}", {"server": {"name": "x"}}, ALT, 404),
+    ("compute", "POST", "/compute/v2.1/servers/{server}/action", [], DEMO, 400),
+    ("compute", "POST", "/compute/v2.1/servers/{server}/action",
+     {"os-stop": None, "reboot": {}}, DEMO, 400),
+    ("compute", "POST", "/compute/v2.1/servers/{server}/action", {"os-stop": None}, ALT, 404),
+    ("compute", "GET", "/compute/v2.1/servers/{server}/metadata", None, ALT, 404),
+    ("compute", "PUT", "/compute/v2.1/servers/{server}/metadata", b"{bad", DEMO, 400),
+    ("compute", "DELETE", "/compute/v2.1/servers/{server}", None, ALT, 404),
+    ("compute", "GET", "/compute/v2.1/servers?limit=abc", None, DEMO, 400),
+    ("compute", "GET", "/compute/v2.1/servers?sort_key=host", None, DEMO, 400),
+    ("compute", "POST", "/compute/v2.1/os-keypairs", {"keypair": {"name": "a/b"}}, DEMO, 400),
+    ("compute", "POST", "/compute/v2.1/os-keypairs",
+     {"keypair": {"name": "k", "public_key": "junk"}}, DEMO, 400),
+    ("compute", "GET", "/compute/v2.1/os-keypairs/k?user_id=someone", None, DEMO, 403),
+    ("compute", "POST", "/compute/v2.1/flavors", {"flavor": {"name": "f"}}, DEMO, 403),
+    ("compute", "POST", "/compute/v2.1/flavors", b"{", ADMIN, 400),
+    ("compute", "GET", "/compute/v2.1/os-availability-zone/detail", None, DEMO, 403),
+    ("compute", "GET", "/compute/v2.1/no-such-thing", None, DEMO, 404),
+    ("image", "POST", "/image/v2/images", b"{", DEMO, 400),
+    ("image", "POST", "/image/v2/images", BIG, DEMO, 413),
+    ("image", "POST", "/image/v2/images", {"id": "not-a-uuid"}, DEMO, 400),
+    ("image", "POST", "/image/v2/images", {"size": 5}, DEMO, 403),
+    ("image", "GET", "/image/v2/images/{image}", None, ALT, 404),
+    ("image", "PUT", "/image/v2/images/{image}/file", None, ALT, 404),
+    ("image", "POST", "/image/v2/images/{image}/import", b"{", DEMO, 400),
+    ("image", "POST", "/image/v2/images/{image}/import",
+     {"method": {"name": "web-download"}}, DEMO, 400),
+    ("image", "PATCH", "/image/v2/images/{image}", [], DEMO, 415),
+    ("image", "DELETE", "/image/v2/images/{image}", None, ALT, 404),
+    ("image", "GET", "/image/v2/images?limit=abc", None, DEMO, 400),
+    ("admin", "GET", "/v1/jobs", None, DEMO, 403),
+    ("admin", "POST", "/v1/regions", b"{", ADMIN, 400),
+    ("admin", "POST", "/v1/regions", BIG, ADMIN, 413),
+    ("network", "GET", "/networking/v2.0/no-such-thing", None, DEMO, 404),
+]
+
+
+@pytest.fixture
+async def client(aiohttp_server: Any, aiohttp_client: Any, migrated_db: str,
+                 tmp_path: Path) -> Any:
+    fake = FakeRegion("RegionOne")
+    srv = await aiohttp_server(fake.app())
+    fake.base = str(srv.make_url("")).rstrip("/")
+    return await aiohttp_client(gateway_app(gateway_conf(
+        tmp_path, migrated_db, {"RegionOne": fake.base})))
+
+
+async def test_bad_input_answers_4xx_in_the_service_format(client: Any) -> None:
+    resp = await client.post("/compute/v2.1/servers", headers=DEMO, json={"server": {
+        "name": "vm", "flavorRef": "1", "imageRef": IMAGE_ID, "networks": "none"}})
+    server = (await resp.json())["server"]["id"]
+    resp = await client.post("/image/v2/images", headers=DEMO, json={
+        "name": "i", "disk_format": "raw", "container_format": "bare",
+        "visibility": "private"})
+    image = (await resp.json())["id"]
+    for service, method, path, body, headers, status in CASES:
+        url = path.format(server=server, image=image)
+        kwargs: dict[str, Any] = {"headers": dict(headers)}
+        if isinstance(body, bytes):
+            kwargs["data"] = body
+            kwargs["headers"]["Content-Type"] = "application/json"
+        elif body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["headers"]["Content-Type"] = "application/json"
+        resp = await client.request(method, url, **kwargs)
+        text = await resp.text()
+        assert resp.status == status, (method, url, resp.status, text)
+        _check_format(service, status, resp.content_type, text)
+        assert resp.headers["x-openstack-request-id"].startswith("req-")
