@@ -3,28 +3,20 @@
 The hot path (``GET /servers/{id}``) then needs no database round trip: the
 mapping is immutable while a server lives (moves and deletes invalidate it
 here; another process's change shows up as a regional 404, after which the
-caller invalidates and asks the database). The digest of the last view tells
-whether Cascade's cached copy in the database needs rewriting.
+caller invalidates and asks the database). The watched fields of the last view
+tell whether Cascade's cached copy in the database needs rewriting.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections import OrderedDict
 from typing import Any, Iterable
 
-__all__ = ["Mapping", "MappingCache", "view_digest"]
+__all__ = ["Mapping", "MappingCache", "WATCHED"]
 
 #: Fields whose change makes the stored view stale.
 WATCHED = ("status", "updated", "name", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
            "locked", "description", "metadata", "tags", "addresses", "flavor", "image")
-
-
-def view_digest(server: dict[str, Any]) -> str:
-    """A short fingerprint of the fields that matter in a server view."""
-    blob = json.dumps([server.get(k) for k in WATCHED], sort_keys=True, default=str)
-    return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

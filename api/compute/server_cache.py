@@ -14,27 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.models import Resource
 
-__all__ = ["changed", "store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
+__all__ = ["store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
            "supports_unknown"]
 
 #: First compute microversion whose clients understand status UNKNOWN.
 UNKNOWN_MICROVERSION = (2, 69)
 
-#: Fields that tell whether a cached body is stale.
-_WATCHED = ("status", "updated", "name", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
-            "locked", "description", "metadata", "tags", "addresses", "flavor")
-
-
 def supports_unknown(microversion: str) -> bool:
     major, _, minor = microversion.partition(".")
     return (int(major), int(minor or 0)) >= UNKNOWN_MICROVERSION
-
-
-def changed(res: Resource, server: dict[str, Any]) -> bool:
-    """Whether ``server`` differs from the cached view in a field that matters."""
-    cached = res.attrs.get("server") or {}
-    return any(cached.get(k) != server.get(k) for k in _WATCHED) or res.status != server.get(
-        "status", res.status)
 
 
 async def store_views(sessions: async_sessionmaker[AsyncSession],

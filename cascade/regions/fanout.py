@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import heapq
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar
+from typing import Awaitable, Callable, Iterable, TypeVar
 
 from cascade import errors
 
-__all__ = ["RegionFailure", "scatter_gather", "merge_sorted", "split_results"]
+__all__ = ["RegionFailure", "scatter_gather", "split_results"]
 
 LOG = logging.getLogger(__name__)
 
@@ -68,9 +67,3 @@ def split_results(results: dict[str, T | RegionFailure]) -> tuple[dict[str, T],
         else:
             good[region] = result
     return good, bad
-
-
-def merge_sorted(streams: Iterable[Iterable[T]], key: Callable[[T], Any],
-                 reverse: bool = False) -> Iterator[T]:
-    """Merge per-region lists already sorted on ``key`` (which must end in a unique id)."""
-    return heapq.merge(*streams, key=key, reverse=reverse)

@@ -3,7 +3,7 @@ import asyncio
 import time
 
 from cascade import errors
-from cascade.regions.fanout import RegionFailure, merge_sorted, scatter_gather, split_results
+from cascade.regions.fanout import RegionFailure, scatter_gather, split_results
 
 
 async def test_failures_and_timeouts_are_reported_not_raised() -> None:
@@ -30,10 +30,3 @@ async def test_unexpected_exception_is_contained() -> None:
 
     results = await scatter_gather(["x"], fn, timeout=1)
     assert isinstance(results["x"], RegionFailure)
-
-
-def test_merge_sorted_keeps_global_order_with_tiebreak() -> None:
-    a = [("2026-01-02", "b"), ("2026-01-01", "a")]
-    b = [("2026-01-02", "c"), ("2026-01-01", "0")]
-    merged = list(merge_sorted([a, b], key=lambda x: x, reverse=True))
-    assert merged == sorted(a + b, reverse=True)
