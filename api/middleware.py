@@ -86,7 +86,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except errors.CascadeError as exc:
         if exc.status >= 500:
             LOG.warning("%s %s: %s", request[REQUEST_ID], type(exc).__name__, exc.message)
-        return fault_response(service, exc.status, exc.message)
+        status, message, neutron_type = exc.fault(service)
+        return fault_response(service, status, message, neutron_type=neutron_type)
     except Exception:
         LOG.exception("%s unexpected error on %s %s", request[REQUEST_ID], request.method,
                       request.path)
@@ -108,7 +109,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     route_handler = getattr(request.match_info, "handler", None)
     if getattr(route_handler, "cascade_public", False) or request.match_info.http_exception:
         return await handler(request)
-    app = request.config_dict
+    # A root middleware: the request's app is the root one, which holds AUTH and CONF
+    # (no ChainMapProxy over every sub-app per request).
+    app = request.app
     token = request.headers.get("X-Auth-Token")
     identity = await app[AUTH].authenticate(token) if token else None
     if identity is None:

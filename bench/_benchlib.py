@@ -156,6 +156,7 @@ class StubNova:
             web.post("/compute/v2.1/servers", self.create),
             web.get("/compute/v2.1/servers/detail", self.list_detail),
             web.get("/compute/v2.1/servers/{id}", self.show),
+            web.get("/compute/v2.1/flavors/detail", self.flavors),
             web.get("/image/", self.image_versions),
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
@@ -191,6 +192,14 @@ class StubNova:
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
         body = json.dumps({"token": {"expires_at": expires, "catalog": []}}).encode()
         return self._json(body, status=201, headers={"X-Subject-Token": "bench-service-token"})
+
+    async def flavors(self, request: Any) -> Any:
+        # Cascade sizes a new server from its region's flavors (quota admission).
+        return self._json(json.dumps({"flavors": [{
+            "id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1,
+            "OS-FLV-EXT-DATA:ephemeral": 0, "swap": 0, "rxtx_factor": 1.0,
+            "os-flavor-access:is_public": True,
+            "links": [{"rel": "self", "href": f"{self.base}/compute/v2.1/flavors/1"}]}]}).encode())
 
     async def create(self, request: Any) -> Any:
         server = (await request.json())["server"]
@@ -338,6 +347,9 @@ def _role_cascade(args: argparse.Namespace) -> None:
 
     conf = config.load(["--config-file", args.config])
     app = create_app(conf, authenticator=NoAuth(), migrate_db=True, background=False)
+    # as cascade-api does (cascade/cmd/api.py): start-up objects out of the collector's way
+    import gc
+    gc.freeze()
     if args.what_if == "cached-resolve":
         _memoize_resolve()
     run(_serve(app))
@@ -592,7 +604,9 @@ def write_cascade_conf(path: Path, db_url: str, regions: dict[str, str], *,
              f"[database]\nconnection = {db_url}\n",
              f"[api]\nauth_strategy = noauth\nregion_timeout = {region_timeout}\n"
              f"region_connect_timeout = {connect_timeout}\n",
-             f"[service_credentials]\nauth_url = {auth}\n"]
+             f"[service_credentials]\nauth_url = {auth}\n",
+             # the benchmarks create more servers than a project's default quota
+             "[quota]\ninstances = -1\ncores = -1\nram = -1\n"]
     for name, base in regions.items():
         lines.append(f"[region_{name}]\ncompute_endpoint = {base}/compute/v2.1\n"
                      f"image_endpoint = {base}/image\nnetwork_endpoint = {base}/network\n")

@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from oslo_config import cfg
 
-from api import middleware
+from api import middleware, ops
 from api.admin.app import create_admin_app
 from api.compute.app import create_compute_app
 from api.compute.keypair_ops import Keypairs
@@ -28,14 +28,20 @@ from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
 from cascade.bus import make_waker
 from cascade.images.service import ImageService
+from cascade.networks.placer import Placer
+from cascade.networks.ports import Ports
+from cascade.networks.service import NetworkObjects
 from cascade.db import engine as db_engine
 from cascade.db import migrate
+from cascade.quota.service import QuotaService
 from cascade.regions import registry as regions_registry
 from cascade.regions.client import RegionClient
 from cascade.regions.probe import probe_all
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
 from sync.loops import sync_context
+from sync.notifications import ON_CHANGE, notify_context
+from sync.refresh import refresher
 
 __all__ = ["create_app"]
 
@@ -68,6 +74,8 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     app[appkeys.SESSIONS] = sessions
     app[appkeys.REGIONS] = registry
     app[appkeys.REGION_CLIENT] = client
+    quotas = QuotaService(conf, sessions, client, registry)
+    app[appkeys.QUOTAS] = quotas
     app[_DB_ENGINE] = engine
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -82,7 +90,10 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
         # no per-call timeout.
         timeout = aiohttp.ClientTimeout(total=conf.api.region_timeout,
                                         sock_connect=conf.api.region_connect_timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        # No cookie jar: one session serves every tenant, and a cookie a region
+        # sets for one caller must never ride along on another's request.
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                         cookie_jar=aiohttp.DummyCookieJar()) as session:
             app[appkeys.HTTP] = session
             yield
 
@@ -122,20 +133,29 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     contexts = [database, http, auth, regions, bus]
     if run_sync:
         contexts.append(sync_context)
+        # Regional notifications make the reconciler look at an object at once.
+        contexts.append(notify_context)
+        app[ON_CHANGE] = refresher(sessions, client)
     app.cleanup_ctx.extend(contexts)
 
     async def wake(name: str) -> None:
         await app[appkeys.WAKER].wake(name)
 
     image_service = ImageService(conf, sessions, registry, client, wake)
-    pairs = Keypairs(sessions, client)
+    pairs = Keypairs(sessions, client, quotas)
+    placer = Placer(sessions, client, conf.cascade_id)
+    network_objects = NetworkObjects(conf, sessions, registry, placer, quotas.defaults)
+    ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
+                  quotas.ttl)
     creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client), pairs,
-                            image_service, wake)
+                            image_service, wake, ports=ports, quotas=quotas)
     servers = Servers(conf, sessions, registry, client, creator,
                       waker=lambda: app[appkeys.WAKER])
+    app.router.add_get("/healthcheck", ops.healthcheck)
+    app.router.add_get("/metrics", ops.prometheus)
     app.add_subapp("/compute", create_compute_app(servers, pairs))
     app.add_subapp("/image", create_image_app(image_service))
-    app.add_subapp("/networking", create_network_app())
+    app.add_subapp("/networking", create_network_app(network_objects, ports))
     app.add_subapp("/v1", create_admin_app())
     return app
 
@@ -148,7 +168,10 @@ async def _refresh_regions(app: web.Application) -> None:
         LOG.warning("could not read the Keystone catalog: %s", getattr(exc, "message", exc))
         catalog = {}
     await app[appkeys.REGIONS].load(app[appkeys.SESSIONS], catalog)
-    await probe_all(app[appkeys.HTTP], app[appkeys.REGIONS], app[appkeys.SESSIONS])
+    conf = app[appkeys.CONF]
+    await probe_all(app[appkeys.HTTP], app[appkeys.REGIONS], app[appkeys.SESSIONS],
+                    down_after=conf.sync.region_down_after,
+                    up_after=conf.sync.region_up_after)
 
 
 async def _refresh_loop(app: web.Application) -> None:

@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.auth.identity import Authenticator
 from cascade.bus import Waker
 from cascade.context import RequestContext
+from cascade.quota.service import QuotaService
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
 
 __all__ = ["CONF", "SESSIONS", "REGIONS", "REGION_CLIENT", "AUTH", "SERVICE_AUTH",
-           "HTTP", "WAKER", "CTX", "REQUEST_ID", "SERVICE"]
+           "HTTP", "WAKER", "QUOTAS", "CTX", "REQUEST_ID", "SERVICE"]
 
 CONF = web.AppKey("conf", cfg.ConfigOpts)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
@@ -24,6 +25,8 @@ AUTH = web.AppKey("auth", Authenticator)
 SERVICE_AUTH = web.AppKey("service_auth", ServiceAuth)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 WAKER = web.AppKey("waker", Waker)
+#: Limits and usage per project (the quota APIs, admission, the quota sweep).
+QUOTAS = web.AppKey("quotas", QuotaService)
 
 #: The authenticated caller; set by the auth middleware.
 CTX = web.RequestKey("ctx", RequestContext)

@@ -25,9 +25,20 @@ default_opts = [
                 help="Regions registered from configuration at start-up. Each may "
                      "have a [region_<name>] group with its own settings; regions "
                      "can also be added through the admin API /v1/regions."),
+    cfg.StrOpt("cascade_id", default="cascade",
+               help="Name of this Cascade deployment, written on every regional object "
+                    "it creates (server metadata cascade_owner, image property "
+                    "cascade_owner, Neutron tag cascade-owner:<id>). The audit deletes "
+                    "only orphans carrying its own name, so deployments sharing regions "
+                    "never touch each other's objects."),
 ]
 
 api_opts = [
+    cfg.FloatOpt("cache_max_age", default=300.0, min=0.0,
+                 help="Seconds a cached server status stays current. A down region's "
+                      "servers are answered from cache; past this age (or from "
+                      "microversion 2.69 on) their status is UNKNOWN, never a stale "
+                      "value shown as current."),
     cfg.HostAddressOpt("bind_host", default="127.0.0.1",
                        help="Address cascade-api listens on."),
     cfg.PortOpt("bind_port", default=28080, help="Port cascade-api listens on."),
@@ -116,9 +127,43 @@ sync_opts = [
                       "(wake-ups are only a shortcut; a lost one costs this much)."),
     cfg.FloatOpt("region_probe_interval", default=30.0, min=1.0,
                  help="Seconds between health and capability probes of each region."),
+    cfg.IntOpt("region_down_after", default=3, min=1,
+               help="Failed probes in a row before a healthy region is marked down "
+                    "(one failure alone only makes it degraded)."),
+    cfg.IntOpt("region_up_after", default=2, min=1,
+               help="Good probes in a row before a down region is marked up again."),
+    cfg.FloatOpt("reconcile_interval", default=10.0, min=0.5,
+                 help="Seconds between incremental status reconciliations of each "
+                      "region (servers changed since the last pass)."),
+    cfg.FloatOpt("reconcile_margin", default=60.0, min=0.0,
+                 help="Seconds subtracted from the watermark when asking a region for "
+                      "changes since it, to cover clock skew between Cascade and the "
+                      "region."),
+    cfg.FloatOpt("audit_interval", default=600.0, min=5.0,
+                 help="Seconds between drift audits of every region."),
+    cfg.FloatOpt("audit_grace", default=300.0, min=0.0,
+                 help="Age in seconds a regional object Cascade tagged but no longer "
+                      "maps must reach before the audit deletes it (creates in flight "
+                      "are younger)."),
     cfg.FloatOpt("delete_sweep_interval", default=5.0, min=0.5,
                  help="Seconds between sweeps that finish server deletes once the "
                       "region no longer has the server."),
+    cfg.StrOpt("notification_topic", default="cascade_notifications",
+               help="Topic Cascade listens to for the regions' Nova, Neutron and Glance "
+                    "notifications (in regions with a notification_transport_url). Add "
+                    "it to the services' topics (Nova: [notifications] "
+                    "versioned_notifications_topics; Neutron, Glance: "
+                    "[oslo_messaging_notifications] topics) so that Cascade has its own "
+                    "copy of every notification."),
+    cfg.StrOpt("notification_pool", default="cascade",
+               help="Listener pool of Cascade's notification consumers: the cascade-sync "
+                    "processes of one deployment share it and so split the notifications "
+                    "between them, while consumers in another pool (or none) get their "
+                    "own copy. Give each Cascade deployment using the same regions its "
+                    "own pool. Empty: consume the topic's default queues "
+                    "(<topic>.info...), which the services create when they publish and "
+                    "which otherwise fill up unless a broker policy caps them; only "
+                    "for the one deployment that owns the topic."),
 ]
 
 image_opts = [
@@ -128,6 +173,51 @@ image_opts = [
                     "highest weight."),
     cfg.IntOpt("progress_every_mib", default=16, min=1,
                help="How often (MiB copied) a replication records its progress."),
+]
+
+quota_opts = [
+    cfg.IntOpt("instances", default=10, min=-1,
+               help="Default limit of servers per project (-1: unlimited)."),
+    cfg.IntOpt("cores", default=20, min=-1,
+               help="Default limit of server vCPUs per project (-1: unlimited)."),
+    cfg.IntOpt("ram", default=51200, min=-1,
+               help="Default limit of server RAM per project, in MiB (-1: unlimited)."),
+    cfg.IntOpt("key_pairs", default=100, min=-1,
+               help="Default limit of keypairs per project (-1: unlimited)."),
+    cfg.IntOpt("server_groups", default=10, min=-1,
+               help="Default limit of server groups per project (-1: unlimited)."),
+    cfg.IntOpt("server_group_members", default=10, min=-1,
+               help="Default limit of servers per server group (-1: unlimited)."),
+    cfg.IntOpt("metadata_items", default=128, min=-1,
+               help="Default limit of metadata items per server (-1: unlimited)."),
+    cfg.IntOpt("network", default=100, min=-1,
+               help="Default limit of networks per project (-1: unlimited)."),
+    cfg.IntOpt("subnet", default=100, min=-1,
+               help="Default limit of subnets per project (-1: unlimited)."),
+    cfg.IntOpt("port", default=500, min=-1,
+               help="Default limit of ports per project (-1: unlimited)."),
+    cfg.IntOpt("security_group", default=10, min=-1,
+               help="Default limit of security groups per project (-1: unlimited)."),
+    cfg.IntOpt("security_group_rule", default=100, min=-1,
+               help="Default limit of security group rules per project (-1: unlimited)."),
+    cfg.IntOpt("router", default=10, min=-1,
+               help="Default limit of routers per project (-1: unlimited)."),
+    cfg.IntOpt("floatingip", default=50, min=-1,
+               help="Default limit of floating IPs per project (-1: unlimited)."),
+    cfg.FloatOpt("reservation_expire", default=300.0, min=1.0,
+                 help="Seconds a quota reservation (a create between admission and "
+                      "completion) holds its share before it is released. It is "
+                      "released at once when the create fails; this only bounds "
+                      "what a dead process can hold."),
+    cfg.FloatOpt("reconcile_interval", default=60.0, min=1.0,
+                 help="Seconds between quota sweeps: expired reservations released, "
+                      "usage recounted from the resources Cascade holds, and (with "
+                      "push_to_regions) regional limits refreshed."),
+    cfg.BoolOpt("push_to_regions", default=False,
+                help="Also set each project's quotas in every region, to what is left "
+                     "of the global limit plus the project's usage in that region, so "
+                     "that using a region directly cannot exceed the global limit. "
+                     "Needs Cascade's service user to be admin in the regions."),
 ]
 
 region_opts = [
@@ -146,6 +236,13 @@ region_opts = [
     cfg.IntOpt("weight", default=1, help="Preference among regions; higher first."),
     cfg.BoolOpt("enabled", default=True,
                 help="Whether the region takes new placements."),
+    cfg.StrOpt("notification_transport_url", secret=True,
+               help="oslo.messaging transport URL the region's Nova, Neutron and Glance "
+                    "publish notifications on (their [oslo_messaging_notifications] "
+                    "transport_url, else their [DEFAULT] transport_url), e.g. "
+                    "rabbit://user:pass@host:5672/vhost. When set, Cascade refreshes an "
+                    "object as soon as the region notifies a change to it, instead of "
+                    "waiting for the next reconciliation. Default: none (no listener)."),
 ]
 
 _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
@@ -155,6 +252,7 @@ _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     ("service_credentials", service_credentials_opts),
     ("sync", sync_opts),
     ("image", image_opts),
+    ("quota", quota_opts),
 ]
 
 

@@ -1,10 +1,10 @@
 """One exception tree for Cascade; api/faults.py renders it in each service's format."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 __all__ = ["CascadeError", "ClientError", "BadRequest", "NotFound", "Conflict",
-           "Forbidden", "RequestTooLarge", "ServiceUnavailable",
+           "Forbidden", "OverQuota", "RequestTooLarge", "ServiceUnavailable",
            "RegionError", "RegionUnavailable", "RegionTimeout", "RegionHTTPError",
            "MappingNotFound"]
 
@@ -25,6 +25,14 @@ class CascadeError(Exception):
         err.status = status
         return err
 
+    def fault(self, service: str) -> tuple[int, str, str | None]:
+        """(status, message, Neutron error type) ``service`` answers this error with.
+
+        The same status and message everywhere, except for errors that each
+        service words in its own way (``OverQuota``).
+        """
+        return self.status, self.message, None
+
 
 class ClientError(CascadeError):
     """The request itself is wrong; the tenant can fix it."""
@@ -38,6 +46,36 @@ class BadRequest(ClientError):
 
 class Forbidden(ClientError):
     status = 403
+
+
+class OverQuota(Forbidden):
+    """Admitting the request would take ``resources`` over the project's limits.
+
+    Nova answers 403 ``Quota exceeded for instances: Requested 1, but already
+    used 10 of 10 instances``; Neutron 409 ``OverQuota``. ``used`` counts what
+    is in use plus what is reserved by creates in flight.
+    """
+
+    def __init__(self, resources: Sequence[str], requested: Mapping[str, int],
+                 used: Mapping[str, int], limits: Mapping[str, int], *,
+                 message: str | None = None) -> None:
+        self.resources = sorted(resources)
+        self.requested = {r: requested[r] for r in self.resources}
+        self.used = {r: used[r] for r in self.resources}
+        self.limits = {r: limits[r] for r in self.resources}
+        overs = ", ".join(self.resources)
+
+        def join(values: Mapping[str, int]) -> str:
+            return ", ".join(str(values[r]) for r in self.resources)
+
+        super().__init__(message or (
+            f"Quota exceeded for {overs}: Requested {join(self.requested)}, but already "
+            f"used {join(self.used)} of {join(self.limits)} {overs}"))
+
+    def fault(self, service: str) -> tuple[int, str, str | None]:
+        if service == "network":
+            return 409, f"Quota exceeded for resources: {self.resources!r}.", "OverQuota"
+        return self.status, self.message, None
 
 
 class NotFound(ClientError):

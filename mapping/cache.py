@@ -3,14 +3,17 @@
 The hot path (``GET /servers/{id}``) then needs no database round trip: the
 mapping is immutable while a server lives (moves and deletes invalidate it
 here; another process's change shows up as a regional 404, after which the
-caller invalidates and asks the database). The watched fields of the last view
-tell whether Cascade's cached copy in the database needs rewriting.
+caller invalidates and asks the database). A fingerprint of the watched fields
+of the last view tells whether Cascade's cached copy in the database needs
+rewriting.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
 from typing import Any, Iterable
+
+import orjson
 
 __all__ = ["Mapping", "MappingCache", "WATCHED"]
 
@@ -34,7 +37,7 @@ class MappingCache:
         self._size = size
         self._maps: OrderedDict[str, Mapping] = OrderedDict()
         self._by_local: dict[tuple[str, str], Mapping] = {}
-        self._digests: dict[str, tuple[Any, ...]] = {}
+        self._digests: dict[str, int] = {}
 
     def get(self, global_id: str) -> Mapping | None:
         hit = self._maps.get(global_id)
@@ -45,6 +48,11 @@ class MappingCache:
     def by_local(self, region: str, local_id: str) -> Mapping | None:
         """The mapping of a regional id, if cached."""
         return self._by_local.get((region, local_id))
+
+    def touch(self, global_id: str) -> None:
+        """Mark a cached mapping as just used (a list saw its server)."""
+        if global_id in self._maps:
+            self._maps.move_to_end(global_id)
 
     def put(self, mapping: Mapping) -> None:
         old = self._maps.get(mapping.global_id)
@@ -66,18 +74,27 @@ class MappingCache:
 
     def stale(self, global_id: str, server: dict[str, Any]) -> bool:
         """Whether ``server`` differs from the last view seen (and remember it)."""
-        digest = _watched(server)
-        if self._digests.get(global_id) == digest:
+        digest = self.new_digest(global_id, server)
+        if digest is None:
             return False
-        self._remember(global_id, digest)
+        self.remember(global_id, digest)
         return True
+
+    def new_digest(self, global_id: str, server: dict[str, Any]) -> int | None:
+        """The watched values of ``server`` if they differ from the last view seen.
+
+        Nothing is remembered: ``remember`` once the view is stored.
+        """
+        digest = _watched(server)
+        return None if self._digests.get(global_id) == digest else digest
 
     def seen(self, views: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Remember the views just loaded from or stored to the database."""
         for global_id, server in views:
-            self._remember(global_id, _watched(server))
+            self.remember(global_id, _watched(server))
 
-    def _remember(self, global_id: str, digest: tuple[Any, ...]) -> None:
+    def remember(self, global_id: str, digest: int) -> None:
+        """Remember a view's watched values (from ``new_digest``), now stored."""
         # Lists see servers whose mapping is not cached; keep the digests bounded
         # too (forgetting them only costs one extra write of each view).
         if len(self._digests) >= 2 * self._size and global_id not in self._digests:
@@ -85,6 +102,12 @@ class MappingCache:
         self._digests[global_id] = digest
 
 
-def _watched(server: dict[str, Any]) -> tuple[Any, ...]:
-    # The watched values themselves: comparing them is cheaper than hashing them.
-    return tuple(server.get(k) for k in WATCHED)
+def _watched(server: dict[str, Any]) -> int:
+    # NOTE: a 64-bit fingerprint of the watched values' JSON (keys sorted, so a
+    # view read back from the database matches the regional one), rather than the
+    # values themselves: about as cheap as comparing them (orjson), and it keeps
+    # no part of the view alive, so thousands of cached servers add nothing for
+    # the garbage collector to walk. A collision would only delay one refresh of
+    # the stored view until the server's next change.
+    return hash(orjson.dumps(tuple(map(server.get, WATCHED)), default=str,
+                             option=orjson.OPT_SORT_KEYS))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
+from cascade.quota import ledger
 
 __all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
            "regions_in_use",
@@ -32,10 +33,16 @@ def new_global_id() -> str:
 
 def create_resource(session: AsyncSession, *, global_id: str, type_: str, project_id: str,
                     user_id: str | None, region: str, spec: dict[str, Any],
-                    attrs: dict[str, Any], status: str) -> tuple[Resource, Placement]:
-    """Add a resource and its placement in state *creating* (no local id yet)."""
+                    attrs: dict[str, Any], status: str,
+                    usage: dict[str, int] | None = None) -> tuple[Resource, Placement]:
+    """Add a resource and its placement in state *creating* (no local id yet).
+
+    ``usage`` is what the resource counts against its project's quota (e.g.
+    ``{"instances": 1, "cores": 2, "ram": 512}``); write it in the transaction
+    that commits the quota reservation, and ``remove`` gives it back.
+    """
     res = Resource(global_id=global_id, type=type_, project_id=project_id, user_id=user_id,
-                   spec=spec, attrs=attrs, status=status)
+                   spec=spec, attrs=attrs, status=status, usage=usage)
     pl = Placement(global_id=global_id, resource_type=type_, region=region,
                    state=PlacementState.CREATING)
     session.add_all([res, pl])
@@ -182,6 +189,13 @@ async def activate(session: AsyncSession, placement_id: int, local_id: str,
 
 
 async def remove(session: AsyncSession, global_id: str) -> None:
-    """Forget a resource and all its placements."""
+    """Forget a resource and all its placements, and give its quota usage back.
+
+    The usage goes back in the same transaction as the row, and only from the
+    call that actually deleted it, so concurrent removes never give back twice.
+    """
     await session.execute(delete(Placement).where(Placement.global_id == global_id))
-    await session.execute(delete(Resource).where(Resource.global_id == global_id))
+    gone = (await session.execute(delete(Resource).where(Resource.global_id == global_id)
+                                  .returning(Resource.project_id, Resource.usage))).first()
+    if gone is not None and gone.usage:
+        await ledger.give_back(session, gone.project_id, gone.usage)

@@ -32,7 +32,13 @@ async def sweep_deletes(sessions: async_sessionmaker[AsyncSession],
         if pl.local_id is None:
             continue
         try:
-            await client.get(None, pl.region, "compute", f"/servers/{pl.local_id}")
+            found = await client.get(None, pl.region, "compute", f"/servers/{pl.local_id}")
+            server = (found.body or {}).get("server") or {}
+            if server.get("OS-EXT-STS:task_state") != "deleting" and server.get(
+                    "status") not in ("DELETED", "SOFT_DELETED"):
+                # Marked deleting but the region was never asked (a crash in
+                # between, or a lost call): ask again; a DELETE is idempotent.
+                await client.delete(None, pl.region, "compute", f"/servers/{pl.local_id}")
             continue  # still there (deleting); look again next sweep
         except errors.RegionHTTPError as exc:
             if exc.status != 404:

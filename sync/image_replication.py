@@ -18,7 +18,8 @@ from typing import Any, AsyncIterator
 
 from sqlalchemy import delete, func, select
 
-from cascade import errors
+from cascade import errors, metrics
+from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Region, Resource
 from cascade.images import records, rowlock, store
 from cascade.images.service import regional_body
@@ -89,7 +90,7 @@ async def _target_image(ctx: JobContext, res: Resource, target: str,
             raise errors.RegionUnavailable(target, f"regional image {local_id} is still "
                                            f"{status}; waiting for it to settle")
         await _remove_regional(ctx, target, local_id)
-    body = regional_body(res)
+    body = regional_body(res, ctx.conf.cascade_id)
     for candidate in (local_id, str(uuid.uuid4())):
         body["id"] = candidate
         try:
@@ -130,6 +131,7 @@ async def handle(ctx: JobContext) -> Outcome:
         raise errors.RegionUnavailable(target, f"target region {target} is not available")
 
     local_id, complete = await _target_image(ctx, res, target, mine.local_id or image_id)
+    crash_point("replication.target_created")
     if not complete:
         try:
             algo = await _copy(ctx, res.attrs, source.region, source.local_id or image_id,
@@ -148,6 +150,7 @@ async def handle(ctx: JobContext) -> Outcome:
         # kept and the next attempt uploads into it again; Glance puts an
         # interrupted upload back to queued, so nothing is left half-written.
         await _learn_algo(ctx, target, algo)
+    crash_point("replication.copied")
     await _record(ctx, image_id, target, PlacementState.ACTIVE, local_id=local_id)
     LOG.info("image %s replicated %s -> %s (regional id %s)", image_id, source.region,
              target, local_id)
@@ -202,9 +205,11 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
                         await hashing
                     hashing = loop.run_in_executor(None, digest.update, chunk)
                 done += len(chunk)
+                metrics.REPLICATION_BYTES.inc(len(chunk), region=target)
                 if done >= next_report:
                     next_report += every
                     await ctx.progress(done, size)
+                    crash_point("replication.mid_copy")
                 yield chunk
             if hashing is not None:
                 await hashing

@@ -11,6 +11,9 @@ from aiohttp import web
 from cascade import appkeys
 from sync import registry
 from sync.deletes import sweep_deletes
+from sync.audit import audit
+from sync.quota_sweep import sweep as sweep_quota
+from sync.reconcile import reconcile_all
 from sync.worker import Worker
 
 __all__ = ["LOOPS", "sync_context", "run_periodic", "WORKER"]
@@ -44,10 +47,37 @@ def _deletes(app: web.Application) -> tuple[float, Callable[[], Awaitable[object
         app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT])
 
 
+def _quota(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
+    conf = app[appkeys.CONF]
+    return conf.quota.reconcile_interval, lambda: sweep_quota(
+        app[appkeys.SESSIONS], app[appkeys.QUOTAS])
+
+
+def _usable_regions(app: web.Application) -> list[str]:
+    return [r.name for r in app[appkeys.REGIONS] if r.health != "down"]
+
+
+def _reconcile(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
+    conf = app[appkeys.CONF]
+    return conf.sync.reconcile_interval, lambda: reconcile_all(
+        app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT], _usable_regions(app),
+        margin=conf.sync.reconcile_margin)
+
+
+def _audit(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
+    conf = app[appkeys.CONF]
+    return conf.sync.audit_interval, lambda: audit(
+        app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT], _usable_regions(app),
+        grace=conf.sync.audit_grace, repair=True, owner=conf.cascade_id)
+
+
 #: name -> factory of (interval, one round)
 LOOPS: dict[str, Callable[[web.Application],
                           tuple[float, Callable[[], Awaitable[object]]]]] = {
     "deletes": _deletes,
+    "quota": _quota,
+    "reconcile": _reconcile,
+    "audit": _audit,
 }
 
 

@@ -59,7 +59,8 @@ async def handle(ctx: JobContext) -> Outcome:
     try:
         server = with_image(p["server"], p["image_id"], replica.local_id or p["image_id"])
         await regional_create(ctx.sessions, ctx.client, rctx, server_id, pl.id, info,
-                              server, p["microversion"], answered=True)
+                              server, p["microversion"], answered=True,
+                              owner=ctx.conf.cascade_id)
     except errors.RegionHTTPError as exc:
         if exc.status < 500:
             # The server is now in ERROR with the region's reason, as Nova shows it.

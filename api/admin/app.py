@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.admin import jobs, regions
+from api.admin import jobs, mappings, regions
 
 __all__ = ["create_admin_app"]
 
@@ -20,5 +20,7 @@ def create_admin_app() -> web.Application:
         web.get("/jobs/{job_id}", jobs.show_job),
         web.post("/jobs/{job_id}/retry", jobs.retry_job),
         web.post("/jobs/{job_id}/cancel", jobs.cancel_job),
+        web.get("/mappings", mappings.list_mappings),
+        web.get("/mappings/{id}", mappings.show_mapping),
     ])
     return app

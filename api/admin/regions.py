@@ -69,7 +69,14 @@ async def show_region(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     async with request.config_dict[SESSIONS]() as session:
         row = await store.get_region(session, name)
-    return json_response({"region": _view(row, request.config_dict[REGIONS].get(name))})
+        history = await store.health_history(session, name)
+        held = await store.placement_count(session, name)
+    view = _view(row, request.config_dict[REGIONS].get(name))
+    view["health_history"] = [
+        {"at": e.at.isoformat(), "from": e.from_state, "to": e.to_state, "reason": e.reason}
+        for e in history]
+    view["placements"] = held
+    return json_response({"region": view})
 
 
 async def add_region(request: web.Request) -> web.Response:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.compute import availability_zones, flavors, keypairs, servers, versions
+from api.compute import (availability_zones, flavors, keypairs, limits, quota_sets, servers,
+                         versions)
 from api.compute.keypair_ops import Keypairs
 from api.compute.keys import KEYPAIRS, SERVERS
 from api.compute.microversion import microversion_middleware
@@ -13,6 +14,7 @@ __all__ = ["create_compute_app"]
 
 V = "/v2.1"
 S = V + "/servers/{server_id}"
+Q = V + "/os-quota-sets/{project_id}"
 
 
 def create_compute_app(ops: Servers, pairs: Keypairs) -> web.Application:
@@ -50,5 +52,11 @@ def create_compute_app(ops: Servers, pairs: Keypairs) -> web.Application:
         web.delete(V + "/os-keypairs/{name}", keypairs.delete_keypair),
         web.get(V + "/os-availability-zone", availability_zones.list_zones),
         web.get(V + "/os-availability-zone/detail", availability_zones.list_zones_detail),
+        web.get(Q, quota_sets.show_quota_set),
+        web.put(Q, quota_sets.update_quota_set),
+        web.delete(Q, quota_sets.delete_quota_set),
+        web.get(Q + "/defaults", quota_sets.show_quota_set_defaults),
+        web.get(Q + "/detail", quota_sets.show_quota_set_detail),
+        web.get(V + "/limits", limits.show_limits),
     ])
     return app

@@ -2,7 +2,9 @@
 
 Nova keypairs belong to a user. Cascade keeps them as resources of type
 ``keypair`` whose id is derived from (user, name), so the primary key itself
-refuses a duplicate, even under concurrent creates.
+refuses a duplicate, even under concurrent creates. Each counts one
+``key_pairs`` against the project of its creator, charged in the transaction
+that stores it and given back in the one that deletes it.
 """
 from __future__ import annotations
 
@@ -21,7 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource
+from cascade.quota import ledger
+from cascade.quota.service import QuotaService
 from cascade.regions.client import RegionClient
+from mapping import store
 
 __all__ = ["Keypairs", "fingerprint"]
 
@@ -30,6 +35,9 @@ _NAMESPACE = uuid.UUID("3d6f0a52-8f35-4c55-9d2c-4b1f1c0b7a11")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9 _.@-]{1,255}$")
 #: Microversion that carries ``type`` in keypair bodies.
 _TYPE_MICROVERSION = "2.2"
+#: What one keypair counts against its project's quota, and Nova's words when full.
+_USAGE = {"key_pairs": 1}
+_OVER_QUOTA = "Quota exceeded, too many key pairs."
 
 
 def fingerprint(public_key: str) -> str:
@@ -82,9 +90,10 @@ class Keypairs:
     """Create, import, list, show, delete keypairs; ensure them in regions."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 client: RegionClient) -> None:
+                 client: RegionClient, quotas: QuotaService) -> None:
         self._sessions = sessions
         self._client = client
+        self._quotas = quotas
 
     def _owner(self, ctx: RequestContext, user_id: str | None) -> str:
         if user_id and user_id != ctx.user_id:
@@ -100,6 +109,7 @@ class Keypairs:
 
         :raises BadRequest: bad name, type or key.
         :raises Conflict: the user already has a keypair of that name.
+        :raises OverQuota: the project has as many keypairs as its key_pairs limit.
         """
         if not isinstance(body, dict) or not isinstance(body.get("keypair"), dict):
             raise errors.BadRequest("Invalid input for field/attribute keypair.")
@@ -123,10 +133,14 @@ class Keypairs:
                 "fingerprint": fingerprint(public),
                 "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")}
         res = Resource(global_id=_key_id(owner, name), type=KEYPAIR, project_id=ctx.project_id,
-                       user_id=owner, spec=spec, attrs={}, status="active")
+                       user_id=owner, spec=spec, attrs={}, status="active", usage=dict(_USAGE))
         try:
             async with self._sessions.begin() as session:
                 session.add(res)
+                # The row first: a duplicate fails before the usage row is locked.
+                await session.flush()
+                await ledger.charge(session, ctx.project_id, _USAGE,
+                                    defaults=self._quotas.defaults, message=_OVER_QUOTA)
         except IntegrityError:
             raise errors.Conflict(f"Key pair '{name}' already exists.") from None
         view = _view(res)
@@ -163,7 +177,8 @@ class Keypairs:
         """
         owner = self._owner(ctx, user_id)
         async with self._sessions.begin() as session:
-            await session.delete(await self._get(session, owner, name))
+            res = await self._get(session, owner, name)
+            await store.remove(session, res.global_id)  # gives key_pairs back
 
     async def ensure_in_region(self, ctx: RequestContext, name: str, region: str) -> None:
         """Make the caller's keypair ``name`` present (same public key) in ``region``.

@@ -33,21 +33,36 @@ class RegionChooser:
         self._conf = conf
         self._registry = registry
         self._client = client
-        self._flavors: dict[tuple[str, str], tuple[float, set[str]]] = {}
+        self._flavor_cache: dict[tuple[str, str], tuple[float, dict[str, tuple[int, int]]]] = {}
 
-    async def _flavor_ids(self, ctx: RequestContext, region: str) -> set[str]:
+    async def _flavors(self, ctx: RequestContext, region: str) -> dict[str, tuple[int, int]]:
+        """The region's flavors by id and by name -> (vcpus, ram MiB), briefly cached."""
         key = (region, ctx.project_id)
-        hit = self._flavors.get(key)
+        hit = self._flavor_cache.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        resp = await self._client.get(ctx, region, "compute", "/flavors",
+        resp = await self._client.get(ctx, region, "compute", "/flavors/detail",
                                       params={"is_public": "None"})
-        ids = {str(f["id"]) for f in (resp.body or {}).get("flavors", [])}
-        ids |= {str(f.get("name")) for f in (resp.body or {}).get("flavors", [])}
-        if len(self._flavors) >= _CACHE_MAX:
-            self._flavors.clear()
-        self._flavors[key] = (time.monotonic() + _FLAVOR_TTL, ids)
-        return ids
+        sizes: dict[str, tuple[int, int]] = {}
+        for f in (resp.body or {}).get("flavors", []):
+            size = (int(f.get("vcpus") or 0), int(f.get("ram") or 0))
+            sizes[str(f["id"])] = size
+            sizes.setdefault(str(f.get("name")), size)
+        if len(self._flavor_cache) >= _CACHE_MAX:
+            self._flavor_cache.clear()
+        self._flavor_cache[key] = (time.monotonic() + _FLAVOR_TTL, sizes)
+        return sizes
+
+    async def flavor_size(self, ctx: RequestContext, region: str,
+                          flavor_ref: Any) -> tuple[int, int]:
+        """(vcpus, ram MiB) of a flavor in ``region``, for quota admission.
+
+        :raises BadRequest: the region has no such flavor.
+        """
+        size = (await self._flavors(ctx, region)).get(str(flavor_ref))
+        if size is None:
+            raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.")
+        return size
 
     def by_zone(self, zone: str) -> RegionInfo:
         """The region serving ``zone``.
@@ -84,7 +99,7 @@ class RegionChooser:
         flavor = str(flavor_ref)
 
         async def offers(region: str) -> bool:
-            return flavor in await self._flavor_ids(ctx, region)
+            return flavor in await self._flavors(ctx, region)
 
         results = await scatter_gather([r.name for r in usable], offers,
                                        timeout=self._conf.api.region_timeout)

@@ -63,9 +63,30 @@ def spec_view(res: Resource, cascade_base: str) -> dict[str, Any]:
     return body
 
 
-def cached_view(res: Resource, cascade_base: str, microversion: str) -> dict[str, Any]:
-    """What to answer for a server whose region cannot be asked now."""
+def cached_view(res: Resource, cascade_base: str, microversion: str,
+                max_age: float | None = None) -> dict[str, Any]:
+    """What to answer for a server whose region cannot be asked now.
+
+    From 2.69 the status is ``UNKNOWN``; older microversions get the cached
+    status, unless it was last seen more than ``max_age`` seconds ago: a stale
+    status is never shown as current, so it becomes ``UNKNOWN`` too. The view
+    says when Cascade last saw the server (``cascade:cached_at``).
+    """
     view = dict(res.attrs.get("server") or spec_view(res, cascade_base))
-    if supports_unknown(microversion):
+    seen = res.attrs.get("seen_at")
+    view["cascade:cached_at"] = seen
+    if supports_unknown(microversion) or (max_age is not None and _older(seen, max_age)):
         view["status"] = "UNKNOWN"
     return view
+
+
+def _older(seen: str | None, max_age: float) -> bool:
+    if not seen:
+        return True
+    try:
+        when = dt.datetime.fromisoformat(seen)
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return (dt.datetime.now(dt.timezone.utc) - when).total_seconds() > max_age

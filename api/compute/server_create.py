@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.compute import server_cache, server_schema
 from api.compute.keypair_ops import Keypairs
 from api.compute.region_choice import RegionChooser
+from cascade.networks.ports import Ports
+from cascade.quota import ledger
+from cascade.quota.service import QuotaService
 from cascade import errors
+from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
 from cascade.images import records as image_records
@@ -48,8 +52,11 @@ def _now_iso() -> str:
 class ServerCreator:
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  client: RegionClient, chooser: RegionChooser, keypairs: Keypairs,
-                 images: ImageService, wake: Callable[[str], Awaitable[None]]) -> None:
+                 images: ImageService, wake: Callable[[str], Awaitable[None]], *,
+                 ports: Ports, quotas: QuotaService) -> None:
         self._conf = conf
+        self._ports = ports
+        self._quotas = quotas
         self._sessions = sessions
         self._client = client
         self._chooser = chooser
@@ -74,13 +81,44 @@ class ServerCreator:
         server = server_schema.validate_create(body)
         want_reservation = bool(server.pop("return_reservation_id", False))
         low, high = server_schema.counts(server)
+        await self._check_metadata(ctx, server.get("metadata") or {})
         async with self._sessions() as session:
             project_regions = await store.regions_of_project(session, SERVER, ctx.project_id)
+        allowed = await self._ports.regions_for(ctx, server.get("networks"))
         candidates = await self._chooser.candidates(
             ctx, server.get("availability_zone"), server.get("flavorRef"), project_regions)
+        if allowed is not None:
+            candidates = [c for c in candidates if c.name in allowed]
+            if not candidates:
+                raise errors.Conflict("The requested networks or ports are not available "
+                                      "in any usable region that can take this server"
+                                      + (" in that availability zone."
+                                         if server.get("availability_zone") else "."))
         region = candidates[0]
-        if server.get("key_name"):
-            await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+        vcpus, ram = await self._chooser.flavor_size(ctx, region.name, server.get("flavorRef"))
+        per_server = {"instances": 1, "cores": vcpus, "ram": ram}
+        reservations = await self._admit(ctx, per_server, low, high)
+        crash_point("server_create.reserved")
+        high = len(reservations)
+        try:
+            # Networks are instantiated and ports materialised in the region first;
+            # the request then names them by their regional ids.
+            global_networks = server.get("networks")
+            if global_networks is not None:
+                server["networks"] = await self._ports.for_boot(ctx, region.name,
+                                                                global_networks)
+            if server.get("security_groups"):
+                server["security_groups"] = await self._ports.groups_for_boot(
+                    ctx, region.name, server["security_groups"])
+            elif global_networks != "none":
+                # Nova gives the server's ports the region's "default" group: it
+                # must hold the rules the project's default group has here.
+                await self._ports.groups_for_boot(ctx, region.name, [{"name": "default"}])
+            if server.get("key_name"):
+                await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+        except BaseException:
+            await self._release(reservations)
+            raise
         if not server.get("adminPass"):
             # Nova mints one too; minting it here means Cascade can hand it back even
             # when the regional create is deferred.
@@ -88,11 +126,13 @@ class ServerCreator:
         reservation = f"r-{secrets.token_hex(4)}"
         names = ([server["name"]] if high == 1 else
                  [f"{server['name']}-{i}" for i in range(1, high + 1)])
+        fallbacks = candidates[1:] if len(candidates) > 1 and global_networks in (
+            None, "auto", "none") else []
         results = await asyncio.gather(
             *(self._create_one(ctx, {**server, "name": name}, region, microversion,
-                               cascade_base, reservation,
-                               candidates[1:] if len(candidates) > 1 else [])
-              for name in names), return_exceptions=True)
+                               cascade_base, reservation, fallbacks,
+                               quota=(held, per_server))
+              for name, held in zip(names, reservations)), return_exceptions=True)
         made = [r for r in results if isinstance(r, dict)]
         failures = [r for r in results if isinstance(r, BaseException)]
         if len(made) < low:
@@ -105,9 +145,40 @@ class ServerCreator:
             return {"reservation_id": reservation}
         return made[0]
 
+    async def _check_metadata(self, ctx: RequestContext, metadata: dict[str, Any]) -> None:
+        limit = (await self._quotas.limits(ctx.project_id)).get("metadata_items", -1)
+        if 0 <= limit < len(metadata):
+            raise errors.Forbidden("Quota exceeded for metadata_items: Requested "
+                                   f"{len(metadata)}, but already used 0 of {limit} "
+                                   "metadata_items")
+
+    async def _admit(self, ctx: RequestContext, per_server: dict[str, int], low: int,
+                     high: int) -> list[str]:
+        """One reservation per server, all or none; ``high`` servers if they fit, else
+        ``low`` (Nova creates fewer than max_count when only min_count fits).
+
+        :raises OverQuota: not even ``low`` servers fit.
+        """
+        for count in dict.fromkeys((high, low)):
+            try:
+                async with self._sessions.begin() as session:
+                    return [await ledger.reserve(session, ctx.project_id, per_server,
+                                                 ttl=self._quotas.ttl,
+                                                 defaults=self._quotas.defaults)
+                            for _ in range(count)]
+            except errors.OverQuota as exc:
+                failure = exc
+        raise failure
+
+    async def _release(self, reservations: list[str]) -> None:
+        async with self._sessions.begin() as session:
+            for reservation in reservations:
+                await ledger.release(session, reservation)
+
     async def _create_one(self, ctx: RequestContext, server: dict[str, Any],
                           region: RegionInfo, microversion: str, cascade_base: str,
-                          reservation: str, fallbacks: list[RegionInfo]) -> dict[str, Any]:
+                          reservation: str, fallbacks: list[RegionInfo], *,
+                          quota: tuple[str, dict[str, int]]) -> dict[str, Any]:
         global_id = store.new_global_id()
         spec = {k: v for k, v in server.items() if k != "adminPass"}
         attrs = {"name": server["name"], "created": _now_iso(),
@@ -115,26 +186,57 @@ class ServerCreator:
                  "availability_zone": region.availability_zone,
                  "reservation_id": reservation}
         image_id = _image_of(server)
-        async with self._sessions.begin() as session:
-            res, placement = store.create_resource(
-                session, global_id=global_id, type_=SERVER, project_id=ctx.project_id,
-                user_id=ctx.user_id, region=region.name, spec=spec, attrs=attrs,
-                status="BUILD")
-            deferred = False
-            if image_id:
-                local_image = await self._image_ready(session, ctx, image_id, region.name)
-                deferred = local_image is None
-                if local_image and local_image != image_id:
-                    server = with_image(server, image_id, local_image)
-            if deferred:
-                # NOTE: the build job carries the caller's token so the regional
-                # server belongs to the caller; it is short-lived work (minutes).
-                await jobs.enqueue(session, BUILD, {
-                    "server_id": global_id, "region": region.name, "image_id": image_id,
-                    "server": server, "microversion": microversion,
-                    "ctx": {"request_id": ctx.request_id, "project_id": ctx.project_id,
-                            "user_id": ctx.user_id, "roles": list(ctx.roles),
-                            "auth_token": ctx.auth_token}})
+        held, usage = quota
+        try:
+            async with self._sessions.begin() as session:
+                res, placement = store.create_resource(
+                    session, global_id=global_id, type_=SERVER, project_id=ctx.project_id,
+                    user_id=ctx.user_id, region=region.name, spec=spec, attrs=attrs,
+                    status="BUILD", usage=usage)
+                if not await ledger.commit(session, held):
+                    # The reservation expired meanwhile: count the server anyway.
+                    await ledger.charge(session, ctx.project_id, usage,
+                                        defaults=self._quotas.defaults, check=False)
+                deferred, server = await self._prepare_image(session, ctx, image_id,
+                                                             region.name, server)
+                if deferred:
+                    await self._enqueue_build(session, ctx, global_id, region, image_id,
+                                              server, microversion)
+        except BaseException:
+            async with self._sessions.begin() as session:
+                await ledger.release(session, held)
+            raise
+        return await self._after_record(ctx, res, placement, global_id, server, region,
+                                        microversion, cascade_base, fallbacks, deferred)
+
+    async def _prepare_image(self, session: AsyncSession, ctx: RequestContext,
+                             image_id: str | None, region: str,
+                             server: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """(whether the build waits for the image's replica, the request in the
+        region's image id); the replication is queued in this transaction."""
+        if not image_id:
+            return False, server
+        local_image = await self._image_ready(session, ctx, image_id, region)
+        if local_image and local_image != image_id:
+            server = with_image(server, image_id, local_image)
+        return local_image is None, server
+
+    async def _enqueue_build(self, session: AsyncSession, ctx: RequestContext,
+                             global_id: str, region: RegionInfo, image_id: str | None,
+                             server: dict[str, Any], microversion: str) -> None:
+        # NOTE: the build job carries the caller's token so the regional
+        # server belongs to the caller; it is short-lived work (minutes).
+        await jobs.enqueue(session, BUILD, {
+            "server_id": global_id, "region": region.name, "image_id": image_id,
+            "server": server, "microversion": microversion,
+            "ctx": {"request_id": ctx.request_id, "project_id": ctx.project_id,
+                    "user_id": ctx.user_id, "roles": list(ctx.roles),
+                    "auth_token": ctx.auth_token}})
+
+    async def _after_record(self, ctx: RequestContext, res: Resource, placement: Placement,
+                            global_id: str, server: dict[str, Any], region: RegionInfo,
+                            microversion: str, cascade_base: str,
+                            fallbacks: list[RegionInfo], deferred: bool) -> dict[str, Any]:
         if deferred:
             await self._wake("jobs")
             out = server_cache.spec_view(res, cascade_base)
@@ -144,8 +246,10 @@ class ServerCreator:
                                             server.get("security_groups") or [
                                                 {"name": "default"}]]})
             return out
+        crash_point("server_create.mapped")
         created = await regional_create(self._sessions, self._client, ctx, global_id,
-                                        placement.id, region, server, microversion)
+                                        placement.id, region, server, microversion,
+                                        owner=self._conf.cascade_id)
         if fallbacks and self._conf.api.build_watch_seconds > 0:
             task = asyncio.create_task(self._watch_build(
                 ctx, global_id, server, fallbacks, microversion))
@@ -231,7 +335,7 @@ class ServerCreator:
             res.status = "BUILD"
             res.attrs = {**res.attrs, "availability_zone": region.availability_zone}
         await regional_create(self._sessions, self._client, ctx, global_id, old.id, region,
-                              server, microversion)
+                              server, microversion, owner=self._conf.cascade_id)
 
     async def _undo(self, ctx: RequestContext, global_id: str) -> None:
         async with self._sessions() as session:
@@ -270,7 +374,8 @@ async def mark_error(sessions: async_sessionmaker[AsyncSession], global_id: str,
 async def regional_create(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
                           ctx: RequestContext, global_id: str, placement_id: int,
                           region: RegionInfo, server: dict[str, Any],
-                          microversion: str, *, answered: bool = False) -> dict[str, Any]:
+                          microversion: str, *, answered: bool = False,
+                          owner: str = "cascade") -> dict[str, Any]:
     """Create the server in its region and record the regional id.
 
     On a definite refusal the mapping is removed, unless the tenant was already
@@ -279,7 +384,8 @@ async def regional_create(sessions: async_sessionmaker[AsyncSession], client: Re
     *creating* for the audit.
     """
     regional = dict(server)
-    regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id}
+    regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id,
+                            rewrite.OWNER_KEY: owner}
     regional.pop("availability_zone", None)
     regional.pop("min_count", None)
     regional.pop("max_count", None)
@@ -311,6 +417,7 @@ async def regional_create(sessions: async_sessionmaker[AsyncSession], client: Re
         raise errors.ServiceUnavailable(
             f"Region {region.name} did not complete the create: {exc.message}") from exc
     created: dict[str, Any] = (resp.body or {}).get("server") or {}
+    crash_point("server_create.regional_created")
     local_id = created.get("id")
     if not local_id:
         await mark_error(sessions, global_id, "region answered without a server id")

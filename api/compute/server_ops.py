@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
+import orjson
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.compute import server_cache, servers_list
 from api.compute.server_create import SERVER, ServerCreator
 from cascade import errors
+from cascade.crashpoints import crash_point
 from cascade.bus import Waker
 from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.regions.client import RegionClient, RegionResponse
-from cascade.regions.fanout import scatter_gather, split_results
+from cascade.regions.fanout import scatter_process, split_results
 from cascade.regions.registry import RegionRegistry
 from mapping import rewrite, store
 from mapping.cache import Mapping, MappingCache
@@ -34,13 +36,19 @@ _MAX_PAGES_PER_REGION = 20
 
 
 class ListResult:
-    """A merged server list, the regions that could not answer, and the next marker."""
+    """A merged server list, the regions that could not answer, and the next marker.
+
+    ``encoded``, when set, holds each of ``servers`` already as JSON (in order):
+    the regions' pages are encoded as they arrive, so that little is left to do
+    once the slowest region has answered.
+    """
 
     def __init__(self, servers: list[dict[str, Any]], failed: list[str],
-                 next_marker: str | None) -> None:
+                 next_marker: str | None, encoded: list[bytes] | None = None) -> None:
         self.servers = servers
         self.failed = failed
         self.next_marker = next_marker
+        self.encoded = encoded
 
 
 class Forwarded:
@@ -83,14 +91,19 @@ class Servers:
             self._in_use.pop(ctx.project_id, None)
             self._in_use.pop(None, None)
 
-    async def _regions_in_use(self, session: AsyncSession,
-                              project: str | None) -> tuple[set[str], bool]:
+    async def _regions_in_use(self, project: str | None) -> tuple[set[str], bool]:
+        """Regions holding the project's servers, and whether any is still creating.
+
+        Remembered for ``[api] regions_in_use_cache_seconds``; the database (and a
+        session) only on a miss.
+        """
         ttl = self._conf.api.regions_in_use_cache_seconds
         now = time.monotonic()
         hit = self._in_use.get(project)
         if ttl and hit is not None and hit[0] > now:
             return hit[1], hit[2]
-        regions, pending = await store.regions_in_use(session, SERVER, project)
+        async with self._sessions() as session:
+            regions, pending = await store.regions_in_use(session, SERVER, project)
         if ttl and not pending:  # pending builds change fast: always ask
             if len(self._in_use) > 10_000:
                 self._in_use.clear()
@@ -117,9 +130,11 @@ class Servers:
 
     def _to_global(self, region: str, server: dict[str, Any], global_id: str,
                    cascade_base: str) -> dict[str, Any]:
-        return rewrite.server_to_global(server, global_id,
-                                        self._client.base_url(region, "compute"),
-                                        cascade_base, availability_zone=self._zone(region))
+        """``server`` (a regional answer, decoded for this request only) rewritten in place."""
+        rewrite.servers_to_global([(server, global_id)],
+                                  self._client.base_url(region, "compute"), cascade_base,
+                                  availability_zone=self._zone(region))
+        return server
 
     # -- show --------------------------------------------------------------
 
@@ -151,11 +166,13 @@ class Servers:
                 raise
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
-            return server_cache.cached_view(res, cascade_base, microversion)
+            return server_cache.cached_view(res, cascade_base, microversion,
+                                            self._conf.api.cache_max_age)
         except errors.RegionError as exc:
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
-            return server_cache.cached_view(res, cascade_base, microversion)
+            return server_cache.cached_view(res, cascade_base, microversion,
+                                            self._conf.api.cache_max_age)
         await self._global_images(pl.region, [resp.body["server"]])
         server = self._to_global(pl.region, resp.body["server"], global_id, cascade_base)
         self._cache.seen([(global_id, res.attrs.get("server") or {})])
@@ -163,46 +180,51 @@ class Servers:
             await server_cache.store_views(self._sessions, [(global_id, server)])
         return server
 
-    def _cached_ids(self, region: str, servers: list[dict[str, Any]],
-                    project: str | None) -> dict[str, tuple[str, str, str]]:
-        """Regional ids already known here -> (global id, project, state)."""
-        out: dict[str, tuple[str, str, str]] = {}
+    def _swap_images(self, region: str, servers: list[dict[str, Any]]) -> list[str]:
+        """Swap the regional image ids already known for global ones, in place.
+
+        :returns: the regional image ids not known yet.
+        """
+        unknown: list[str] = []
+        known = self._image_ids
         for server in servers:
-            hit = self._cache.by_local(region, server["id"])
-            if hit is not None and (project is None or hit.project_id == project):
-                out[server["id"]] = (hit.global_id, hit.project_id, PlacementState.ACTIVE)
-        return out
+            image = server.get("image")
+            if isinstance(image, dict) and image.get("id"):
+                local = str(image["id"])
+                gid = known.get((region, local))
+                if gid is None:
+                    if local not in unknown:
+                        unknown.append(local)
+                elif gid != image["id"]:
+                    server["image"] = {**image, "id": gid}
+        return unknown
 
     async def _global_images(self, region: str, servers: list[dict[str, Any]]) -> None:
         """Swap regional image ids for global ones (they differ only when an image's
         id was used up in the region and its replica got a new one). The answers
         are cached: an image's regional id never changes."""
-        local = {str(s["image"]["id"]) for s in servers
-                 if isinstance(s.get("image"), dict) and s["image"].get("id")}
-        unknown = [i for i in local if (region, i) not in self._image_ids]
-        if unknown:
-            async with self._sessions() as session:
-                mapped = await store.resolve_local_ids(session, "image", region, unknown,
-                                                       None)
-            if len(self._image_ids) > 100_000:
-                self._image_ids.clear()
-            for image_id in unknown:
-                hit = mapped.get(image_id)
-                self._image_ids[(region, image_id)] = hit[0].global_id if hit else image_id
-        for server in servers:
-            image = server.get("image")
-            if isinstance(image, dict) and image.get("id"):
-                gid = self._image_ids.get((region, str(image["id"])), image["id"])
-                if gid != image["id"]:
-                    server["image"] = {**image, "id": gid}
+        unknown = self._swap_images(region, servers)
+        if not unknown:
+            return
+        async with self._sessions() as session:
+            mapped = await store.resolve_local_ids(session, "image", region, unknown, None)
+        if len(self._image_ids) > 100_000:
+            self._image_ids.clear()
+        for image_id in unknown:
+            hit = mapped.get(image_id)
+            self._image_ids[(region, image_id)] = hit[0].global_id if hit else image_id
+        # Only the servers left alone above: the others may hold global ids by now.
+        todo = set(unknown)
+        self._swap_images(region, [s for s in servers if isinstance(s.get("image"), dict)
+                                   and str(s["image"].get("id")) in todo])
 
     async def _show_cached(self, ctx: RequestContext, hit: Mapping, microversion: str,
                            cascade_base: str) -> dict[str, Any] | None:
         """The hot path: no database unless the view changed. None: use the slow path."""
         try:
-            resp = await self._client.get(ctx, hit.region, "compute",
-                                          f"/servers/{hit.local_id}",
-                                          microversion=microversion)
+            resp = await self._client.request(ctx, hit.region, "compute", "GET",
+                                              f"/servers/{hit.local_id}",
+                                              microversion=microversion)
         except errors.RegionError:
             # 404 (moved or deleted elsewhere) or a sick region: the database knows.
             self._cache.forget(hit.global_id)
@@ -236,14 +258,20 @@ class Servers:
         project = None if all_tenants else ctx.project_id
         spec = servers_list.parse_sort(params.get("sort_key", []), params.get("sort_dir", []))
         limit = servers_list.parse_limit(first.get("limit"))
-        async with self._sessions() as session:
-            regions, any_pending = await self._regions_in_use(session, project)
-            found = await self._marker(session, first.get("marker"), project)
-            marker = servers_list.Marker(found[2], found[1].region) if found else None
-            anchors = {r: await self._anchor(session, spec, marker, r, project)
-                       for r in regions if r != marker.region} if marker else {}
-            pending = await store.pending_of_project(
-                session, SERVER, project) if any_pending and not marker else []
+        regions, any_pending = await self._regions_in_use(project)
+        found = None
+        marker: servers_list.Marker | None = None
+        anchors: dict[str, str | None] = {}
+        pending: Sequence[tuple[Resource, Placement]] = []
+        if first.get("marker") or any_pending:
+            async with self._sessions() as session:
+                found = await self._marker(session, first.get("marker"), project)
+                marker = servers_list.Marker(found[2], found[1].region) if found else None
+                if marker:
+                    anchors = {r: await self._anchor(session, spec, marker, r, project)
+                               for r in regions if r != marker.region}
+                elif any_pending:
+                    pending = await store.pending_of_project(session, SERVER, project)
         fwd: list[tuple[str, str]] = [
             (k, v) for k, vs in params.items() if k not in (
                 "limit", "marker", "sort_key", "sort_dir") for v in vs]
@@ -263,8 +291,9 @@ class Servers:
                     query.append(("limit", str(limit)))
                 if regional_marker:
                     query.append(("marker", str(regional_marker)))
-                resp = await self._client.get(ctx, region, "compute", "/servers/detail",
-                                              params=query, microversion=microversion)
+                resp = await self._client.request(ctx, region, "compute", "GET",
+                                                  "/servers/detail", params=query,
+                                                  microversion=microversion)
                 page = list((resp.body or {}).get("servers", []))
                 fetched += page
                 more = limit is not None and len(page) >= limit
@@ -276,54 +305,44 @@ class Servers:
                 regional_marker = page[-1]["id"]
             return fetched, True
 
-        results = await scatter_gather(sorted(regions), ask,
-                                       timeout=self._conf.api.region_timeout)
-        good, failed = split_results(results)
-        for region, (servers, _) in good.items():
-            await self._global_images(region, servers)
+        ends: dict[str, dict[str, Any]] = {}
+        fresh: list[tuple[str, dict[str, Any], int]] = []
+        #: id(view) -> the view as JSON (views live until the answer is sent)
+        encoded: dict[int, bytes] | None = {} if detail else None
+
+        async def globalise(region: str, answer: tuple[list[dict[str, Any]], bool]
+                            ) -> list[dict[str, Any]]:
+            """A region's page as tenants see it, worked out as soon as it arrives."""
+            servers, more = answer
+            page, last = await self._page_to_global(region, servers, project, cascade_base,
+                                                    fresh, encoded)
+            if more and servers:
+                ends[region] = last
+            return servers_list.after_marker(spec, marker, region, page)
+
+        results = await scatter_process(sorted(regions), ask, globalise,
+                                        timeout=self._conf.api.region_timeout)
+        pages, failed = split_results(results)
         for failure in failed:
             if isinstance(failure.error, errors.RegionHTTPError) and failure.error.status < 500:
                 # The request itself is wrong (bad filter...): say so, not "partial".
                 raise failure.error
-        pages: dict[str, list[dict[str, Any]]] = {}
-        ends: dict[str, dict[str, Any]] = {}
-        fresh: list[tuple[str, dict[str, Any]]] = []
-        async with self._sessions() as session:
-            for region, (servers, more) in good.items():
-                mapped = self._cached_ids(region, servers, project)
-                unknown = [s["id"] for s in servers if s["id"] not in mapped]
-                if unknown:
-                    mapped.update(await store.map_local_ids(
-                        session, SERVER, region, unknown, project))
-                page = []
-                for s in servers:
-                    hit = mapped.get(s["id"])
-                    if hit is None:
-                        continue
-                    gid, owner, state = hit
-                    view = self._to_global(region, s, gid, cascade_base)
-                    if self._cache.stale(gid, view):
-                        fresh.append((gid, view))
-                    if state == PlacementState.ACTIVE:
-                        self._cache.put(Mapping(gid, owner, region, s["id"]))
-                    page.append(view)
-                if more and servers:
-                    last = servers[-1]
-                    known = mapped.get(last["id"])
-                    ends[region] = {**last, "id": known[0] if known else last["id"]}
-                pages[region] = servers_list.after_marker(spec, marker, region, page)
-            for failure in failed:
-                cached = await self._cached_region(session, failure.region, project,
-                                                   cascade_base, microversion)
-                if marker and marker.region == failure.region:
-                    # Its region cannot continue from the marker: use the cache.
-                    cached = [c for c in cached if marker.key(spec) < servers_list.MergeKey(
-                        spec, c, failure.region)]
-                pages[failure.region] = servers_list.after_marker(
-                    spec, marker, failure.region,
-                    servers_list.apply_cached_filters(cached, first))
+        if failed:
+            async with self._sessions() as session:
+                for failure in failed:
+                    cached = await self._cached_region(session, failure.region, project,
+                                                       cascade_base, microversion)
+                    if marker and marker.region == failure.region:
+                        # Its region cannot continue from the marker: use the cache.
+                        cached = [c for c in cached if marker.key(spec) < servers_list.MergeKey(
+                            spec, c, failure.region)]
+                    pages[failure.region] = servers_list.after_marker(
+                        spec, marker, failure.region,
+                        servers_list.apply_cached_filters(cached, first))
         if fresh:
-            await server_cache.store_views(self._sessions, fresh)
+            await server_cache.store_views(self._sessions, [(g, v) for g, v, _ in fresh])
+            for gid, _, digest in fresh:
+                self._cache.remember(gid, digest)
         building = [server_cache.spec_view(res, cascade_base) for res, _ in pending]
         building = servers_list.apply_cached_filters(building, first)
         merged = servers_list.merge_pages(
@@ -334,7 +353,66 @@ class Servers:
             next_marker = out[-1]["id"]
         if not detail:
             out = [{k: s.get(k) for k in ("id", "name", "links")} for s in out]
-        return ListResult(out, sorted(f.region for f in failed), next_marker)
+        json_out: list[bytes] | None = None
+        if encoded is not None:  # all of it, or encode it whole (cached, building...)
+            fragments = [encoded.get(id(s)) for s in out]
+            if None not in fragments:
+                json_out = [f for f in fragments if f is not None]
+        return ListResult(out, sorted(f.region for f in failed), next_marker, json_out)
+
+    async def _page_to_global(self, region: str, servers: list[dict[str, Any]],
+                              project: str | None, cascade_base: str,
+                              fresh: list[tuple[str, dict[str, Any], int]],
+                              encoded: dict[int, bytes] | None = None
+                              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Rewrite one region's freshly decoded servers in place; hide the unmapped.
+
+        Changed views go to ``fresh`` with their digests (stored by the caller);
+        with ``encoded``, each view's JSON too, by ``id(view)``.
+
+        :returns: the page, and its last server as a merge boundary (global id if
+            mapped; meaningless for an empty page).
+        """
+        await self._global_images(region, servers)
+        cache = self._cache
+        # Global ids by position: from the in-process cache, then the database.
+        gids: list[str | None] = []
+        unknown: list[str] = []
+        for s in servers:
+            hit = cache.by_local(region, s["id"])
+            if hit is not None and (project is None or hit.project_id == project):
+                cache.touch(hit.global_id)
+                gids.append(hit.global_id)
+            else:
+                gids.append(None)
+                unknown.append(s["id"])
+        if unknown:
+            async with self._sessions() as session:
+                from_db = await store.map_local_ids(session, SERVER, region, unknown, project)
+            for i, s in enumerate(servers):
+                found = from_db.get(s["id"]) if gids[i] is None else None
+                if found is not None:
+                    gid, owner, state = found
+                    if state == PlacementState.ACTIVE:
+                        cache.put(Mapping(gid, owner, region, s["id"]))
+                    gids[i] = gid
+        last: dict[str, Any] = {}
+        if servers:
+            last = {**servers[-1], "id": gids[-1] or servers[-1]["id"]}
+        pairs = [(s, gid) for s, gid in zip(servers, gids) if gid is not None]
+        info = self._registry.get(region)
+        rewrite.servers_to_global(pairs, self._client.base_url(region, "compute"),
+                                  cascade_base,
+                                  availability_zone=info.availability_zone if info else None)
+        page = []
+        for s, gid in pairs:
+            digest = cache.new_digest(gid, s)
+            if digest is not None:
+                fresh.append((gid, s, digest))
+            if encoded is not None:
+                encoded[id(s)] = orjson.dumps(s, default=str)
+            page.append(s)
+        return page, last
 
     async def _marker(self, session: AsyncSession, marker: str | None, project: str | None
                       ) -> tuple[Resource, Placement, dict[str, Any]] | None:
@@ -363,7 +441,8 @@ class Servers:
     async def _cached_region(self, session: AsyncSession, region: str, project: str | None,
                              cascade_base: str, microversion: str) -> list[dict[str, Any]]:
         rows = await store.resources_in_region(session, SERVER, region, project)
-        return [server_cache.cached_view(res, cascade_base, microversion)
+        return [server_cache.cached_view(res, cascade_base, microversion,
+                                            self._conf.api.cache_max_age)
                 for res, pl in rows if pl.local_id and pl.state != PlacementState.DELETING]
 
     # -- delete ------------------------------------------------------------
@@ -383,6 +462,11 @@ class Servers:
                 return
             raise errors.Conflict(f"Cannot 'delete' instance {global_id} while it is "
                                   "being created in its region.")
+        # The placement is marked first: a crash after the regional delete then
+        # leaves a *deleting* mapping the sweep finishes, never a live-looking one.
+        previous = pl.state
+        await self._mark(pl.id, PlacementState.DELETING)
+        crash_point("server_delete.marked")
         try:
             if force:
                 await self._client.post(ctx, pl.region, "compute",
@@ -393,18 +477,27 @@ class Servers:
                                           f"/servers/{pl.local_id}", microversion=microversion)
         except errors.RegionHTTPError as exc:
             if exc.status != 404:
+                await self._mark(pl.id, previous)
                 raise _globalise(exc, pl.local_id, global_id) from None
             await self._forget(global_id)
             return
+        except errors.RegionError as exc:
+            if not exc.request_sent:
+                await self._mark(pl.id, previous)
+            raise
+        crash_point("server_delete.regional_deleted")
         async with self._sessions.begin() as session:
-            row = await session.get(Placement, pl.id)
-            if row is not None:
-                row.state = PlacementState.DELETING
             r = await session.get(Resource, global_id)
             if r is not None:
                 r.status = "DELETED"
         if self._waker is not None:
             await self._waker().wake("deletes")
+
+    async def _mark(self, placement_id: int, state: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Placement, placement_id)
+            if row is not None:
+                row.state = state
 
     async def _forget(self, global_id: str) -> None:
         self._cache.forget(global_id)

@@ -186,6 +186,8 @@ def merge_pages(spec: SortSpec, pages: dict[str, list[dict[str, Any]]],
     it returned: servers it did not return sort after that one, so the merged
     answer stops after the earliest such end.
     """
+    if len(set(spec.dirs)) == 1:
+        return _merge_one_direction(spec, pages, ends, limit)
     streams = [[MergeKey(spec, s, region) for s in page]
                for region, page in sorted(pages.items())]
     boundary: MergeKey | None = None
@@ -201,6 +203,49 @@ def merge_pages(spec: SortSpec, pages: dict[str, list[dict[str, Any]]],
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def _merge_one_direction(spec: SortSpec, pages: dict[str, list[dict[str, Any]]],
+                         ends: dict[str, dict[str, Any]], limit: int | None
+                         ) -> list[dict[str, Any]]:
+    """``merge_pages`` when every sort key goes the same way (the usual case).
+
+    The same order as ``MergeKey``, with plain tuples compared in C: the region
+    becomes its rank among the names, negated when the merge runs in reverse, so
+    that ties still go to regions by name in ascending order.
+    """
+    desc = spec.dirs[0] == "desc"
+    fields = [SORT_FIELDS[k] for k in spec.keys]
+    names = sorted(set(pages) | set(ends))
+    rank = {r: (-i if desc else i) for i, r in enumerate(names)}
+
+    def key(server: dict[str, Any], region: str) -> tuple[Any, ...]:
+        return (*[server.get(f) or "" for f in fields], rank[region])
+
+    if len(fields) == 1:  # the usual single sort key: no per-server list to unpack
+        field = fields[0]
+        streams = [[((s.get(field) or "", r), s) for s in page]
+                   for region, page in sorted(pages.items()) for r in (rank[region],)]
+    else:
+        streams = [[(key(s, region), s) for s in page]
+                   for region, page in sorted(pages.items())]
+    boundary: tuple[Any, ...] | None = None
+    for region, last_server in ends.items():
+        last = key(last_server, region)
+        if boundary is None or (last > boundary if desc else last < boundary):
+            boundary = last
+    out: list[dict[str, Any]] = []
+    for k, server in heapq.merge(*streams, key=_first, reverse=desc):
+        if boundary is not None and (k < boundary if desc else k > boundary):
+            break
+        out.append(server)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _first(pair: tuple[tuple[Any, ...], dict[str, Any]]) -> tuple[Any, ...]:
+    return pair[0]
 
 
 def apply_cached_filters(servers: Iterable[dict[str, Any]],

@@ -1,20 +1,22 @@
-"""The network sub-application, mounted at ``/networking``.
-
-Serves the version documents now; the Neutron resources arrive with issue 5.
-"""
+"""The network sub-application, mounted at ``/networking``: Neutron v2.0."""
 from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.jsonutil import json_response
-
 from api.middleware import public
+from api.network import extensions, quotas, resources
+from api.network.keys import OBJECTS, PORTS
 from api.urls import network_base
+from cascade.jsonutil import json_response
+from cascade.networks.ports import Ports
+from cascade.networks.service import NetworkObjects
 
 __all__ = ["create_network_app"]
 
 #: Collections Cascade implements, as Neutron lists them at /v2.0/.
-_RESOURCES: list[tuple[str, str]] = []
+_RESOURCES = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+              ("security_group", "security-groups"),
+              ("security_group_rule", "security-group-rules"), ("quota", "quotas")]
 
 
 @public
@@ -25,7 +27,7 @@ async def versions(request: web.Request) -> web.Response:
         {"status": "CURRENT", "id": "v2.0", "links": [{"href": href, "rel": "self"}]}]})
 
 
-async def resources(request: web.Request) -> web.Response:
+async def collections(request: web.Request) -> web.Response:
     """GET /networking/v2.0/: the collections served."""
     base = network_base(request) + "/v2.0"
     return json_response({"resources": [
@@ -33,12 +35,18 @@ async def resources(request: web.Request) -> web.Response:
          "links": [{"href": f"{base}/{coll}", "rel": "self"}]} for name, coll in _RESOURCES]})
 
 
-def create_network_app() -> web.Application:
+def create_network_app(objects: NetworkObjects, ports: Ports) -> web.Application:
     app = web.Application()
+    app[OBJECTS] = objects
+    app[PORTS] = ports
     app.router.add_routes([
         web.get("", versions),
         web.get("/", versions),
-        web.get("/v2.0", resources),
-        web.get("/v2.0/", resources),
+        web.get("/v2.0", collections),
+        web.get("/v2.0/", collections),
+        web.get("/v2.0/extensions", extensions.list_extensions),
+        web.get("/v2.0/extensions/{alias}", extensions.show_extension),
+        *quotas.routes(),
+        *resources.routes(),
     ])
     return app

@@ -2,6 +2,8 @@
 and upgrades the (embedded by default) database, for a one-command start."""
 from __future__ import annotations
 
+import gc
+
 import logging
 
 from aiohttp import web
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv, CLI_OPTS)
     all_in_one = conf.all_in_one
     app = create_app(conf, migrate_db=all_in_one, run_sync=all_in_one, all_in_one=all_in_one)
+    gc.freeze()  # long-lived start-up objects out of the collector's way (as cascade-sync)
     LOG.info("cascade-api on %s:%s (all-in-one: %s, database %s)", conf.api.bind_host,
              conf.api.bind_port, all_in_one, masked_url(config.database_url(conf)))
     web.run_app(app, host=conf.api.bind_host, port=conf.api.bind_port, print=None,

@@ -1,5 +1,6 @@
 """cascade-manage: the operator tool. Every command returns a documented exit code
-(see docs/cli.md); 127 means bad arguments, 255 an unexpected error."""
+(see docs/cli.md); 127 means bad arguments, 130 interrupted (Ctrl-C), 255 an
+unexpected error."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ import traceback
 from oslo_config import cfg
 
 from cascade import config
-from cascade.manage import db, images, jobs, regions
+from cascade.manage import db, images, jobs, mappings, quota, regions
 
 __all__ = ["main"]
 
@@ -24,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     regions.add_parser(sub)
     jobs.add_parser(sub)
     images.add_parser(sub)
+    mappings.add_parser(sub)
+    quota.add_parser(sub)
     return parser
 
 
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     config.load(files, conf=conf)
     try:
         return int(asyncio.run(args.func(conf, args)))
+    except KeyboardInterrupt:
+        # Waiting commands (image replicate --wait) stop waiting; the work goes on.
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception:  # noqa: BLE001 - documented: 255 on a crash
         traceback.print_exc()
         return 255

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: regions, resources, placements, jobs (ARCHITECTURE.md section 2).
+"""SQLAlchemy 2 models: regions, resources, placements, jobs, quota (ARCHITECTURE.md section 2).
 
 Relationships are ``lazy="raise"`` on purpose: an async session must never do
 implicit I/O, so every load is spelled out in the query that needs it.
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["Base", "Region", "Resource", "Placement", "Job",
+           "QuotaLimit", "QuotaUsage", "Reservation", "RegionHealthEvent", "SyncWatermark",
            "PlacementState", "JobState", "HealthState"]
 
 NAMING = {
@@ -26,6 +27,8 @@ NAMING = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: JSON where Python None is SQL NULL (not the JSON value ``null``).
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 UUIDStr = String(36)
 
 
@@ -91,6 +94,9 @@ class Region(_Timestamps, Base):
     notification_transport_url: Mapped[Optional[str]] = mapped_column(String(1024))
     #: "config" when registered from cascade.conf, "api" through /v1/regions.
     source: Mapped[str] = mapped_column(String(16), default="api")
+    #: Probes failed / succeeded in a row: health changes only after several.
+    probe_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    probe_successes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Resource(_Timestamps, Base):
@@ -107,6 +113,9 @@ class Resource(_Timestamps, Base):
     #: Cached attributes for lists, quota and down-region answers.
     attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(32))
+    #: What this resource counts against its project's quota, e.g.
+    #: ``{"instances": 1, "cores": 2, "ram": 512}``; the ledger's truth source.
+    usage: Mapped[Optional[dict[str, Any]]] = mapped_column(NullableJSON)
 
     placements: Mapped[list["Placement"]] = relationship(
         back_populates="resource", lazy="raise", cascade="all, delete-orphan",
@@ -168,3 +177,71 @@ class Job(_Timestamps, Base):
               sqlite_where=text("state IN ('queued', 'running')")),
         Index("ix_jobs_state_run_after", "state", "run_after"),
     )
+
+
+class QuotaLimit(Base):
+    """A project's limit for one resource, where it differs from the default."""
+
+    __tablename__ = "quota_limits"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: -1 means unlimited.
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaUsage(Base):
+    """The ledger: what a project uses (``in_use``) and what creates in flight hold."""
+
+    __tablename__ = "quota_usages"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    in_use: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now, server_default=func.now())
+
+
+class Reservation(Base):
+    """One resource's share of an admission, held until committed, released or expired."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[str] = mapped_column(UUIDStr, primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    delta: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now())
+
+    __table_args__ = (Index("ix_reservations_expires_at", "expires_at"),)
+
+
+class RegionHealthEvent(Base):
+    """One change of a region's health, kept as its history."""
+
+    __tablename__ = "region_health_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    region: Mapped[str] = mapped_column(String(255),
+                                        ForeignKey("regions.name", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_region_health_events_region_at", "region", "at"),)
+
+
+class SyncWatermark(Base):
+    """Up to when a region's changes of one kind have been reconciled."""
+
+    __tablename__ = "sync_watermarks"
+
+    region: Mapped[str] = mapped_column(String(255),
+                                        ForeignKey("regions.name", ondelete="CASCADE"),
+                                        primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -28,7 +28,7 @@ LOG = logging.getLogger(__name__)
 
 #: Regional fields that are not owner-settable properties.
 _NOT_PROPERTIES = records.READ_ONLY | records.BASE_KEYS | {
-    "owner", "cascade_global_id", "stores", "os_glance_import_task"}
+    "owner", "cascade_global_id", "cascade_owner", "stores", "os_glance_import_task"}
 
 
 @dataclasses.dataclass

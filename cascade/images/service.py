@@ -40,7 +40,7 @@ def replica_job_key(image_id: str, region: str) -> str:
     return f"image:{image_id}:{region}"
 
 
-def regional_body(res: Resource) -> dict[str, Any]:
+def regional_body(res: Resource, owner: str = "cascade") -> dict[str, Any]:
     """The create request for the regional copy: same id, owner and properties."""
     spec = res.spec
     body: dict[str, Any] = dict(spec.get("properties") or {})
@@ -49,7 +49,8 @@ def regional_body(res: Resource) -> dict[str, Any]:
                  "container_format": spec.get("container_format"),
                  "visibility": spec.get("visibility", "shared"), "owner": res.project_id,
                  "min_disk": spec.get("min_disk", 0), "min_ram": spec.get("min_ram", 0),
-                 "tags": spec.get("tags", []), "cascade_global_id": res.global_id})
+                 "tags": spec.get("tags", []), "cascade_global_id": res.global_id,
+                 "cascade_owner": owner})
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -159,7 +160,7 @@ class ImageService:
             pl = Placement(global_id=image_id, resource_type=records.IMAGE, region=region,
                            local_id=image_id, state=PlacementState.CREATING)
             session.add(pl)
-        body = regional_body(res)
+        body = regional_body(res, self._conf.cascade_id)
         try:
             await self._client.post(None, region, "image", "/v2/images", json=body)
             headers = {"Content-Type": "application/octet-stream"}

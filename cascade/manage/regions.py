@@ -6,6 +6,7 @@ Return codes: 0 done; 1 a probe found the region down; 2 no such region;
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -103,6 +104,26 @@ async def _disable(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     return await _update(conf, args.name, {"enabled": False}, create=False, fmt=args.format)
 
 
+async def _drain(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    """Disable a region and say what it still holds; with --wait, until it holds
+    nothing (tenants delete or move their servers). 0 empty, 1 still holding, 2 unknown."""
+    code = await _update(conf, args.name, {"enabled": False}, create=False, fmt=args.format)
+    if code:
+        return code
+    deadline = asyncio.get_running_loop().time() + (args.wait or 0)
+    async with db_engine.opened_engine(conf) as engine:
+        sessions = db_engine.make_sessionmaker(engine)
+        while True:
+            async with sessions() as session:
+                held = await store.placement_count(session, args.name)
+            print(f"{args.name}: {held} placement(s) left")
+            if not held:
+                return 0
+            if asyncio.get_running_loop().time() >= deadline:
+                return 1
+            await asyncio.sleep(5)
+
+
 async def _probe(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Probe a region now and store what was learned. 0 up, 1 down, 2 unknown region."""
     async with db_engine.opened_engine(conf) as engine, aiohttp.ClientSession() as http:
@@ -148,3 +169,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd("enable", _enable, "let the region take new placements")
     cmd("disable", _disable, "stop new placements in the region")
     cmd("probe", _probe, "probe health and capabilities now")
+    drain = cmd("drain", _drain, "stop new placements and report what the region holds")
+    drain.add_argument("--wait", type=float, default=0,
+                       help="seconds to wait for the region to hold nothing")

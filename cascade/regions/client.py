@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import time
 import logging
 from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 from oslo_config import cfg
 
-from cascade import errors, jsonutil
+from cascade import errors, jsonutil, metrics
 from cascade.context import RequestContext
 from cascade.db.models import HealthState
 from cascade.regions.registry import RegionRegistry
@@ -67,6 +68,31 @@ def _region_error(region: str, exc: BaseException) -> errors.RegionError:
     return errors.RegionUnavailable(region, f"Region {region} failed: {exc}")
 
 
+def _answer(ctx: RequestContext | None, region: str, method: str, url: str,
+            resp: aiohttp.ClientResponse, raw: bytes) -> RegionResponse:
+    """A regional response, its body read: decoded, logged, 4xx/5xx raised."""
+    headers = resp.headers
+    status = resp.status
+    rid = headers.get("x-openstack-request-id") or headers.get("x-compute-request-id")
+    if LOG.isEnabledFor(logging.INFO):
+        LOG.info("%s region=%s %s %s -> %s regional_request_id=%s",
+                 ctx.request_id if ctx else "-", region, method, url, status, rid)
+    body: Any = None
+    if raw:
+        if "json" in headers.get("Content-Type", ""):
+            try:
+                body = jsonutil.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        else:
+            body = raw.decode("utf-8", "replace")
+    if status >= 400:
+        raise errors.RegionHTTPError(region, status, body,
+                                     error_message(body) or resp.reason or "",
+                                     request_id=rid)
+    return RegionResponse(region, status, headers, body, rid)
+
+
 class RegionClient:
     """Async HTTP client for every region's Nova, Glance and Neutron."""
 
@@ -74,6 +100,7 @@ class RegionClient:
         self._registry = registry
         self._session: aiohttp.ClientSession | None = None
         self._service_auth: ServiceAuth | None = None
+        self._session_deadline = False
         self._timeout = aiohttp.ClientTimeout(total=conf.api.region_timeout,
                                               sock_connect=conf.api.region_connect_timeout)
 
@@ -82,6 +109,9 @@ class RegionClient:
         """Give the client its HTTP session (created at start-up, inside the loop)."""
         self._session = session
         self._service_auth = service_auth
+        # The regions' deadline is normally the session default (see cascade.app), so
+        # calls need not pass it; a session without it gets it per call.
+        self._session_deadline = session.timeout == self._timeout
 
     def base_url(self, region: str, service: str) -> str:
         """The region's endpoint for ``service``.
@@ -106,6 +136,9 @@ class RegionClient:
         :raises RegionTimeout: no answer within the region deadline.
         :raises RegionHTTPError: the region answered 4xx/5xx.
         """
+        # NOTE: this runs for every regional call (four per list, one per show), so
+        # it is written flat: no helper coroutines, no per-call timeout object
+        # unless the caller asks for one, the endpoint looked up once.
         info = self._registry.get(region)
         if info is None:
             raise errors.RegionUnavailable(region, f"Region {region} is not registered",
@@ -113,7 +146,11 @@ class RegionClient:
         if info.health == HealthState.DOWN and not allow_down:
             raise errors.RegionUnavailable(region, f"Region {region} is down",
                                            request_sent=False)
-        url = self.base_url(region, service) + path
+        base = info.endpoint(service)
+        if not base:
+            raise errors.RegionUnavailable(region, f"Region {region} has no {service} endpoint",
+                                           request_sent=False)
+        url = base.rstrip("/") + path
         hdrs = {"Accept": "application/json"}
         if ctx is not None:
             if ctx.auth_token:
@@ -125,56 +162,48 @@ class RegionClient:
             hdrs["OpenStack-API-Version"] = f"{_MICROVERSION_SERVICE[service]} {microversion}"
         if headers:
             hdrs.update(headers)
-        # One retry, for idempotent calls whose connection failed: a stale pooled
-        # connection closed by the region. (A plain loop: this is the hot path.)
-        attempts = 2 if method.upper() in IDEMPOTENT_METHODS else 1
-        try:
-            for attempt in range(attempts):
-                try:
-                    return await self._send(region, method, url, params, json, hdrs,
-                                            timeout or self._timeout, ctx)
-                except aiohttp.ClientConnectionError as exc:
-                    if attempt + 1 >= attempts or isinstance(exc, asyncio.TimeoutError):
-                        raise
-                    await asyncio.sleep(random.uniform(0.01, 0.05))
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            raise _region_error(region, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _send(self, region: str, method: str, url: str, params: Any, json: Any,
-                    hdrs: Mapping[str, str], timeout: aiohttp.ClientTimeout,
-                    ctx: RequestContext | None) -> RegionResponse:
-        if self._session is None:
-            raise errors.RegionUnavailable(region, "Cascade is not started", request_sent=False)
         kwargs: dict[str, Any] = {"headers": hdrs}
         if params:
             kwargs["params"] = params
         if json is not None:
             kwargs["data"] = jsonutil.dumps(json)
-            kwargs["headers"] = {**hdrs, "Content-Type": "application/json"}
-        if timeout is not self._timeout or self._session.timeout != self._timeout:
+            hdrs["Content-Type"] = "application/json"
+        if timeout is not None and timeout is not self._timeout:
             kwargs["timeout"] = timeout
-        async with self._session.request(method, url, **kwargs) as resp:
-            raw = await resp.read()
-            rid = resp.headers.get("x-openstack-request-id") or resp.headers.get(
-                "x-compute-request-id")
-            LOG.info("%s region=%s %s %s -> %s regional_request_id=%s",
-                     ctx.request_id if ctx else "-", region, method, url, resp.status, rid)
-            body: Any = None
-            if raw:
-                ctype = resp.headers.get("Content-Type", "")
-                if "json" in ctype:
-                    try:
-                        body = jsonutil.loads(raw)
-                    except ValueError:
-                        body = raw.decode("utf-8", "replace")
-                else:
-                    body = raw.decode("utf-8", "replace")
-            if resp.status >= 400:
-                raise errors.RegionHTTPError(region, resp.status, body,
-                                             error_message(body) or resp.reason or "",
-                                             request_id=rid)
-            return RegionResponse(region, resp.status, resp.headers, body, rid)
+        elif not self._session_deadline:
+            kwargs["timeout"] = self._timeout
+        session = self._session
+        if session is None:
+            raise errors.RegionUnavailable(region, "Cascade is not started", request_sent=False)
+        # One retry, for idempotent calls whose connection failed: a stale pooled
+        # connection closed by the region. (A plain loop: this is the hot path.)
+        attempts = 2 if method.upper() in IDEMPOTENT_METHODS else 1
+        started = time.perf_counter()
+        try:
+            for attempt in range(attempts):
+                try:
+                    async with session.request(method, url, **kwargs) as resp:
+                        raw = await resp.read()
+                        answer = _answer(ctx, region, method, url, resp, raw)
+                    metrics.REGION_LATENCY.observe(time.perf_counter() - started,
+                                                   region=region, service=service)
+                    return answer
+                except aiohttp.ClientConnectionError as exc:
+                    if attempt + 1 >= attempts or isinstance(exc, asyncio.TimeoutError):
+                        raise
+                    await asyncio.sleep(random.uniform(0.01, 0.05))
+        except errors.RegionHTTPError as exc:
+            metrics.REGION_LATENCY.observe(time.perf_counter() - started,
+                                           region=region, service=service)
+            metrics.REGION_ERRORS.inc(region=region, service=service,
+                                      kind=f"{exc.status // 100}xx")
+            raise
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            failure = _region_error(region, exc)
+            metrics.REGION_ERRORS.inc(region=region, service=service, kind=(
+                "timeout" if isinstance(failure, errors.RegionTimeout) else "unreachable"))
+            raise failure from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.asynccontextmanager
     async def open_stream(self, ctx: RequestContext | None, region: str, service: str,

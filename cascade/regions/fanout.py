@@ -3,6 +3,8 @@
 ``scatter_gather`` runs one coroutine per region in parallel, each under its own
 deadline, and returns ``{region: result | RegionFailure}``. Callers decide
 whether a failure fails the request or is omitted and reported as partial.
+``scatter_process`` also hands each answer to a second coroutine as soon as it
+arrives, so that work on the early answers overlaps the wait for the slow ones.
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from typing import Awaitable, Callable, Iterable, TypeVar
 
 from cascade import errors
 
-__all__ = ["RegionFailure", "scatter_gather", "split_results"]
+__all__ = ["RegionFailure", "scatter_gather", "scatter_process", "split_results"]
 
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,7 +41,8 @@ class RegionFailure:
 async def _one(region: str, fn: Callable[[str], Awaitable[T]],
                timeout: float) -> T | RegionFailure:
     try:
-        return await asyncio.wait_for(fn(region), timeout)
+        async with asyncio.timeout(timeout):  # no extra task per region, unlike wait_for
+            return await fn(region)
     except asyncio.TimeoutError:
         return RegionFailure(region, None, timed_out=True)
     except errors.CascadeError as exc:
@@ -53,6 +57,33 @@ async def scatter_gather(regions: Iterable[str], fn: Callable[[str], Awaitable[T
     """Run ``fn(region)`` for every region in parallel, each within ``timeout`` seconds."""
     names = list(regions)
     results = await asyncio.gather(*(_one(r, fn, timeout) for r in names))
+    return dict(zip(names, results))
+
+
+async def scatter_process(regions: Iterable[str], fn: Callable[[str], Awaitable[T]],
+                          process: Callable[[str, T], Awaitable[U]], *,
+                          timeout: float) -> dict[str, U | RegionFailure]:
+    """``scatter_gather``, then ``process(region, result)`` on each region's answer
+    as soon as it arrives.
+
+    The deadline bounds ``fn`` only: a region that answered in time is not
+    failed by Cascade's own work on its answer. ``process`` errors are Cascade's,
+    not the region's: they propagate (the other regions' work is cancelled).
+    """
+    async def one(region: str) -> U | RegionFailure:
+        result = await _one(region, fn, timeout)
+        if isinstance(result, RegionFailure):
+            return result
+        return await process(region, result)
+
+    names = list(regions)
+    tasks = [asyncio.ensure_future(one(r)) for r in names]
+    try:
+        results = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
     return dict(zip(names, results))
 
 

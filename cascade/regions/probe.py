@@ -7,13 +7,14 @@ import logging
 from typing import Any
 
 import aiohttp
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade.db.models import HealthState, Region
+from cascade.db.models import HealthState, Region, RegionHealthEvent
 from cascade.regions.fanout import scatter_gather
 from cascade.regions.registry import RegionInfo, RegionRegistry
 
-__all__ = ["probe_region", "probe_all"]
+__all__ = ["probe_region", "probe_all", "next_health"]
 
 LOG = logging.getLogger(__name__)
 
@@ -62,9 +63,35 @@ async def probe_region(session: aiohttp.ClientSession,
     return HealthState.UP, caps
 
 
+def next_health(current: str, failures: int, successes: int, ok: bool, *,
+                down_after: int, up_after: int) -> tuple[str, int, int]:
+    """(health, failures in a row, successes in a row) after one probe.
+
+    Hysteresis: a healthy region that fails a probe is only *degraded* (still
+    takes placements) until ``down_after`` failures in a row; a down region
+    needs ``up_after`` good probes in a row to be up again. A region never
+    probed before takes the first answer as it is.
+    """
+    if ok:
+        successes, failures = successes + 1, 0
+        if current == HealthState.DOWN and successes < up_after:
+            return HealthState.DOWN, failures, successes
+        return HealthState.UP, failures, successes
+    failures, successes = failures + 1, 0
+    if current in (HealthState.UNKNOWN, HealthState.DOWN) or failures >= down_after:
+        return HealthState.DOWN, failures, successes
+    return HealthState.DEGRADED, failures, successes
+
+
 async def probe_all(session: aiohttp.ClientSession, registry: RegionRegistry,
-                    sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Probe every region in parallel; store and apply what was learned."""
+                    sessions: async_sessionmaker[AsyncSession], *, down_after: int = 1,
+                    up_after: int = 1) -> None:
+    """Probe every region in parallel; store and apply what was learned.
+
+    Health moves with hysteresis (:func:`next_health`); every change is kept
+    in ``region_health_events``. The defaults (1, 1) apply a probe at once,
+    as an operator's explicit probe should.
+    """
     regions = list(registry)
     by_name = {r.name: r for r in regions}
 
@@ -74,13 +101,23 @@ async def probe_all(session: aiohttp.ClientSession, registry: RegionRegistry,
     results = await scatter_gather(by_name, one, timeout=10)
     now = dt.datetime.now(dt.timezone.utc)
     async with sessions.begin() as db:
-        for name, result in results.items():
-            health, caps = result if isinstance(result, tuple) else (HealthState.DOWN, {})
-            row = await db.get(Region, name)
+        for name in sorted(results):
+            result = results[name]
+            probed, caps = result if isinstance(result, tuple) else (HealthState.DOWN, {})
+            # Locked: cascade-api and cascade-sync may probe at the same moment.
+            row = (await db.scalars(select(Region).where(Region.name == name)
+                                    .with_for_update())).first()
             if row is None:
                 continue
+            health, row.probe_failures, row.probe_successes = next_health(
+                row.health, row.probe_failures or 0, row.probe_successes or 0,
+                probed == HealthState.UP, down_after=down_after, up_after=up_after)
             if row.health != health:
                 LOG.info("region %s health %s -> %s", name, row.health, health)
+                db.add(RegionHealthEvent(
+                    region=name, at=now, from_state=row.health, to_state=health,
+                    reason=("probe answered" if probed == HealthState.UP else
+                            f"{row.probe_failures} probe(s) failed in a row")))
                 row.health, row.health_since = health, now
             if caps:
                 row.capabilities = caps

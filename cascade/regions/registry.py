@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, TypeVar, cast
 
 from oslo_config import cfg
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config
@@ -43,6 +45,8 @@ class RegionInfo:
     capabilities: dict[str, Any] = dataclasses.field(default_factory=dict)
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)
     endpoints: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Where the region's services publish notifications (None: not listened to).
+    notification_transport_url: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -69,7 +73,8 @@ class RegionInfo:
                    local_availability_zone=row.local_availability_zone,
                    enabled=row.enabled, weight=row.weight, health=row.health,
                    health_since=row.health_since, capabilities=dict(row.capabilities or {}),
-                   overrides=overrides)
+                   overrides=overrides,
+                   notification_transport_url=row.notification_transport_url)
 
 
 class RegionRegistry:
@@ -136,18 +141,26 @@ async def register_from_config(conf: cfg.ConfigOpts,
     capabilities are left to the probes.
     """
     async with sessions.begin() as session:
+        insert = (pg_insert if session.get_bind().dialect.name == "postgresql"
+                  else sqlite_insert)
         for name in conf.regions:
             group = conf[config.region_group(name)]
-            row = await session.get(Region, name)
-            if row is None:
-                row = Region(name=name, source="config", health=HealthState.UNKNOWN,
-                             capabilities={})
-                session.add(row)
+            # cascade-api and cascade-sync start together and both register the
+            # configured regions: the insert must not fail when the other won.
+            now = dt.datetime.now(dt.timezone.utc)
+            await session.execute(insert(Region).values(
+                name=name, availability_zone=group.availability_zone or name,
+                source="config", health=HealthState.UNKNOWN, capabilities={},
+                enabled=group.enabled, weight=group.weight, created_at=now,
+                updated_at=now).on_conflict_do_nothing(index_elements=[Region.name]))
+            row = (await session.scalars(select(Region).where(Region.name == name)
+                                         .with_for_update())).one()
             row.availability_zone = group.availability_zone or name
             row.local_availability_zone = group.local_availability_zone
             row.compute_endpoint = group.compute_endpoint
             row.image_endpoint = group.image_endpoint
             row.network_endpoint = group.network_endpoint
+            row.notification_transport_url = group.notification_transport_url
             row.weight = group.weight
             row.enabled = group.enabled
             row.source = "config"

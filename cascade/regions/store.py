@@ -8,9 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
-from cascade.db.models import HealthState, Placement, Region
+from cascade.db.models import HealthState, Placement, Region, RegionHealthEvent
 
-__all__ = ["EDITABLE", "add_region", "update_region", "remove_region", "get_region"]
+__all__ = ["EDITABLE", "add_region", "update_region", "remove_region", "get_region",
+           "health_history", "placement_count"]
 
 #: Fields an operator may set, with their types.
 EDITABLE: dict[str, type | tuple[type, ...]] = {
@@ -92,3 +93,18 @@ async def remove_region(session: AsyncSession, name: str) -> None:
     if count:
         raise errors.Conflict(f"Region {name} still holds {count} placements")
     await session.delete(row)
+
+
+async def health_history(session: AsyncSession, name: str,
+                         limit: int = 20) -> list[RegionHealthEvent]:
+    """The region's latest health changes, newest first."""
+    return list((await session.scalars(
+        select(RegionHealthEvent).where(RegionHealthEvent.region == name)
+        .order_by(RegionHealthEvent.at.desc(), RegionHealthEvent.id.desc())
+        .limit(limit))).all())
+
+
+async def placement_count(session: AsyncSession, name: str) -> int:
+    """How many placements the region holds (a drained region goes to zero)."""
+    return int(await session.scalar(select(func.count()).select_from(Placement)
+                                    .where(Placement.region == name)) or 0)

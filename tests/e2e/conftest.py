@@ -17,7 +17,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import asyncpg
 import pytest
@@ -30,6 +30,21 @@ REGIONS_HOME = Path(os.environ.get("CASCADE_REGIONS_HOME",
                                    Path.home() / ".cascade-regions"))
 OPENSTACK = REGIONS_HOME / "venv" / "bin" / "openstack"
 CATALOG_PORT = 28080
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 180,
+             interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something true; that value.
+
+    :raises AssertionError: ``what`` did not happen within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
 
 
 def _port_free(port: int) -> bool:
@@ -86,21 +101,35 @@ class CascadeProcess:
         self.work = work
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str) -> None:
-        """Start cascade-api or cascade-sync (logging to WORK/<name>.log)."""
+    def start(self, name: str, env: dict[str, str] | None = None,
+              extra_conf: Path | None = None) -> None:
+        """Start cascade-api or cascade-sync (logging to WORK/<name>.log); ``env``
+        adds environment variables (``CASCADE_CRASH_AT``), ``extra_conf`` a config
+        file read after the main one."""
         module = {"cascade-api": "api", "cascade-sync": "sync"}[name]
         entry = f"import sys; from cascade.cmd.{module} import main; sys.exit(main())"
         log = self.work / f"{name}.log"
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-c", entry, "--config-file", str(self.conf_file),
-             "--log-file", str(log)], cwd=ROOT, stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT)
+             "--log-file", str(log),
+             *(["--config-file", str(extra_conf)] if extra_conf else [])],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})})
 
     def kill(self, name: str) -> None:
         """SIGKILL: no clean-up, as a crash."""
         proc = self.procs.pop(name)
         proc.kill()
         proc.wait(10)
+
+    def died(self, name: str, timeout: float = 60) -> bool:
+        """Whether the process exits within ``timeout`` seconds (forgotten if so)."""
+        try:
+            self.procs[name].wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        del self.procs[name]
+        return True
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -147,6 +176,9 @@ def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
     conf_file.write_text(f"""[DEFAULT]
 state_path = {work}
 regions = RegionOne,RegionTwo
+# Its own deployment name: its audit never deletes what a developer's Cascade on
+# the same regions made, nor the other way round.
+cascade_id = cascade-e2e
 debug = true
 transport_url = rabbit://guest:guest@127.0.0.1:5672/
 
@@ -158,9 +190,19 @@ region_timeout = 20
 connection = {db_url}
 
 [sync]
+# A pool of its own: never takes notifications another Cascade on the kit reads.
+notification_pool = cascade-e2e-{uuid.uuid4().hex[:8]}
 delete_sweep_interval = 1
+# Status comes from notifications here; the poll is tested on its own (test_sync_loops).
+reconcile_interval = 600
 region_probe_interval = 2
 job_lease_seconds = 6
+
+[quota]
+# The suite boots dozens of servers; tests that exercise quota set their own limits.
+instances = 1000
+cores = 1000
+ram = 1000000
 
 [image]
 default_store = RegionOne
@@ -175,6 +217,13 @@ password = secret
 project_name = service
 user_domain_name = Default
 project_domain_name = Default
+
+# Where each region publishes its notifications (devstack/lite/regions).
+[region_RegionOne]
+notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r1
+
+[region_RegionTwo]
+notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r2
 """)
     cascade = CascadeProcess(f"http://127.0.0.1:{port}", db_url, conf_file, work)
     try:

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.neutron import SERVICE_TOKEN, FakeNeutron
+
 FLAVORS = [{"id": "1", "name": "m1.tiny", "ram": 512, "disk": 1, "vcpus": 1},
            {"id": "42", "name": "m1.nano", "ram": 128, "disk": 1, "vcpus": 1}]
 IMAGE_ID = "8a1a2f3e-6c1d-4f6b-9a55-2f0e7d1c0a01"
@@ -25,6 +27,8 @@ class FakeRegion:
         self.name = name
         self.max_version = max_version
         self.servers: dict[str, dict[str, Any]] = {}
+        #: Servers deleted, kept for ``changes-since`` lists (as Nova shows them).
+        self.deleted: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.delay = 0.0
         self.down = False
@@ -41,6 +45,8 @@ class FakeRegion:
         self.burned: set[str] = set()
         #: Glance's hashing algorithm in this region.
         self.hash_algo = "sha512"
+        #: Neutron: networks, subnets, ports, security groups, tags, quotas.
+        self.neutron = FakeNeutron()
         self._clock = itertools.count()
 
     def nova_fault(self, status: int, name: str, message: str) -> web.Response:
@@ -88,6 +94,7 @@ class FakeRegion:
             web.get("/image/v2/images/{id}/file", self.download),
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
+            *self.neutron.routes(),
         ])
         return app
 
@@ -140,11 +147,16 @@ class FakeRegion:
 
     async def list_detail(self, request: web.Request) -> web.Response:
         # Nova's order: the sort key, then its own internal id (creation order here).
-        order = list(self.servers)
+        order = list(self.servers) + list(self.deleted)
         key = {"created_at": "created", "display_name": "name",
                "updated_at": "updated"}[request.query.get("sort_key", "created_at")]
         desc = request.query.get("sort_dir", "desc") == "desc"
-        servers = sorted(self.servers.values(),
+        pool = list(self.servers.values())
+        since = request.query.get("changes-since")
+        if since:
+            # As Nova: changed at or after the time, deleted servers included.
+            pool = [s for s in pool + list(self.deleted.values()) if s["updated"] >= since]
+        servers = sorted(pool,
                          key=lambda s: (s[key], order.index(s["id"])), reverse=desc)
         marker = request.query.get("marker")
         if marker:
@@ -196,9 +208,16 @@ class FakeRegion:
 
     async def delete(self, request: web.Request) -> web.Response:
         sid = request.match_info["id"]
-        if self.servers.pop(sid, None) is None:
+        gone = self.servers.pop(sid, None)
+        if gone is None:
             return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
+        self.deleted[sid] = {**gone, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted",
+                             "updated": self.now()}
         return web.Response(status=204)
+
+    def now(self) -> str:
+        """An ``updated`` stamp (seconds resolution, as Nova)."""
+        return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def list_flavors(self, request: web.Request) -> web.Response:
         return web.json_response({"flavors": [
@@ -315,7 +334,7 @@ class FakeRegion:
         """A Keystone token with an empty catalog: endpoint overrides serve."""
         expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
         return web.json_response({"token": {"expires_at": expires, "catalog": []}},
-                                 status=201, headers={"X-Subject-Token": "service-token"})
+                                 status=201, headers={"X-Subject-Token": SERVICE_TOKEN})
 
     async def network_versions(self, request: web.Request) -> web.Response:
         return web.json_response({"versions": [{"id": "v2.0", "status": "CURRENT"}]})

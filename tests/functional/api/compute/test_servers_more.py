@@ -103,10 +103,11 @@ async def test_metadata_keeps_cascade_key_regionally_and_refuses_it(gw: Gateway)
     resp = await gw.client.put(url, json={"metadata": {"a": "1"}}, headers=DEMO)
     assert resp.status == 200 and (await resp.json())["metadata"] == {"a": "1"}
     regional = next(iter(gw.regions["RegionOne"].servers.values()))
-    assert regional["metadata"] == {"a": "1", "cascade_global_id": gid}
-    resp = await gw.client.put(url, json={"metadata": {"cascade_global_id": "x"}},
-                               headers=DEMO)
-    assert resp.status == 400
+    assert regional["metadata"] == {"a": "1", "cascade_global_id": gid,
+                                    "cascade_owner": "cascade"}
+    for key in ("cascade_global_id", "cascade_owner"):
+        resp = await gw.client.put(url, json={"metadata": {key: "x"}}, headers=DEMO)
+        assert resp.status == 400
 
 
 async def test_keypairs_are_stored_and_pushed_to_the_boot_region(gw: Gateway) -> None:

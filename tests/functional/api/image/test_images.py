@@ -173,6 +173,10 @@ async def test_concurrent_boots_start_one_replication(env: Env) -> None:
     await env.upload(image_id)
     body = {"server": {"name": "vm", "flavorRef": "1", "imageRef": image_id,
                        "networks": "none", "availability_zone": "RegionTwo"}}
+    # Twenty servers: more than the default quota of ten instances.
+    raised = await env.client.put("/compute/v2.1/os-quota-sets/demo", headers=ADMIN,
+                                  json={"quota_set": {"instances": 20}})
+    assert raised.status == 200, await raised.text()
     answers = await asyncio.gather(*(env.client.post("/compute/v2.1/servers", json=body,
                                                      headers=DEMO) for _ in range(20)))
     assert [a.status for a in answers] == [202] * 20

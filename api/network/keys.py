@@ -1,0 +1,12 @@
+"""Typed keys of the network sub-application's state."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from cascade.networks.ports import Ports
+from cascade.networks.service import NetworkObjects
+
+__all__ = ["OBJECTS", "PORTS"]
+
+OBJECTS = web.AppKey("network_objects", NetworkObjects)
+PORTS = web.AppKey("ports", Ports)

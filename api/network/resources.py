@@ -1,0 +1,178 @@
+"""Neutron v2.0 handlers: networks, subnets, ports, security groups, rules and tags."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.body import json_body
+from api.network.keys import OBJECTS, PORTS
+from api.urls import network_base
+from cascade.appkeys import CTX
+from cascade.jsonutil import json_response
+from cascade.networks import query as neutron_query
+from cascade.networks import records
+from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
+
+__all__ = ["PATHS", "routes"]
+
+#: URL path segment -> type.
+PATHS = {"networks": NETWORK, "subnets": SUBNET, "ports": PORT,
+         "security-groups": SECURITY_GROUP, "security-group-rules": RULE}
+_SORT_KEYS = frozenset({"id", "name", "created_at", "updated_at", "status", "network_id",
+                        "cidr", "ip_version", "mac_address", "device_id", "device_owner",
+                        "admin_state_up", "shared", "mtu", "project_id", "tenant_id",
+                        "direction", "ethertype", "protocol", "security_group_id",
+                        "description", "revision_number"})
+_PARTIAL = "X-Cascade-Partial"
+
+
+def _type(request: web.Request) -> str:
+    return PATHS[request.match_info["collection"]]
+
+
+async def list_objects(request: web.Request) -> web.Response:
+    """GET /v2.0/{collection} with Neutron's filters, fields, sort and pages."""
+    type_ = _type(request)
+    ctx = request[CTX]
+    query = neutron_query.parse_query(request.query, _SORT_KEYS)
+    headers = {}
+    if type_ == PORT:
+        items, failed = await request.app[PORTS].list_ports(ctx, query.filters)
+        if failed:
+            headers[_PARTIAL] = ",".join(failed)
+    else:
+        items = await request.app[OBJECTS].list_all(ctx, type_)
+    collection = records.COLLECTION[type_]
+    base = f"{network_base(request)}/v2.0/{request.match_info['collection']}"
+    return json_response(query.page(items, collection, base), headers=headers)
+
+
+async def create_object(request: web.Request) -> web.Response:
+    """POST /v2.0/{collection} -> 201 with the object."""
+    type_ = _type(request)
+    ctx = request[CTX]
+    body = await json_body(request)
+    objects = request.app[OBJECTS]
+    if type_ == PORT:
+        made = await request.app[PORTS].create(ctx, body)
+    elif type_ == NETWORK:
+        made = await objects.create_network(ctx, body)
+    elif type_ == SUBNET:
+        made = await objects.create_subnet(ctx, body)
+    elif type_ == SECURITY_GROUP:
+        made = await objects.create_security_group(ctx, body)
+    else:
+        made = await objects.create_rule(ctx, body)
+    return json_response({type_: made}, status=201)
+
+
+async def show_object(request: web.Request) -> web.Response:
+    type_ = _type(request)
+    ctx = request[CTX]
+    gid = request.match_info["id"]
+    if type_ == PORT:
+        obj = await request.app[PORTS].show(ctx, gid)
+    else:
+        obj = await request.app[OBJECTS].show(ctx, type_, gid)
+    fields = [f for v in request.query.getall("fields", []) for f in v.split(",") if f]
+    if fields:
+        obj = {k: v for k, v in obj.items() if k in fields}
+    return json_response({type_: obj})
+
+
+async def update_object(request: web.Request) -> web.Response:
+    type_ = _type(request)
+    ctx = request[CTX]
+    gid = request.match_info["id"]
+    body = await json_body(request)
+    if type_ == PORT:
+        obj = await request.app[PORTS].update(ctx, gid, body)
+    else:
+        obj = await request.app[OBJECTS].update(ctx, type_, gid, body)
+    return json_response({type_: obj})
+
+
+async def delete_object(request: web.Request) -> web.Response:
+    type_ = _type(request)
+    ctx = request[CTX]
+    gid = request.match_info["id"]
+    if type_ == PORT:
+        await request.app[PORTS].delete(ctx, gid)
+    else:
+        await request.app[OBJECTS].delete(ctx, type_, gid)
+    return web.Response(status=204)
+
+
+def _tag_target(request: web.Request) -> tuple[str, str]:
+    type_ = _type(request)
+    if type_ == RULE:
+        raise web.HTTPNotFound()
+    return type_, request.match_info["id"]
+
+
+async def _current_tags(request: web.Request, type_: str, gid: str) -> list[str]:
+    if type_ == PORT:
+        await request.app[PORTS].show(request[CTX], gid)  # visibility
+    return await request.app[OBJECTS].tags(request[CTX], type_, gid)
+
+
+async def get_tags(request: web.Request) -> web.Response:
+    type_, gid = _tag_target(request)
+    return json_response({"tags": await _current_tags(request, type_, gid)})
+
+
+async def replace_tags(request: web.Request) -> web.Response:
+    type_, gid = _tag_target(request)
+    body: Any = await json_body(request)
+    tags = body.get("tags") if isinstance(body, dict) else None
+    if not isinstance(tags, list):
+        from cascade.networks import faults
+
+        raise faults.bad_request("Invalid tags body")
+    done = await request.app[OBJECTS].set_tags(request[CTX], type_, gid, tags)
+    return json_response({"tags": done})
+
+
+async def add_tag(request: web.Request) -> web.Response:
+    type_, gid = _tag_target(request)
+    tags = await _current_tags(request, type_, gid)
+    await request.app[OBJECTS].set_tags(request[CTX], type_, gid,
+                                        [*tags, request.match_info["tag"]])
+    return web.Response(status=201)
+
+
+async def remove_tag(request: web.Request) -> web.Response:
+    type_, gid = _tag_target(request)
+    tags = await _current_tags(request, type_, gid)
+    tag = request.match_info["tag"]
+    if tag not in tags:
+        from cascade.networks import faults
+
+        raise faults.conflict("TagNotFound", f"Tag {tag} could not be found.")
+    await request.app[OBJECTS].set_tags(request[CTX], type_, gid,
+                                        [t for t in tags if t != tag])
+    return web.Response(status=204)
+
+
+async def remove_all_tags(request: web.Request) -> web.Response:
+    type_, gid = _tag_target(request)
+    await request.app[OBJECTS].set_tags(request[CTX], type_, gid, [])
+    return web.Response(status=204)
+
+
+def routes() -> list[web.RouteDef]:
+    coll = "/v2.0/{collection:" + "|".join(PATHS) + "}"
+    one = coll + "/{id}"
+    return [
+        web.get(coll, list_objects),
+        web.post(coll, create_object),
+        web.get(one, show_object),
+        web.put(one, update_object),
+        web.delete(one, delete_object),
+        web.get(one + "/tags", get_tags),
+        web.put(one + "/tags", replace_tags),
+        web.delete(one + "/tags", remove_all_tags),
+        web.put(one + "/tags/{tag}", add_tag),
+        web.delete(one + "/tags/{tag}", remove_tag),
+    ]

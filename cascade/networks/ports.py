@@ -1,0 +1,450 @@
+"""Ports: created in a region at once when the region is known, else deferred.
+
+A deferred port has no addresses (Neutron's deferred IP allocation) until a
+server boots with it; it is then materialised in the server's region. A
+port's status is asked of its region; the cached view answers only when the
+region cannot. Ports Nova creates for ``--nic net-id=`` boots are adopted on
+sight with ids derived from (region, regional id), so every port on a
+Cascade network has a stable global id.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from oslo_config import cfg
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import errors
+from cascade.context import RequestContext
+from cascade.db.models import PlacementState, Resource
+from cascade.networks import faults, records, specs, views
+from cascade.networks.placer import REGIONAL_PATH, Placer
+from cascade.networks.records import NETWORK, PORT, SECURITY_GROUP, SUBNET
+from cascade.networks.service import NetworkObjects
+from cascade.quota import ledger
+from cascade.regions.client import RegionClient
+from cascade.regions.fanout import scatter_gather, split_results
+from cascade.regions.registry import RegionRegistry
+from mapping import store
+
+__all__ = ["Ports", "REGION_HINT"]
+
+LOG = logging.getLogger(__name__)
+
+#: ``binding:profile`` key naming the region a port is created in at once.
+REGION_HINT = "cascade_region"
+_SERVER = "server"
+
+
+class Ports:
+    def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
+                 registry: RegionRegistry, client: RegionClient, objects: NetworkObjects,
+                 quota_defaults: Any, quota_ttl: float) -> None:
+        self._conf = conf
+        self._sessions = sessions
+        self._registry = registry
+        self._client = client
+        self._objects = objects
+        self._placer: Placer = objects.placer
+        self._quota_defaults = quota_defaults
+        self._ttl = quota_ttl
+
+    # -- where -------------------------------------------------------------
+
+    def _hinted_region(self, attrs: dict[str, Any], network: Resource) -> str | None:
+        """The region a port must be created in now, if its request says so.
+
+        ``binding:profile`` ``{"cascade_region": NAME}`` names it; otherwise a
+        network whose ``availability_zone_hints`` name exactly one region's
+        zone exists only there.
+        """
+        named = (attrs.get("binding:profile") or {}).get(REGION_HINT)
+        if named:
+            if self._registry.get(str(named)) is None:
+                raise faults.bad_request(f"Unknown region {named} in binding:profile")
+            return str(named)
+        hints = network.attrs.get("availability_zone_hints") or []
+        if len(hints) == 1:
+            region = self._registry.by_availability_zone(hints[0])
+            return region.name if region else None
+        return None
+
+    # -- create ------------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
+        attrs = specs.port(body)
+        owner = ctx.project_id
+        if (body["port"].get("project_id") or owner) != owner and not ctx.is_admin:
+            raise errors.Forbidden("(rule:create_port) is disallowed by policy")
+        owner = str(body["port"].get("project_id") or owner)
+        async with self._sessions() as session:
+            network = await records.get(session, ctx, NETWORK, attrs["network_id"])
+            subnets = {s.global_id for s in await records.of_types(session, None, [SUBNET])
+                       if s.attrs.get("network_id") == network.global_id}
+            for ip in attrs["requested_fixed_ips"]:
+                if ip.get("subnet_id") and ip["subnet_id"] not in subnets:
+                    raise faults.bad_request(f"Subnet {ip['subnet_id']} is not on network "
+                                             f"{network.global_id}")
+        if attrs["security_groups"] is None:
+            attrs["security_groups"] = [await self._objects.ensure_default_group(
+                owner, ctx.user_id)] if attrs["port_security_enabled"] else []
+        async with self._sessions() as session:
+            for group in attrs["security_groups"]:
+                await records.get(session, ctx, SECURITY_GROUP, group)
+        region = self._hinted_region(attrs, network)
+        attrs["binding:profile"] = {k: v for k, v in attrs["binding:profile"].items()
+                                    if k != REGION_HINT}
+        global_id = store.new_global_id()
+        now = records.now()
+        attrs.update(created_at=now, updated_at=now, revision_number=0)
+        usage = {"port": 1}
+        if region is None:
+            async with self._sessions.begin() as session:
+                await ledger.charge(session, owner, usage, defaults=self._quota_defaults)
+                res = Resource(global_id=global_id, type=PORT, project_id=owner,
+                               user_id=ctx.user_id, spec={}, attrs=attrs, status="DOWN",
+                               usage=usage)
+                session.add(res)
+            return views.deferred_port(ctx, res)
+        # A known region: admit, record (placement creating), create there, commit.
+        async with self._sessions.begin() as session:
+            reservation = await ledger.reserve(session, owner, usage, ttl=self._ttl,
+                                               defaults=self._quota_defaults)
+        try:
+            async with self._sessions.begin() as session:
+                store.create_resource(session, global_id=global_id, type_=PORT,
+                                      project_id=owner, user_id=ctx.user_id, region=region,
+                                      spec={}, attrs=attrs, status="DOWN", usage=usage)
+                await ledger.commit(session, reservation)
+        except BaseException:
+            async with self._sessions.begin() as session:
+                await ledger.release(session, reservation)
+            raise
+        try:
+            await self._placer.ensure_port(ctx, global_id, region)
+        except (errors.RegionError, errors.ClientError):
+            async with self._sessions.begin() as session:
+                await store.remove(session, global_id)
+            raise
+        return await self.show(ctx, global_id)
+
+    # -- read --------------------------------------------------------------
+
+    async def _global_ids(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
+        """Regional ids of networks, subnets, groups and servers -> global ids."""
+        wanted: dict[str, set[str]] = {NETWORK: set(), SUBNET: set(), SECURITY_GROUP: set(),
+                                       _SERVER: set()}
+        for p in ports:
+            wanted[NETWORK].add(p.get("network_id", ""))
+            wanted[SUBNET].update(ip.get("subnet_id", "") for ip in p.get("fixed_ips") or [])
+            wanted[SECURITY_GROUP].update(p.get("security_groups") or [])
+            if p.get("device_id"):
+                wanted[_SERVER].add(p["device_id"])
+        out: dict[str, str] = {}
+        async with self._sessions() as session:
+            for type_, ids in wanted.items():
+                found = await store.map_local_ids(session, type_, region, ids, None)
+                out.update({local: gid for local, (gid, _, _) in found.items()})
+        return out
+
+    async def _regional(self, ctx: RequestContext, region: str,
+                        params: Any) -> list[dict[str, Any]]:
+        resp = await self._client.get(ctx, region, "network", REGIONAL_PATH[PORT],
+                                      params=params)
+        return list((resp.body or {}).get("ports") or [])
+
+    async def show(self, ctx: RequestContext, global_id: str) -> dict[str, Any]:
+        async with self._sessions() as session:
+            res = await records.get(session, ctx, PORT, global_id)
+            placed = (await records.placements(session, [global_id]))[global_id]
+        pl = next((p for p in placed.values() if p.local_id), None)
+        if pl is None:
+            return views.deferred_port(ctx, res)
+        try:
+            resp = await self._client.get(ctx, pl.region, "network",
+                                          f"{REGIONAL_PATH[PORT]}/{pl.local_id}")
+        except errors.RegionHTTPError as exc:
+            if exc.status == 404:
+                raise faults.not_found(PORT, global_id) from exc
+            raise
+        except errors.RegionError:
+            return {**views.deferred_port(ctx, res), "ip_allocation": "immediate",
+                    **res.attrs.get("cached", {}), "id": global_id}
+        port = resp.body["port"]
+        to_global = await self._global_ids(pl.region, [port])
+        view = views.regional_port(port, global_id, to_global, res.attrs.get("tags"))
+        await self._cache(global_id, view)
+        return view
+
+    async def _cache(self, global_id: str, view: dict[str, Any]) -> None:
+        """Keep the last regional answer for down-region shows and lists."""
+        cached = {k: view.get(k) for k in ("status", "fixed_ips", "device_id",
+                                          "device_owner", "binding:host_id", "mac_address")}
+        async with self._sessions.begin() as session:
+            res = await session.get(Resource, global_id)
+            if res is not None and res.attrs.get("cached") != cached:
+                res.attrs = {**res.attrs, "cached": cached}
+
+    async def list_ports(self, ctx: RequestContext, filters: dict[str, list[str]]
+                   ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every port the caller may see (the API filters and pages); regions that failed.
+
+        Each region holding one of the caller's networks or ports is asked in
+        parallel, within its deadline, for the ports on Cascade's networks there.
+        """
+        async with self._sessions() as session:
+            rows = await records.of_types(session, ctx, [PORT])
+            nets = await records.of_types(session, ctx, [NETWORK])
+            placed = await records.placements(
+                session, [r.global_id for r in rows] + [n.global_id for n in nets])
+        by_region: dict[str, list[str]] = {}
+        for net in nets:
+            for region, pl in placed[net.global_id].items():
+                if pl.local_id:
+                    by_region.setdefault(region, []).append(pl.local_id)
+        params_base: dict[str, Any] = {}
+        for key in ("device_owner", "mac_address", "status", "name"):
+            if key in filters and len(filters[key]) == 1:
+                params_base[key] = filters[key][0]
+
+        async def ask(region: str) -> list[dict[str, Any]]:
+            return await self._regional(ctx, region, [
+                *params_base.items(), *(("network_id", n) for n in by_region[region])])
+
+        results = await scatter_gather(list(by_region), ask,
+                                       timeout=self._conf.api.region_timeout)
+        good, bad = split_results(results)
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for region, ports in good.items():
+            to_global = await self._global_ids(region, ports)
+            mapped = await self._mapped_ports(region, ports)
+            adopt = [p for p in ports if p["id"] not in mapped]
+            if adopt:
+                mapped.update(await self._adopt(region, adopt))
+            tags = {r.global_id: r.attrs.get("tags") for r in rows}
+            for port in ports:
+                gid = mapped[port["id"]]
+                seen.add(gid)
+                out.append(views.regional_port(port, gid, to_global, tags.get(gid)))
+        failed = sorted(f.region for f in bad)
+        for res in rows:
+            if res.global_id in seen:
+                continue
+            where = [p for p in placed[res.global_id].values() if p.local_id]
+            if not where:
+                out.append(views.deferred_port(ctx, res))
+            elif where[0].region in failed:
+                out.append({**views.deferred_port(ctx, res), "ip_allocation": "immediate",
+                            **res.attrs.get("cached", {}), "id": res.global_id})
+        return out, failed
+
+    async def _mapped_ports(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
+        async with self._sessions() as session:
+            found = await store.map_local_ids(session, PORT, region,
+                                              [p["id"] for p in ports], None)
+        return {local: gid for local, (gid, _, _) in found.items()}
+
+    async def _adopt(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
+        """Map ports Cascade did not create (Nova's, for net-id boots); their global ids."""
+        out = {}
+        async with self._sessions.begin() as session:
+            insert = (pg_insert if session.get_bind().dialect.name == "postgresql"
+                      else sqlite_insert)
+            for port in ports:
+                gid = records.global_of_tag(port.get("tags") or []) or records.derived_id(
+                    "port", region, port["id"])
+                out[port["id"]] = gid
+                project = str(port.get("project_id") or port.get("tenant_id") or "")
+                now = records.now()
+                made = await session.execute(insert(Resource).values(
+                    global_id=gid, type=PORT, project_id=project, user_id=None, spec={},
+                    status=port.get("status", "DOWN"), usage={"port": 1},
+                    attrs={"name": port.get("name", ""), "network_id": None,
+                           "adopted": True, "created_at": now, "updated_at": now,
+                           "tags": [], "revision_number": 0},
+                ).on_conflict_do_nothing(index_elements=[Resource.global_id])
+                    .returning(Resource.global_id))
+                if made.first() is not None:
+                    # Counted, never refused: the region already created it.
+                    await ledger.charge(session, project, {"port": 1},
+                                        defaults=self._quota_defaults, check=False)
+                await store.ensure_placement(session, global_id=gid, type_=PORT,
+                                             region=region, local_id=port["id"],
+                                             state=PlacementState.ACTIVE)
+        return out
+
+    # -- update and delete -------------------------------------------------
+
+    async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
+        changes = specs.update(PORT, body)
+        async with self._sessions.begin() as session:
+            res = await records.get_for_update(session, ctx, PORT, global_id)
+            placed = (await records.placements(session, [global_id]))[global_id]
+            for group in changes.get("security_groups") or []:
+                await records.get(session, ctx, SECURITY_GROUP, group)
+            pl = next((p for p in placed.values() if p.local_id), None)
+            if pl is None:
+                if "fixed_ips" in changes:
+                    changes["requested_fixed_ips"] = changes.pop("fixed_ips")
+                res.attrs = {**res.attrs, **changes, "updated_at": records.now(),
+                             "revision_number": res.attrs.get("revision_number", 0) + 1}
+                return views.deferred_port(ctx, res)
+        regional = dict(changes)
+        if "security_groups" in regional:
+            regional["security_groups"] = [
+                await self._placer.ensure_security_group(ctx, g, pl.region)
+                for g in regional["security_groups"]]
+        if regional.get("device_id"):
+            async with self._sessions() as session:
+                server = await records.placement_in(session, regional["device_id"], pl.region)
+            if server is not None and server.local_id:
+                regional["device_id"] = server.local_id
+        await self._client.request(ctx, pl.region, "network", "PUT",
+                                   f"{REGIONAL_PATH[PORT]}/{pl.local_id}",
+                                   json={"port": regional})
+        async with self._sessions.begin() as session:
+            row = await session.get(Resource, global_id)
+            if row is not None:
+                kept = {k: v for k, v in changes.items() if k != "fixed_ips"}
+                row.attrs = {**row.attrs, **kept, "updated_at": records.now(),
+                             "revision_number": row.attrs.get("revision_number", 0) + 1}
+        return await self.show(ctx, global_id)
+
+    async def delete(self, ctx: RequestContext, global_id: str) -> None:
+        async with self._sessions() as session:
+            res = await records.get(session, ctx, PORT, global_id)
+            if res.project_id != ctx.project_id and not ctx.is_admin:
+                raise errors.Forbidden("(rule:delete_port) is disallowed by policy")
+            placed = (await records.placements(session, [global_id]))[global_id]
+        await self._placer.delete_copies(ctx, res, placed)
+        async with self._sessions.begin() as session:
+            await store.remove(session, global_id)
+
+    # -- boots -------------------------------------------------------------
+
+    async def regions_for(self, ctx: RequestContext,
+                          networks: Any) -> set[str] | None:
+        """Regions a server with these ``networks`` may go to (None: any).
+
+        A port already in a region pins the server there; a network restricted
+        by zone hints allows only those zones' regions.
+        """
+        if not isinstance(networks, list):
+            return None
+        allowed: set[str] | None = None
+        async with self._sessions() as session:
+            for item in networks:
+                if not isinstance(item, dict):
+                    continue
+                here: set[str] | None = None
+                if item.get("port"):
+                    res = await records.get(session, ctx, PORT, str(item["port"]))
+                    placed = (await records.placements(session, [res.global_id]))[
+                        res.global_id]
+                    if placed:
+                        here = set(placed)
+                    else:
+                        item_net = res.attrs.get("network_id")
+                        here = await self._net_regions(session, ctx, item_net)
+                elif item.get("uuid"):
+                    here = await self._net_regions(session, ctx, str(item["uuid"]))
+                if here is not None:
+                    allowed = here if allowed is None else allowed & here
+        return allowed
+
+    async def _net_regions(self, session: AsyncSession, ctx: RequestContext,
+                           network_id: str | None) -> set[str] | None:
+        if not network_id:
+            return None
+        net = await records.get(session, ctx, NETWORK, network_id)
+        hints = net.attrs.get("availability_zone_hints") or []
+        if not hints:
+            return None
+        return {r.name for r in list(self._registry) if r.availability_zone in hints}
+
+    async def for_boot(self, ctx: RequestContext, region: str,
+                       networks: Any) -> Any:
+        """The server's ``networks`` in the region's ids: networks instantiated and
+        ports materialised there first.
+
+        :raises Conflict: a port already bound in another region.
+        :raises BadRequest: an unknown network or port.
+        """
+        if not isinstance(networks, list):
+            return networks
+        out = []
+        for item in networks:
+            if not isinstance(item, dict):
+                out.append(item)
+                continue
+            item = dict(item)
+            if item.get("port"):
+                item["port"] = await self._local_port(ctx, str(item["port"]), region)
+            elif item.get("uuid"):
+                item["uuid"] = await self._local_network(ctx, str(item["uuid"]), region)
+            out.append(item)
+        return out
+
+    async def _local_port(self, ctx: RequestContext, global_id: str, region: str) -> str:
+        async with self._sessions() as session:
+            try:
+                await records.get(session, ctx, PORT, global_id)
+            except errors.NotFound:
+                raise errors.BadRequest(f"Port {global_id} not found.") from None
+        return await self._placer.ensure_port(ctx, global_id, region)
+
+    async def _local_network(self, ctx: RequestContext, global_id: str, region: str) -> str:
+        async with self._sessions() as session:
+            try:
+                await records.get(session, ctx, NETWORK, global_id)
+            except errors.NotFound:
+                raise errors.BadRequest(f"Network {global_id} could not be found.") from None
+        return await self._placer.ensure_network(ctx, global_id, region)
+
+    async def groups_for_boot(self, ctx: RequestContext, region: str,
+                              groups: Any) -> Any:
+        """Security groups named in a create, made present in ``region``.
+
+        Groups are named as Nova accepts them (name or id); Cascade's groups are
+        copied to the region and named by their regional id; others pass as given.
+        """
+        if not isinstance(groups, list):
+            return groups
+        await self._objects.ensure_default_group(ctx.project_id, ctx.user_id)
+        async with self._sessions() as session:
+            mine = [g for g in await records.of_types(session, ctx, [SECURITY_GROUP])
+                    if g.project_id == ctx.project_id]
+        out = []
+        for item in groups:
+            name = item.get("name") if isinstance(item, dict) else None
+            match = next((g for g in mine if name in (g.global_id, g.attrs.get("name"))),
+                         None)
+            if match is None:
+                out.append(item)
+                continue
+            local = await self._placer.ensure_security_group(ctx, match.global_id, region)
+            out.append({"name": local if name == match.global_id else name})
+        return out
+
+    async def rewrite_interfaces(self, region: str, body: Any) -> Any:
+        """os-interface answers in global port and network ids."""
+        items = body.get("interfaceAttachments") if isinstance(body, dict) else None
+        single = body.get("interfaceAttachment") if isinstance(body, dict) else None
+        attachments = items if items is not None else [single] if single else []
+        if not attachments:
+            return body
+        ports = [{"id": a.get("port_id"), "network_id": a.get("net_id"),
+                  "fixed_ips": a.get("fixed_ips")} for a in attachments]
+        to_global = await self._global_ids(region, ports)
+        mapped = await self._mapped_ports(region, [p for p in ports if p["id"]])
+        for a in attachments:
+            a["port_id"] = mapped.get(a.get("port_id"), a.get("port_id"))
+            a["net_id"] = to_global.get(a.get("net_id"), a.get("net_id"))
+            for ip in a.get("fixed_ips") or []:
+                ip["subnet_id"] = to_global.get(ip.get("subnet_id"), ip.get("subnet_id"))
+        return body
+

@@ -1,0 +1,1 @@
+"""Regional notifications: which object changed, and the listeners that hear it."""

@@ -1,0 +1,1 @@
+"""Global quota: the catalogue, the ledger, and the optional push to regions."""

@@ -1,0 +1,284 @@
+"""Drift audit: compare each region's objects with Cascade's placements, in linear time.
+
+Per region and type, the region's objects are listed once (as Cascade) and
+indexed by regional id and by the global id Cascade tagged them with; the
+placements are indexed the same way; then one walk over each side decides:
+
+- a placement still *creating* whose tagged object exists: **adopted** (the
+  crash came between the regional create and the mapping write);
+- a placement *creating* with nothing in the region, no job in flight and
+  older than the grace period: the create never happened; a server the
+  tenant was never answered for is **removed**, one shown in ERROR keeps its
+  row with the placement in *error*;
+- a placement whose regional object is gone: **missing** (deleted in the
+  region directly), or, when Cascade was deleting it, **finalised**;
+- a tagged object no placement maps, older than the grace period: an
+  **orphan**, deleted (younger ones are creates in flight: reported only);
+- untagged objects are **foreign**: counted, never touched.
+
+Nothing is decided for a region that cannot be listed: an unreachable region
+is reported, never treated as empty. Quota reservations of dead processes are
+released and usage recounted at the end, so the ledger is exact.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any, Awaitable, Callable, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import errors
+from cascade.db.models import Job, JobState, Placement, PlacementState, Resource
+from cascade.networks import records as net_records
+from cascade.quota import ledger
+from cascade.regions.client import RegionClient
+from mapping import store
+from mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
+from sync.reconcile import MISSING
+
+__all__ = ["Finding", "Report", "audit", "TYPES"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    action: str  # adopted | removed | error | missing | finalised | orphan |
+    #              orphan_deleted | orphan_young | orphan_foreign | unreachable
+    type: str
+    region: str
+    global_id: str | None
+    local_id: str | None
+    detail: str = ""
+
+
+@dataclasses.dataclass
+class Report:
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    foreign: dict[str, int] = dataclasses.field(default_factory=dict)
+    quota_corrections: int = 0
+
+    @property
+    def drift(self) -> list[Finding]:
+        """What this deployment must act on (not other deployments' objects, nor
+        creates still within the grace period)."""
+        return [f for f in self.findings
+                if f.action not in ("unreachable", "orphan_foreign", "orphan_young")]
+
+    @property
+    def unreachable(self) -> list[str]:
+        return sorted({f.region for f in self.findings if f.action == "unreachable"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Regional:
+    """One object as a region lists it."""
+
+    local_id: str
+    global_id: str | None  # Cascade's tag, if any
+    created: dt.datetime | None
+    owner: str | None = None  # the deployment that made it
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+Lister = Callable[[RegionClient, str], Awaitable[list[Regional]]]
+
+
+async def _paged(client: RegionClient, region: str, service: str, path: str, key: str,
+                 params: dict[str, str], page: int = 1000) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        query = dict(params, limit=str(page), **({"marker": marker} if marker else {}))
+        body = (await client.get(None, region, service, path, params=query)).body or {}
+        items = list(body.get(key) or [])
+        out += items
+        if len(items) < page:
+            return out
+        marker = str(items[-1]["id"])
+
+
+async def _servers(client: RegionClient, region: str) -> list[Regional]:
+    found = await _paged(client, region, "compute", "/servers/detail", "servers",
+                         {"all_tenants": "1"})
+    return [Regional(str(s["id"]), (s.get("metadata") or {}).get(GLOBAL_ID_KEY),
+                     _time(s.get("created")), (s.get("metadata") or {}).get(OWNER_KEY))
+            for s in found]
+
+
+async def _images(client: RegionClient, region: str) -> list[Regional]:
+    found = await _paged(client, region, "image", "/v2/images", "images", {})
+    return [Regional(str(i["id"]), i.get(GLOBAL_ID_KEY), _time(i.get("created_at")),
+                     i.get(OWNER_KEY)) for i in found]
+
+
+def _neutron(collection: str, path: str) -> Lister:
+    async def lister(client: RegionClient, region: str) -> list[Regional]:
+        found = await _paged(client, region, "network", path, collection, {})
+        return [Regional(str(o["id"]), net_records.global_of_tag(o.get("tags") or []),
+                         _time(o.get("created_at")),
+                         net_records.owner_of_tags(o.get("tags") or [])) for o in found]
+    return lister
+
+
+#: type -> (lister, regional path for deletes, service)
+TYPES: dict[str, tuple[Lister, str, str]] = {
+    "server": (_servers, "/servers", "compute"),
+    "image": (_images, "/v2/images", "image"),
+    "network": (_neutron("networks", "/v2.0/networks"), "/v2.0/networks", "network"),
+    "port": (_neutron("ports", "/v2.0/ports"), "/v2.0/ports", "network"),
+    "security_group": (_neutron("security_groups", "/v2.0/security-groups"),
+                       "/v2.0/security-groups", "network"),
+}
+
+
+async def _in_flight(session: AsyncSession) -> set[str]:
+    """Global ids active jobs work on (their placements are not the audit's)."""
+    payloads = (await session.scalars(select(Job.payload).where(
+        Job.state.in_(JobState.ACTIVE)))).all()
+    return {str(p[k]) for p in payloads for k in ("server_id", "image_id") if p.get(k)}
+
+
+async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
+                     region: str, type_: str, *, grace: float, repair: bool,
+                     report: Report, owner: str) -> None:
+    lister, path, service = TYPES[type_]
+    try:
+        regional = await lister(client, region)
+    except errors.RegionError as exc:
+        report.findings.append(Finding("unreachable", type_, region, None, None, exc.message))
+        return
+    now = dt.datetime.now(dt.timezone.utc)
+    old_enough = now - dt.timedelta(seconds=grace)
+    by_local = {r.local_id: r for r in regional}
+    by_global = {r.global_id: r for r in regional if r.global_id}
+    report.foreign[type_] = report.foreign.get(type_, 0) + sum(
+        1 for r in regional if not r.global_id)
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(Placement, Resource.status).join(
+                Resource, Resource.global_id == Placement.global_id)
+            .where(Placement.resource_type == type_, Placement.region == region))).all()
+        busy = await _in_flight(session)
+    mapped_globals = {pl.global_id for pl, _ in rows}
+    mapped_locals = {pl.local_id for pl, _ in rows if pl.local_id}
+
+    def note(action: str, gid: str | None, local: str | None, detail: str = "") -> None:
+        report.findings.append(Finding(action, type_, region, gid, local, detail))
+
+    for pl, status in rows:
+        created = pl.created_at if pl.created_at.tzinfo else pl.created_at.replace(
+            tzinfo=dt.timezone.utc)
+        if pl.local_id is None:
+            if pl.state not in (PlacementState.CREATING, PlacementState.ERROR):
+                continue
+            found = by_global.get(pl.global_id)
+            if found is not None and found.local_id not in mapped_locals:
+                note("adopted", pl.global_id, found.local_id)
+                if repair:
+                    async with sessions.begin() as session:
+                        await session.execute(update(Placement).where(Placement.id == pl.id)
+                                              .values(local_id=found.local_id,
+                                                      state=PlacementState.ACTIVE))
+                continue
+            if pl.state == PlacementState.ERROR or pl.global_id in busy or created > old_enough:
+                continue
+            if type_ == "server" and status == "ERROR":
+                note("error", pl.global_id, None, "create never reached the region")
+                if repair:
+                    async with sessions.begin() as session:
+                        await session.execute(update(Placement).where(Placement.id == pl.id)
+                                              .values(state=PlacementState.ERROR))
+            else:
+                note("removed", pl.global_id, None, "create never reached the region")
+                if repair:
+                    async with sessions.begin() as session:
+                        if type_ in ("server", "port"):
+                            await store.remove(session, pl.global_id)
+                        else:
+                            # Images, networks and groups live on without this copy.
+                            row = await session.get(Placement, pl.id)
+                            if row is not None:
+                                await session.delete(row)
+            continue
+        if pl.state == MISSING:
+            if pl.local_id not in by_local:
+                note("missing", pl.global_id, pl.local_id, "gone from the region (marked)")
+            continue
+        if pl.local_id in by_local:
+            continue
+        if pl.state == PlacementState.DELETING:
+            note("finalised", pl.global_id, pl.local_id)
+            if repair:
+                async with sessions.begin() as session:
+                    await store.remove(session, pl.global_id)
+            continue
+        if pl.global_id in busy or created > old_enough:
+            continue
+        note("missing", pl.global_id, pl.local_id, "gone from the region")
+        if repair:
+            async with sessions.begin() as session:
+                await session.execute(update(Placement).where(Placement.id == pl.id)
+                                      .values(state=MISSING))
+
+    adoptable = {pl.global_id for pl, _ in rows if pl.local_id is None}
+    for obj in regional:
+        if not obj.global_id or obj.local_id in mapped_locals:
+            continue
+        if obj.global_id in adoptable and by_global[obj.global_id] is obj:
+            continue  # the copy a creating placement adopts (above)
+        if obj.global_id in mapped_globals and obj.global_id in busy:
+            continue
+        if obj.created is not None and obj.created > old_enough:
+            note("orphan_young", obj.global_id, obj.local_id, "younger than the grace period")
+            continue
+        if obj.global_id in busy:
+            continue
+        if obj.owner != owner:
+            # Another deployment's (or an object from before owners were written):
+            # reported, never deleted.
+            note("orphan_foreign", obj.global_id, obj.local_id,
+                 f"tagged by Cascade deployment {obj.owner or '(unnamed)'}")
+            continue
+        note("orphan_deleted" if repair else "orphan", obj.global_id, obj.local_id,
+             "tagged by Cascade, mapped by nothing")
+        if repair:
+            try:
+                await client.request(None, region, service, "DELETE", f"{path}/{obj.local_id}")
+            except errors.RegionHTTPError as exc:
+                if exc.status != 404:
+                    LOG.warning("audit: could not delete orphan %s in %s: %s", obj.local_id,
+                                region, exc.message)
+
+
+async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
+                regions: Iterable[str], *, types: Iterable[str] = tuple(TYPES),
+                grace: float = 300.0, repair: bool = True,
+                owner: str = "cascade") -> Report:
+    """Audit (and with ``repair``, resolve) every region and type; the report."""
+    report = Report()
+    for region in regions:
+        for type_ in types:
+            await _audit_one(sessions, client, region, type_, grace=grace, repair=repair,
+                             report=report, owner=owner)
+    if repair:
+        async with sessions.begin() as session:
+            await ledger.expire(session)
+        async with sessions.begin() as session:
+            report.quota_corrections = len(await ledger.recount(session))
+    for finding in report.findings:
+        LOG.info("audit: %s %s %s in %s (%s) %s", finding.action, finding.type,
+                 finding.global_id, finding.region, finding.local_id, finding.detail)
+    return report

@@ -1,0 +1,217 @@
+"""The Neutron facade in front of two fake regions (SQLite and PostgreSQL): global
+networks placed lazily, deferred and placed ports, security groups kept in step,
+Neutron's error format, tenant isolation and network quota."""
+from __future__ import annotations
+
+from typing import Any
+
+from tests.functional.api.compute.conftest import Gateway
+from tests.functional.gateway import ADMIN, ALT, DEMO
+
+N = "/networking/v2.0"
+
+
+async def _post(gw: Gateway, path: str, body: Any, headers: dict[str, str] = DEMO) -> Any:
+    resp = await gw.client.post(N + path, json=body, headers=headers)
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def _net_with_subnet(gw: Gateway, cidr: str = "10.1.0.0/24", **net: Any
+                           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    network = (await _post(gw, "/networks", {"network": {"name": "n1", **net}}))["network"]
+    subnet = (await _post(gw, "/subnets", {"subnet": {
+        "network_id": network["id"], "cidr": cidr, "ip_version": 4}}))["subnet"]
+    return network, subnet
+
+
+def _regional(gw: Gateway, region: str, kind: str) -> list[dict[str, Any]]:
+    return list(getattr(gw.regions[region].neutron, kind).values())
+
+
+async def test_networks_are_recorded_not_placed_until_needed(gw: Gateway) -> None:
+    network, subnet = await _net_with_subnet(gw)
+    assert subnet["gateway_ip"] == "10.1.0.1"
+    assert subnet["allocation_pools"] == [{"start": "10.1.0.2", "end": "10.1.0.254"}]
+    assert network["status"] == "ACTIVE" and network["availability_zones"] == []
+    shown = await (await gw.client.get(f"{N}/networks/{network['id']}", headers=DEMO)).json()
+    assert shown["network"]["subnets"] == [subnet["id"]]
+    assert _regional(gw, "RegionOne", "networks") == []
+    assert _regional(gw, "RegionTwo", "networks") == []
+
+
+async def test_bad_input_gets_neutron_400_and_unknown_ids_404(gw: Gateway) -> None:
+    cases = [("/networks", {"network": {"name": "x", "bogus": 1}}),
+             ("/networks", {"nope": {}}),
+             ("/networks", {"network": {"admin_state_up": "maybe"}}),
+             ("/subnets", {"subnet": {"network_id": "not-a-uuid", "cidr": "10.0.0.0/24"}}),
+             ("/security-group-rules", {"security_group_rule": {"direction": "sideways"}})]
+    for path, body in cases:
+        resp = await gw.client.post(N + path, json=body, headers=DEMO)
+        assert resp.status == 400, (path, await resp.text())
+        assert set((await resp.json())["NeutronError"]) == {"type", "message", "detail"}
+    network, _ = await _net_with_subnet(gw)
+    resp = await gw.client.post(N + "/subnets", headers=DEMO, json={"subnet": {
+        "network_id": network["id"], "cidr": "10.1.0.128/25"}})
+    assert resp.status == 400 and "overlaps" in (await resp.json())["NeutronError"]["message"]
+    resp = await gw.client.post(N + "/subnets", headers=DEMO, json={"subnet": {
+        "network_id": network["id"], "cidr": "10.300.0.0/24"}})
+    assert resp.status == 400
+    missing = "0e5b5c58-6f7a-4c09-bb3b-1d1f4a6e5e7c"
+    resp = await gw.client.get(f"{N}/networks/{missing}", headers=DEMO)
+    assert resp.status == 404
+    assert (await resp.json())["NeutronError"]["type"] == "NetworkNotFound"
+    resp = await gw.client.post(N + "/networks", data=b"{", headers=DEMO)
+    assert resp.status == 400
+
+
+async def test_other_projects_cannot_see_or_touch_a_network(gw: Gateway) -> None:
+    network, subnet = await _net_with_subnet(gw)
+    for method, path in (("GET", f"/networks/{network['id']}"),
+                         ("PUT", f"/networks/{network['id']}"),
+                         ("DELETE", f"/networks/{network['id']}"),
+                         ("GET", f"/subnets/{subnet['id']}")):
+        resp = await gw.client.request(method, N + path, headers=ALT,
+                                       json={"network": {"name": "stolen"}})
+        assert resp.status == 404, (method, path)
+    listed = await (await gw.client.get(N + "/networks", headers=ALT)).json()
+    assert listed["networks"] == []
+    resp = await gw.client.post(N + "/ports", headers=ALT,
+                                json={"port": {"network_id": network["id"]}})
+    assert resp.status == 404
+    admin = await (await gw.client.get(N + "/networks", headers=ADMIN)).json()
+    assert [n["id"] for n in admin["networks"]] == [network["id"]]
+
+
+async def test_port_without_hint_is_deferred_and_materialised_where_the_server_boots(
+        gw: Gateway) -> None:
+    network, subnet = await _net_with_subnet(gw)
+    port = (await _post(gw, "/ports", {"port": {"network_id": network["id"],
+                                                "name": "p"}}))["port"]
+    assert port["fixed_ips"] == [] and port["ip_allocation"] == "deferred"
+    assert _regional(gw, "RegionTwo", "ports") == []
+    resp = await gw.create("RegionTwo", networks=[{"port": port["id"]}])
+    assert resp.status == 202, await resp.text()
+    server_id = (await resp.json())["server"]["id"]
+    (regional,) = [p for p in _regional(gw, "RegionTwo", "ports")
+                   if f"cascade:{port['id']}" in p["tags"]]
+    assert regional["fixed_ips"][0]["ip_address"].startswith("10.1.0.")
+    # The network came along with its subnet, tagged with the global ids.
+    (net2,) = _regional(gw, "RegionTwo", "networks")
+    assert f"cascade:{network['id']}" in net2["tags"]
+    assert _regional(gw, "RegionOne", "networks") == []
+    shown = (await (await gw.client.get(f"{N}/ports/{port['id']}", headers=DEMO)).json())[
+        "port"]
+    assert shown["fixed_ips"][0]["subnet_id"] == subnet["id"]
+    assert shown["network_id"] == network["id"] and shown["tags"] == []
+    # The same port cannot follow a server into another region.
+    resp = await gw.create("RegionOne", networks=[{"port": port["id"]}])
+    assert resp.status == 409, await resp.text()
+    assert "conflictingRequest" in await resp.json()
+    assert server_id
+
+
+async def test_hinted_port_is_created_at_once_and_lists_merge_with_deferred(
+        gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    placed = (await _post(gw, "/ports", {"port": {
+        "network_id": network["id"], "binding:profile": {"cascade_region": "RegionOne"}}}))[
+        "port"]
+    assert placed["fixed_ips"] and "cascade_region" not in placed.get("binding:profile", {})
+    deferred = (await _post(gw, "/ports", {"port": {"network_id": network["id"]}}))["port"]
+    listed = (await (await gw.client.get(N + "/ports", headers=DEMO)).json())["ports"]
+    assert {p["id"] for p in listed} == {placed["id"], deferred["id"]}
+    ip = placed["fixed_ips"][0]["ip_address"]
+    by_ip = await (await gw.client.get(N + f"/ports?fixed_ips=ip_address={ip}",
+                                       headers=DEMO)).json()
+    assert [p["id"] for p in by_ip["ports"]] == [placed["id"]]
+    page = await (await gw.client.get(N + "/ports?limit=1", headers=DEMO)).json()
+    assert len(page["ports"]) == 1
+    base = str(gw.client.make_url("")).rstrip("/")
+    assert page["ports_links"][0]["href"].startswith(base + "/networking/v2.0/ports?")
+    # A sick region: its ports come from the cache, and the answer says it is partial.
+    gw.regions["RegionOne"].down = True
+    resp = await gw.client.get(N + "/ports", headers=DEMO)
+    assert resp.status == 200 and resp.headers["X-Cascade-Partial"] == "RegionOne"
+    assert {p["id"] for p in (await resp.json())["ports"]} == {placed["id"], deferred["id"]}
+
+
+async def test_rules_reach_every_copy_and_duplicates_are_refused(gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    for zone in ("RegionOne", "RegionTwo"):
+        resp = await gw.create(zone, networks=[{"uuid": network["id"]}])
+        assert resp.status == 202, await resp.text()
+    groups = (await (await gw.client.get(N + "/security-groups", headers=DEMO)).json())[
+        "security_groups"]
+    (default,) = [g for g in groups if g["name"] == "default"]
+    assert len(default["security_group_rules"]) == 4
+    rule = {"security_group_rule": {"security_group_id": default["id"], "direction": "ingress",
+                                    "protocol": "tcp", "port_range_min": 22,
+                                    "port_range_max": 22}}
+    made = (await _post(gw, "/security-group-rules", rule))["security_group_rule"]
+    for region in ("RegionOne", "RegionTwo"):
+        ports = [r for r in _regional(gw, region, "security_group_rules")
+                 if r.get("port_range_min") == 22]
+        assert len(ports) == 1, region
+    again = await gw.client.post(N + "/security-group-rules", json=rule, headers=DEMO)
+    assert again.status == 409
+    assert (await again.json())["NeutronError"]["type"] == "SecurityGroupRuleExists"
+    gone = await gw.client.delete(f"{N}/security-group-rules/{made['id']}", headers=DEMO)
+    assert gone.status == 204
+    for region in ("RegionOne", "RegionTwo"):
+        assert not [r for r in _regional(gw, region, "security_group_rules")
+                    if r.get("port_range_min") == 22]
+
+
+async def test_delete_refuses_a_network_in_use_then_removes_every_copy(gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    port = (await _post(gw, "/ports", {"port": {"network_id": network["id"]}}))["port"]
+    resp = await gw.create("RegionTwo", networks=[{"uuid": network["id"]}])
+    assert resp.status == 202
+    resp = await gw.client.delete(f"{N}/networks/{network['id']}", headers=DEMO)
+    assert resp.status == 409
+    assert (await resp.json())["NeutronError"]["type"] == "NetworkInUse"
+    assert (await gw.client.delete(f"{N}/ports/{port['id']}", headers=DEMO)).status == 204
+    resp = await gw.client.delete(f"{N}/networks/{network['id']}", headers=DEMO)
+    assert resp.status == 204, await resp.text()
+    assert _regional(gw, "RegionTwo", "networks") == []
+    assert _regional(gw, "RegionTwo", "subnets") == []
+    assert (await gw.client.get(f"{N}/networks/{network['id']}",
+                                headers=DEMO)).status == 404
+
+
+async def test_updates_and_tags_keep_regional_copies_in_step(gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    assert (await gw.create("RegionOne", networks=[{"uuid": network["id"]}])).status == 202
+    resp = await gw.client.put(f"{N}/networks/{network['id']}", headers=DEMO,
+                               json={"network": {"name": "renamed"}})
+    assert resp.status == 200 and (await resp.json())["network"]["name"] == "renamed"
+    (copy,) = _regional(gw, "RegionOne", "networks")
+    assert copy["name"] == "renamed"
+    resp = await gw.client.put(f"{N}/networks/{network['id']}/tags", headers=DEMO,
+                               json={"tags": ["blue"]})
+    assert resp.status == 200
+    (copy,) = _regional(gw, "RegionOne", "networks")
+    assert set(copy["tags"]) == {"blue", f"cascade:{network['id']}", "cascade-owner:cascade"}
+    shown = await (await gw.client.get(f"{N}/networks?tags=blue", headers=DEMO)).json()
+    assert [n["id"] for n in shown["networks"]] == [network["id"]]
+    resp = await gw.client.put(f"{N}/networks/{network['id']}/tags", headers=DEMO,
+                               json={"tags": ["cascade:forged"]})
+    assert resp.status == 400
+    resp = await gw.client.put(f"{N}/networks/{network['id']}", headers=DEMO,
+                               json={"network": {"id": "x"}})
+    assert resp.status == 400
+
+
+async def test_network_quota_is_neutrons_over_quota(gw: Gateway) -> None:
+    resp = await gw.client.put(f"{N}/quotas/demo", headers=ADMIN,
+                               json={"quota": {"network": 1}})
+    assert resp.status == 200, await resp.text()
+    await _post(gw, "/networks", {"network": {"name": "one"}})
+    resp = await gw.client.post(N + "/networks", json={"network": {"name": "two"}},
+                                headers=DEMO)
+    assert resp.status == 409
+    assert (await resp.json())["NeutronError"]["type"] == "OverQuota"
+    details = await (await gw.client.get(f"{N}/quotas/demo/details",
+                                         headers=DEMO)).json()
+    assert details["quota"]["network"]["used"] == 1
