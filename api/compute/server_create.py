@@ -318,14 +318,10 @@ class ServerCreator:
                     region: RegionInfo, server: dict[str, Any], microversion: str) -> None:
         if server.get("key_name"):
             await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
-        # NOTE: the failed regional server is deleted first; the placement then
-        # points at the new region with no local id (creating) before that create,
-        # so a crash at any step leaves a row the audit understands.
-        try:
-            await self._client.delete(ctx, old.region, "compute", f"/servers/{old.local_id}")
-        except errors.RegionHTTPError as exc:
-            if exc.status != 404:
-                raise
+        # NOTE: the placement moves first (new region, no local id, creating), then
+        # the failed regional server is deleted. A read in between sees a building
+        # server, never a local id the region no longer has; a crash in between
+        # leaves a tagged copy no placement maps, which the audit deletes as an orphan.
         async with self._sessions.begin() as session:
             row = await session.get(Placement, old.id)
             res = await session.get(Resource, global_id)
@@ -334,6 +330,12 @@ class ServerCreator:
             row.region, row.local_id, row.state = region.name, None, "creating"
             res.status = "BUILD"
             res.attrs = {**res.attrs, "availability_zone": region.availability_zone}
+        try:
+            await self._client.delete(ctx, old.region, "compute", f"/servers/{old.local_id}")
+        except errors.RegionError as exc:
+            if not (isinstance(exc, errors.RegionHTTPError) and exc.status == 404):
+                LOG.warning("server %s: the failed copy %s in %s stays for the audit: %s",
+                            global_id, old.local_id, old.region, exc.message)
         await regional_create(self._sessions, self._client, ctx, global_id, old.id, region,
                               server, microversion, owner=self._conf.cascade_id)
 

@@ -362,10 +362,10 @@ async def recount(session: AsyncSession, project_id: str | None = None) -> list[
         for name, amount in (doc or {}).items():
             if name in catalogue.COUNTED and isinstance(amount, int):
                 in_use[name] += amount
-    reserved = dict((await session.execute(
+    reserved = {name: total for name, total in await session.execute(
         select(_RESERVATIONS.c.resource, func.sum(_RESERVATIONS.c.delta))
         .where(_RESERVATIONS.c.project_id == project_id)
-        .group_by(_RESERVATIONS.c.resource))).tuples().all())
+        .group_by(_RESERVATIONS.c.resource))}
     current = await usage(session, project_id)
     fixes: list[Correction] = []
     for name in catalogue.COUNTED:
@@ -385,9 +385,9 @@ async def limits(session: AsyncSession, project_id: str, defaults: Mapping[str, 
                  names: Iterable[str] | None = None) -> dict[str, int]:
     """The project's effective limits (its own, else the defaults), for ``names`` or all."""
     wanted = list(names) if names is not None else list(catalogue.RESOURCES)
-    own = dict((await session.execute(
+    own = {name: limit for name, limit in await session.execute(
         select(_LIMITS.c.resource, _LIMITS.c.hard_limit)
-        .where(_LIMITS.c.project_id == project_id))).tuples().all())
+        .where(_LIMITS.c.project_id == project_id))}
     return {n: int(own[n]) if n in own else int(defaults[n]) for n in wanted}
 
 

@@ -28,8 +28,8 @@ async def test_upgrade_backfills_keypair_usage_and_downgrade_keeps_rows(db_url: 
                 "VALUES ('s1', 'server', 'R1', 'active')"))
         await migrate.upgrade(engine, "0002")
         async with engine.connect() as conn:
-            rows = dict((await conn.execute(text(
-                "SELECT global_id, usage FROM resources ORDER BY global_id"))).tuples().all())
+            rows = {gid: usage for gid, usage in await conn.execute(text(
+                "SELECT global_id, usage FROM resources ORDER BY global_id"))}
         usage = rows["k1"] if isinstance(rows["k1"], dict) else json.loads(rows["k1"])
         assert usage == {"key_pairs": 1} and rows["s1"] is None
         await migrate.downgrade(engine, "0001")
