@@ -3,17 +3,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.appkeys import CONF
+from cascade.appkeys import PUBLIC_URLS
+from cascade.public_urls import PublicUrls
 
-__all__ = ["public_base", "compute_base", "image_base", "network_base"]
+__all__ = ["PublicUrls", "public_base", "compute_base", "image_base", "network_base"]
 
 
 def public_base(request: web.Request) -> str:
-    """Base URL of Cascade: ``[api] public_url`` or the request's scheme and host."""
-    conf = request.config_dict[CONF]
-    if conf.api.public_url:
-        return str(conf.api.public_url).rstrip("/")
-    return f"{request.scheme}://{request.host}"
+    """Base URL of Cascade (the root middleware hands every request its PublicUrls)."""
+    return request[PUBLIC_URLS].base(request)
 
 
 def compute_base(request: web.Request) -> str:

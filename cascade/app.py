@@ -33,6 +33,7 @@ from cascade.networks.ports import Ports
 from cascade.networks.service import NetworkObjects
 from cascade.db import engine as db_engine
 from cascade.db import migrate
+from cascade.public_urls import PublicUrls
 from cascade.quota.service import QuotaService
 from cascade.regions import registry as regions_registry
 from cascade.regions.client import RegionClient
@@ -68,9 +69,9 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
 
     app = web.Application(
         client_max_size=conf.api.max_request_body_size,
-        middlewares=[middleware.request_id_middleware, middleware.errors_middleware,
-                     middleware.auth_middleware])
+        middlewares=[middleware.api_middleware])
     app[appkeys.CONF] = conf
+    app[appkeys.URLS] = PublicUrls(conf.api.public_url)
     app[appkeys.SESSIONS] = sessions
     app[appkeys.REGIONS] = registry
     app[appkeys.REGION_CLIENT] = client
@@ -153,7 +154,7 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
                       waker=lambda: app[appkeys.WAKER])
     app.router.add_get("/healthcheck", ops.healthcheck)
     app.router.add_get("/metrics", ops.prometheus)
-    app.add_subapp("/compute", create_compute_app(servers, pairs))
+    app.add_subapp("/compute", create_compute_app(servers, pairs, registry))
     app.add_subapp("/image", create_image_app(image_service))
     app.add_subapp("/networking", create_network_app(network_objects, ports))
     app.add_subapp("/v1", create_admin_app())

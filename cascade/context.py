@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import uuid
 
 __all__ = ["RequestContext", "new_request_id"]
 
@@ -12,9 +11,16 @@ def new_request_id() -> str:
     """A request id in the form every OpenStack service uses (``req-<uuid>``).
 
     Random bits from ``random`` rather than ``os.urandom``: an id needs to be
-    unique, not secret, and this runs on every request.
+    unique, not secret. Formatted directly rather than through ``uuid.UUID``
+    (a third of the time), since this runs on every request; the version (4) and
+    variant (RFC 4122) bits are set as ``uuid.uuid4`` sets them.
     """
-    return f"req-{uuid.UUID(int=random.getrandbits(128), version=4)}"
+    h = "%032x" % (random.getrandbits(128) & _CLEAR | _SET)
+    return f"req-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

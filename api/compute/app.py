@@ -9,6 +9,8 @@ from api.compute.keypair_ops import Keypairs
 from api.compute.keys import KEYPAIRS, SERVERS
 from api.compute.microversion import microversion_middleware
 from api.compute.server_ops import Servers
+from cascade.appkeys import REGIONS
+from cascade.regions.registry import RegionRegistry
 
 __all__ = ["create_compute_app"]
 
@@ -17,9 +19,11 @@ S = V + "/servers/{server_id}"
 Q = V + "/os-quota-sets/{project_id}"
 
 
-def create_compute_app(ops: Servers, pairs: Keypairs) -> web.Application:
+def create_compute_app(ops: Servers, pairs: Keypairs,
+                       registry: RegionRegistry) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
+    app[REGIONS] = registry
     app[SERVERS] = ops
     app[KEYPAIRS] = pairs
 

@@ -37,7 +37,17 @@ def fmt(v: Version) -> str:
 
 def supported_range(registry: RegionRegistry) -> tuple[str, str]:
     """(min, max) compute microversion every enabled region supports."""
-    return registry.memo("compute_range", lambda: _compute_range(registry))
+    low, high, _, _ = _parsed_range(registry)
+    return low, high
+
+
+def _parsed_range(registry: RegionRegistry) -> tuple[str, str, Version, Version]:
+    # Memoised by the registry until a region changes: this runs for every request.
+    return registry.memo("compute_range", lambda: _with_parsed(_compute_range(registry)))
+
+
+def _with_parsed(rng: tuple[str, str]) -> tuple[str, str, Version, Version]:
+    return rng[0], rng[1], parse(rng[0]), parse(rng[1])
 
 
 def _compute_range(registry: RegionRegistry) -> tuple[str, str]:
@@ -70,7 +80,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def microversion_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Pick the request's microversion (406 when out of range) and echo it back."""
-    low, high = supported_range(request.config_dict[REGIONS])
+    # REGIONS is on the compute app too: no ChainMapProxy walk per request.
+    low, high, low_v, high_v = _parsed_range(request.app[REGIONS])
     asked = _requested(request)
     if asked is None:
         version = low
@@ -82,7 +93,7 @@ async def microversion_middleware(request: web.Request, handler: Handler) -> web
         except ValueError:
             return fault_response("compute", 400, f"Invalid format for API version {asked}. "
                                   "Format must be 'major.minor'.")
-        if not parse(low) <= wanted <= parse(high):
+        if not low_v <= wanted <= high_v:
             return fault_response("compute", 406, f"Version {asked} is not supported by "
                                   f"the API. Minimum is {low} and maximum is {high}.")
         version = fmt(wanted)

@@ -18,11 +18,12 @@ from api.image import members, schemas, tags
 from api.image.listing import filter_sort_page
 from api.image.patch import PATCH_MEDIA_TYPE, patch_image
 from cascade import config
-from cascade.appkeys import AUTH, CONF, CTX, SESSIONS
+from cascade.appkeys import AUTH, CONF, CTX, SESSIONS, URLS
 from cascade.auth.identity import NoAuth
 from cascade.db import engine as db_engine
 from cascade.db.models import Resource
 from cascade.images import store
+from cascade.public_urls import PublicUrls
 from tests.functional.gateway import ALT, DEMO
 
 OTHER = {"X-Auth-Token": "u3:other"}
@@ -39,10 +40,9 @@ async def _list(request: web.Request) -> web.Response:
 def _app(db_url: str) -> web.Application:
     conf = config.load([])
     engine = db_engine.make_engine(conf, db_url)
-    app = web.Application(middlewares=[middleware.request_id_middleware,
-                                       middleware.errors_middleware,
-                                       middleware.auth_middleware])
+    app = web.Application(middlewares=[middleware.api_middleware])
     app[CONF] = conf
+    app[URLS] = PublicUrls(None)
     app[SESSIONS] = db_engine.make_sessionmaker(engine)
     app[AUTH] = NoAuth()
 
