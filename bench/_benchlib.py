@@ -474,6 +474,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def pin(child: "Child", cpu: int) -> None:
+    """Keep ``child`` on one CPU (no-op where affinity is unsupported or the CPU is missing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        if cpu < (os.cpu_count() or 1):
+            os.sched_setaffinity(child.popen.pid, {cpu})
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), from /proc."""
     try:

@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -81,12 +80,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "show path costs without a database round trip")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     return p.parse_args(argv)
-
-
-def pin(child: bl.Child, cpu: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        if cpu < (os.cpu_count() or 1):
-            os.sched_setaffinity(child.popen.pid, {cpu})
 
 
 def run_throughput(kids: bl.Children, target: str, url: str, ids_file: Path,
@@ -179,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                                                "--log-level", args.cascade_log_level,
                                                "--what-if", "cached-resolve"])
         if args.pin:
-            pin(stub, 0)
+            bl.pin(stub, 0)
             for proxy in (bare, cascade, memo):
                 if proxy is not None:
-                    pin(proxy, 1)
+                    bl.pin(proxy, 1)
         print(f"stub nova :{stub.port}  bare forwarder :{bare.port}  cascade :{cascade.port}")
 
         t0 = time.perf_counter()

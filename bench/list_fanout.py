@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=["none", "py-spy"], default="none",
                    help="extra healthy run with py-spy attached to Cascade")
     p.add_argument("--profile-seconds", type=float, default=6.0)
+    p.add_argument("--pin", action="store_true",
+                   help="CPU affinity: Cascade alone on CPU 1; the stub regions and this "
+                        "process (the client) on CPU 0, as regions on other hosts would be")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     return p.parse_args(argv)
 
@@ -200,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             connect_timeout=min(args.region_timeout, 0.5), auth_base=stubs[names[0]].url)
         cascade = kids.spawn("cascade", ["cascade", "--config", str(conf),
                                          "--log-level", args.cascade_log_level])
+        if args.pin:
+            bl.pin(cascade, 1)
+            for stub in stubs.values():
+                bl.pin(stub, 0)
+            with contextlib.suppress(OSError, AttributeError):
+                os.sched_setaffinity(0, {0})
         t0 = time.perf_counter()
         ids = asyncio.run(bl.create_servers(cascade.url, {n: args.servers_per_region
                                                           for n in names}))
