@@ -132,6 +132,17 @@ def _server_doc(base: str, sid: str, name: str, project: str, user: str,
     }
 
 
+def json_answer(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    """A stub region's JSON answer, with a request id as OpenStack services send."""
+    from aiohttp import web
+
+    hdrs = {"x-openstack-request-id": f"req-{uuid.uuid4()}"}
+    if headers:
+        hdrs.update(headers)
+    return web.Response(body=body, status=status, content_type="application/json",
+                        headers=hdrs)
+
+
 class StubNova:
     """A deliberately cheap Nova: bodies are serialized once, at create time."""
 
@@ -166,15 +177,7 @@ class StubNova:
         ])
         return app
 
-    @staticmethod
-    def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-        from aiohttp import web
-
-        hdrs = {"x-openstack-request-id": f"req-{uuid.uuid4()}"}
-        if headers:
-            hdrs.update(headers)
-        return web.Response(body=body, status=status, content_type="application/json",
-                            headers=hdrs)
+    _json = staticmethod(json_answer)
 
     async def version(self, request: Any) -> Any:
         return self._json(json.dumps({"version": {

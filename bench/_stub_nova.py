@@ -44,6 +44,8 @@ import time
 import uuid
 from typing import Any
 
+from _benchlib import json_answer
+
 #: Nova's default ``[api] max_limit``: a larger ``limit`` is cut down to it.
 MAX_LIMIT = 1000
 #: Servers were created one second apart from here on.
@@ -159,14 +161,7 @@ class StubRegion:
         ])
         return app
 
-    @staticmethod
-    def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-        from aiohttp import web
-
-        hdrs = {"x-openstack-request-id": f"req-{uuid.uuid4()}"}
-        hdrs.update(headers or {})
-        return web.Response(body=body, status=status, content_type="application/json",
-                            headers=hdrs)
+    _json = staticmethod(json_answer)
 
     async def version(self, request: Any) -> Any:
         return self._json(json.dumps({"version": {
