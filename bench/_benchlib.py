@@ -143,7 +143,25 @@ def json_answer(body: bytes, status: int = 200, headers: dict[str, str] | None =
                         headers=hdrs)
 
 
-class StubNova:
+class StubBase:
+    """What every stub region answers alike: Nova's version document and a token."""
+
+    base = ""  # the stub's own URL, set once its port is known
+    _json = staticmethod(json_answer)
+
+    async def version(self, request: Any) -> Any:
+        return self._json(json.dumps({"version": {
+            "id": "v2.1", "status": "CURRENT", "version": "2.90", "min_version": "2.1",
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{self.base}/compute/v2.1/"}]}}).encode())
+
+    async def token(self, request: Any) -> Any:
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+        body = json.dumps({"token": {"expires_at": expires, "catalog": []}}).encode()
+        return self._json(body, status=201, headers={"X-Subject-Token": "bench-service-token"})
+
+
+class StubNova(StubBase):
     """A deliberately cheap Nova: bodies are serialized once, at create time."""
 
     def __init__(self, name: str, list_delay: float = 0.0) -> None:
@@ -177,24 +195,12 @@ class StubNova:
         ])
         return app
 
-    _json = staticmethod(json_answer)
-
-    async def version(self, request: Any) -> Any:
-        return self._json(json.dumps({"version": {
-            "id": "v2.1", "status": "CURRENT", "version": "2.90", "min_version": "2.1",
-            "updated": "2013-07-23T11:33:21Z",
-            "links": [{"rel": "self", "href": f"{self.base}/compute/v2.1/"}]}}).encode())
 
     async def image_versions(self, request: Any) -> Any:
         return self._json(b'{"versions": [{"id": "v2.17", "status": "CURRENT"}]}', status=300)
 
     async def network_versions(self, request: Any) -> Any:
         return self._json(b'{"versions": [{"id": "v2.0", "status": "CURRENT"}]}')
-
-    async def token(self, request: Any) -> Any:
-        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
-        body = json.dumps({"token": {"expires_at": expires, "catalog": []}}).encode()
-        return self._json(body, status=201, headers={"X-Subject-Token": "bench-service-token"})
 
     async def flavors(self, request: Any) -> Any:
         # Cascade sizes a new server from its region's flavors (quota admission).

@@ -44,7 +44,7 @@ import time
 import uuid
 from typing import Any
 
-from _benchlib import json_answer
+from _benchlib import StubBase
 
 #: Nova's default ``[api] max_limit``: a larger ``limit`` is cut down to it.
 MAX_LIMIT = 1000
@@ -119,7 +119,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class StubRegion:
+class StubRegion(StubBase):
     """``n`` servers of one region; bodies kept serialized."""
 
     def __init__(self, name: str, n: int) -> None:
@@ -160,19 +160,6 @@ class StubRegion:
             web.get("/_bench/state", self.state),
         ])
         return app
-
-    _json = staticmethod(json_answer)
-
-    async def version(self, request: Any) -> Any:
-        return self._json(json.dumps({"version": {
-            "id": "v2.1", "status": "CURRENT", "version": "2.90", "min_version": "2.1",
-            "updated": "2013-07-23T11:33:21Z",
-            "links": [{"rel": "self", "href": f"{self.base}/compute/v2.1/"}]}}).encode())
-
-    async def token(self, request: Any) -> Any:
-        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
-        body = json.dumps({"token": {"expires_at": expires, "catalog": []}}).encode()
-        return self._json(body, status=201, headers={"X-Subject-Token": "bench-service-token"})
 
     async def list_detail(self, request: Any) -> Any:
         q = request.query
