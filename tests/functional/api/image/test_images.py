@@ -56,18 +56,24 @@ class Env:
                 Job.kind == kind)) or 0)
 
 
-@pytest.fixture
-async def env(aiohttp_server: Any, aiohttp_client: Any, migrated_db: str,
-              tmp_path: Path) -> AsyncIterator[Env]:
+async def start_env(aiohttp_server: Any, aiohttp_client: Any, migrated_db: str,
+                    tmp_path: Path, image_options: str = "") -> Env:
+    """Two fake regions and a gateway with its job worker in process (RegionOne the
+    default store); ``image_options``: more ``[image]`` settings, one per line."""
     regions = {"RegionOne": FakeRegion("RegionOne"), "RegionTwo": FakeRegion("RegionTwo")}
     for fake in regions.values():
         srv = await aiohttp_server(fake.app())
         fake.base = str(srv.make_url("")).rstrip("/")
     conf = gateway_conf(tmp_path, migrated_db, {n: r.base for n, r in regions.items()},
                         extra="[sync]\njob_sweep_interval = 0.2\njob_lease_seconds = 6\n"
-                              "[image]\ndefault_store = RegionOne\n")
-    client = await aiohttp_client(gateway_app(conf, run_sync=True))
-    yield Env(client, regions)
+                              "[image]\ndefault_store = RegionOne\n" + image_options)
+    return Env(await aiohttp_client(gateway_app(conf, run_sync=True)), regions)
+
+
+@pytest.fixture
+async def env(aiohttp_server: Any, aiohttp_client: Any, migrated_db: str,
+              tmp_path: Path) -> AsyncIterator[Env]:
+    yield await start_env(aiohttp_server, aiohttp_client, migrated_db, tmp_path)
 
 
 async def test_upload_goes_to_the_home_region_with_the_same_id(env: Env) -> None:

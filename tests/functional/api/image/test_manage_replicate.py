@@ -11,9 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import pytest
 
 from cascade.cmd import manage
-from tests.fakes.region import FakeRegion
-from tests.functional.api.image.test_images import DATA, Env
-from tests.functional.gateway import gateway_app, gateway_conf
+from tests.functional.api.image.test_images import DATA, Env, start_env
 
 Run = Callable[..., Awaitable[int]]
 
@@ -23,19 +21,13 @@ _PROGRESS = re.compile(r"^(queued.*|\[[#.]+\] \d+% [\d.]+/[\d.]+ \w+|[\d.]+ \w+ 
 @pytest.fixture
 async def env(aiohttp_server: Any, aiohttp_client: Any, migrated_db: str,
               tmp_path: Path) -> AsyncIterator[tuple[Env, Run]]:
-    regions = {"RegionOne": FakeRegion("RegionOne"), "RegionTwo": FakeRegion("RegionTwo")}
-    for fake in regions.values():
-        srv = await aiohttp_server(fake.app())
-        fake.base = str(srv.make_url("")).rstrip("/")
-    conf = gateway_conf(tmp_path, migrated_db, {n: r.base for n, r in regions.items()},
-                        extra="[sync]\njob_sweep_interval = 0.2\njob_lease_seconds = 6\n"
-                              "[image]\ndefault_store = RegionOne\nprogress_every_mib = 1\n")
-    client = await aiohttp_client(gateway_app(conf, run_sync=True))
+    gw = await start_env(aiohttp_server, aiohttp_client, migrated_db, tmp_path,
+                         "progress_every_mib = 1\n")
 
     def run(*argv: str) -> Any:
         return asyncio.to_thread(manage.main, ["--config-file", str(tmp_path / "cascade.conf"),
                                                *argv])
-    yield Env(client, regions), run
+    yield gw, run
 
 
 async def test_replicate_and_wait(env: tuple[Env, Run],
