@@ -9,7 +9,7 @@ import asyncio
 import datetime as dt
 import itertools
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -37,6 +37,8 @@ class FakeRegion:
         self.tick = 1
         #: When True, new servers fail scheduling as Nova's NoValidHost does.
         self.no_valid_host = False
+        #: Awaited with the server's id once a DELETE has removed it, before answering.
+        self.on_delete: Callable[[str], Awaitable[None]] | None = None
         self.keypairs: dict[str, dict[str, Any]] = {}
         self.flavors = [dict(f) for f in FLAVORS]
         #: Glance: id -> image metadata; data kept apart (bytes).
@@ -213,6 +215,8 @@ class FakeRegion:
             return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
         self.deleted[sid] = {**gone, "status": "DELETED", "OS-EXT-STS:vm_state": "deleted",
                              "updated": self.now()}
+        if self.on_delete is not None:
+            await self.on_delete(sid)
         return web.Response(status=204)
 
     def now(self) -> str:

@@ -186,6 +186,30 @@ async def test_project_affinity_then_no_valid_host_fallback(gw: Gateway) -> None
     assert "moved" not in [s["name"] for s in gw.regions["RegionTwo"].servers.values()]
 
 
+async def test_no_valid_host_move_never_shows_a_server_the_region_deleted(
+        gw: Gateway) -> None:
+    """While the failed copy is being deleted, a show answers the building server
+    (the placement already points at the next region), never 404."""
+    await _make(gw, ["RegionTwo"])
+    two = gw.regions["RegionTwo"]
+    two.no_valid_host = True
+    shown: list[tuple[int, str]] = []
+    gid = ""
+
+    async def show_meanwhile(_: str) -> None:
+        resp = await gw.client.get(f"/compute/v2.1/servers/{gid}", headers=DEMO)
+        shown.append((resp.status, (await resp.json()).get("server", {}).get("status", "")))
+
+    two.on_delete = show_meanwhile
+    gid = (await (await gw.create(None, name="moved")).json())["server"]["id"]
+    for _ in range(40):
+        if gw.regions["RegionOne"].servers:
+            break
+        await asyncio.sleep(0.25)
+    assert [s["name"] for s in gw.regions["RegionOne"].servers.values()] == ["moved"]
+    assert shown == [(200, "BUILD")]
+
+
 async def test_max_count_creates_named_servers_with_one_reservation(gw: Gateway) -> None:
     resp = await gw.create("RegionOne", max_count=3, return_reservation_id=True)
     assert resp.status == 202
