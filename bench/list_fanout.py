@@ -126,7 +126,7 @@ def timeline(requests: list[tuple[float, float]],
              regions: dict[str, list[tuple[float, float]]]) -> dict[str, float] | None:
     """Median split of each Cascade list request, from the stubs' wall-clock stamps:
     before the first region is asked, the regional span, after the last answer."""
-    before, span, after = [], [], []
+    before, span, after, arrivals, answers = [], [], [], [], []
     for w0, w1 in requests:
         hits = [(a, d) for times in regions.values() for a, d in times if w0 <= a <= w1]
         if len(hits) != len(regions):
@@ -136,13 +136,15 @@ def timeline(requests: list[tuple[float, float]],
         before.append(first - w0)
         span.append(last - first)
         after.append(w1 - last)
+        arrivals.append(max(a for a, _ in hits) - first)
+        answers.append(last - min(d for _, d in hits))
     if not before:
         return None
 
     def med(xs: list[float]) -> float:
         return sorted(xs)[len(xs) // 2] * 1000.0
     return {"n": len(before), "before_ms": med(before), "regions_ms": med(span),
-            "after_ms": med(after)}
+            "after_ms": med(after), "arrivals_ms": med(arrivals), "answers_ms": med(answers)}
 
 
 async def post_json(url: str, body: Any) -> Any:
@@ -341,7 +343,9 @@ def report(args: argparse.Namespace, victim: str, total: int, ref: dict[str, Any
         print(f"      timeline, medians over {tl['n']} requests: {tl['before_ms']:.1f} ms in "
               f"Cascade before the first region is asked, {tl['regions_ms']:.1f} ms from the "
               f"first regional arrival to the last regional answer, {tl['after_ms']:.1f} ms "
-              "after the last regional answer until the client has the whole body")
+              "after the last regional answer until the client has the whole body "
+              f"(the regions' arrivals spread over {tl['arrivals_ms']:.1f} ms, their answers "
+              f"over {tl['answers_ms']:.1f} ms)")
     for label, r, verdict in (("hung region", hung, v_hung), ("dead region", dead, v_dead)):
         print(f"  {label}: p50 {r['p50']:.0f} ms, p90 {r['p90']:.0f} ms, max {r['max']:.0f} ms "
               f"vs deadline {deadline_ms:g} ms (goal <= {bound:.0f} ms, 200, {PARTIAL}: "

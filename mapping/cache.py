@@ -38,6 +38,9 @@ class MappingCache:
         self._maps: OrderedDict[str, Mapping] = OrderedDict()
         self._by_local: dict[tuple[str, str], Mapping] = {}
         self._digests: dict[str, int] = {}
+        #: Lists fingerprint a view by its JSON text (``list_digest``): another kind
+        #: of digest, kept apart so that shows and lists never undo each other's.
+        self._list_digests: dict[str, int] = {}
 
     def get(self, global_id: str) -> Mapping | None:
         hit = self._maps.get(global_id)
@@ -65,12 +68,14 @@ class MappingCache:
             gid, gone = self._maps.popitem(last=False)
             self._by_local.pop((gone.region, gone.local_id), None)
             self._digests.pop(gid, None)
+            self._list_digests.pop(gid, None)
 
     def forget(self, global_id: str) -> None:
         gone = self._maps.pop(global_id, None)
         if gone is not None:
             self._by_local.pop((gone.region, gone.local_id), None)
         self._digests.pop(global_id, None)
+        self._list_digests.pop(global_id, None)
 
     def stale(self, global_id: str, server: dict[str, Any]) -> bool:
         """Whether ``server`` differs from the last view seen (and remember it)."""
@@ -100,6 +105,24 @@ class MappingCache:
         if len(self._digests) >= 2 * self._size and global_id not in self._digests:
             self._digests.clear()
         self._digests[global_id] = digest
+
+
+    def new_list_digest(self, global_id: str, text: bytes) -> int | None:
+        """A fingerprint of a listed view's JSON ``text`` if it differs from the
+        last one a list stored; ``remember_list`` it once the view is stored.
+
+        Lists already hold each view as JSON, so hashing it costs next to nothing
+        (``new_digest`` would encode the watched fields again). The text holds
+        every field, so any change rewrites the stored view.
+        """
+        digest = hash(text)
+        return None if self._list_digests.get(global_id) == digest else digest
+
+    def remember_list(self, global_id: str, digest: int) -> None:
+        """Remember a listed view's fingerprint (from ``new_list_digest``), now stored."""
+        if len(self._list_digests) >= 2 * self._size and global_id not in self._list_digests:
+            self._list_digests.clear()
+        self._list_digests[global_id] = digest
 
 
 def _watched(server: dict[str, Any]) -> int:

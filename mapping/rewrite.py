@@ -6,9 +6,13 @@ must only ever see global ids and Cascade's URLs.
 from __future__ import annotations
 
 from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+import orjson
 
 __all__ = ["rewrite_url", "rewrite_links", "server_to_global", "servers_to_global",
-           "flavor_to_global", "HIDDEN_METADATA_KEYS", "GLOBAL_ID_KEY",
+           "flavor_to_global", "swap_image_id", "without_origin", "HIDDEN_METADATA_KEYS",
+           "GLOBAL_ID_KEY",
            "OWNER_KEY"]
 
 #: Metadata key each regional server carries with its global id.
@@ -165,6 +169,19 @@ def servers_to_global(servers: Iterable[tuple[dict[str, Any], str]], regional_ba
         _globalise_in_place(server, global_id, bases, availability_zone)
 
 
+def swap_image_id(image: dict[str, Any], global_id: str) -> dict[str, Any]:
+    """A server's ``image`` (not changed) with its global id, in its links too
+    (they point at Cascade's image API, which knows global ids)."""
+    local_id = str(image.get("id"))
+    out = {**image, "id": global_id}
+    links = image.get("links")
+    if isinstance(links, list):
+        out["links"] = [{**ln, "href": ln["href"].replace(local_id, global_id)}
+                        if isinstance(ln, dict) and isinstance(ln.get("href"), str) else ln
+                        for ln in links]
+    return out
+
+
 def flavor_to_global(flavor: dict[str, Any], regional_base: str,
                      cascade_base: str) -> dict[str, Any]:
     """Flavors keep their ids (matched across regions by id); only links change."""
@@ -172,3 +189,20 @@ def flavor_to_global(flavor: dict[str, Any], regional_base: str,
     if "links" in out:
         out["links"] = rewrite_links(out["links"], regional_base, cascade_base)
     return out
+
+
+_ORIGINS: dict[str, bytes] = {}
+
+
+def without_origin(text: bytes, cascade_base: str) -> bytes:
+    """A view's JSON ``text`` without Cascade's scheme and host, which follow the
+    caller's Host header: what lists fingerprint, so that callers reaching Cascade
+    by different names do not make each other rewrite every stored view."""
+    origin = _ORIGINS.get(cascade_base)
+    if origin is None:
+        if len(_ORIGINS) > 256:  # Cascade's base follows the request's Host: keep it bounded
+            _ORIGINS.clear()
+        parts = urlsplit(cascade_base)
+        # as the text holds it: a JSON string's inside, escaped, without the quotes
+        origin = _ORIGINS[cascade_base] = orjson.dumps(f"{parts.scheme}://{parts.netloc}")[1:-1]
+    return text.replace(origin, b"")

@@ -35,6 +35,20 @@ LOG = logging.getLogger(__name__)
 _MAX_PAGES_PER_REGION = 20
 
 
+def _servers_of(body: Any, region: str) -> list[dict[str, Any]]:
+    """The servers of a regional list answer.
+
+    :raises RegionUnavailable: the answer is not a server list (the list then
+        says the region is missing, instead of failing whole).
+    """
+    servers = body.get("servers", []) if isinstance(body, dict) else None
+    if not isinstance(servers, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("id"), str) for s in servers):
+        raise errors.RegionUnavailable(region, f"Region {region} answered a server list "
+                                               "that is not one")
+    return list(servers)
+
+
 class ListResult:
     """A merged server list, the regions that could not answer, and the next marker.
 
@@ -196,7 +210,7 @@ class Servers:
                     if local not in unknown:
                         unknown.append(local)
                 elif gid != image["id"]:
-                    server["image"] = {**image, "id": gid}
+                    server["image"] = rewrite.swap_image_id(image, gid)
         return unknown
 
     async def _global_images(self, region: str, servers: list[dict[str, Any]]) -> None:
@@ -294,7 +308,7 @@ class Servers:
                 resp = await self._client.request(ctx, region, "compute", "GET",
                                                   "/servers/detail", params=query,
                                                   microversion=microversion)
-                page = list((resp.body or {}).get("servers", []))
+                page = _servers_of(resp.body, region)
                 fetched += page
                 more = limit is not None and len(page) >= limit
                 # An anchor may sit well before the marker: keep reading until this
@@ -342,7 +356,7 @@ class Servers:
         if fresh:
             await server_cache.store_views(self._sessions, [(g, v) for g, v, _ in fresh])
             for gid, _, digest in fresh:
-                self._cache.remember(gid, digest)
+                self._cache.remember_list(gid, digest)
         building = [server_cache.spec_view(res, cascade_base) for res, _ in pending]
         building = servers_list.apply_cached_filters(building, first)
         merged = servers_list.merge_pages(
@@ -406,11 +420,12 @@ class Servers:
                                   availability_zone=info.availability_zone if info else None)
         page = []
         for s, gid in pairs:
-            digest = cache.new_digest(gid, s)
+            text = orjson.dumps(s, default=str)
+            digest = cache.new_list_digest(gid, rewrite.without_origin(text, cascade_base))
             if digest is not None:
                 fresh.append((gid, s, digest))
             if encoded is not None:
-                encoded[id(s)] = orjson.dumps(s, default=str)
+                encoded[id(s)] = text
             page.append(s)
         return page, last
 

@@ -39,6 +39,8 @@ class FakeRegion:
         self.no_valid_host = False
         #: Awaited with the server's id once a DELETE has removed it, before answering.
         self.on_delete: Callable[[str], Awaitable[None]] | None = None
+        #: When set, GET /servers/detail answers these bytes (JSON content type) instead.
+        self.list_answer: bytes | None = None
         self.keypairs: dict[str, dict[str, Any]] = {}
         self.flavors = [dict(f) for f in FLAVORS]
         #: Glance: id -> image metadata; data kept apart (bytes).
@@ -148,6 +150,8 @@ class FakeRegion:
         return web.json_response({"server": self.servers[sid]})
 
     async def list_detail(self, request: web.Request) -> web.Response:
+        if self.list_answer is not None:
+            return web.Response(body=self.list_answer, content_type="application/json")
         # Nova's order: the sort key, then its own internal id (creation order here).
         order = list(self.servers) + list(self.deleted)
         key = {"created_at": "created", "display_name": "name",

@@ -172,6 +172,19 @@ async def test_dead_region_gives_fast_503_and_cached_unknown_answers(gw: Gateway
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("answer", [b'{"servers": "none"}', b'{"servers": [{"name": "x"}]}',
+                                    b"<html>oops</html>", b"[]"])
+async def test_a_region_answering_garbage_makes_the_list_partial_not_500(
+        gw: Gateway, answer: bytes) -> None:
+    one = (await (await gw.create("RegionOne")).json())["server"]["id"]
+    await gw.create("RegionTwo")
+    gw.regions["RegionTwo"].list_answer = answer
+    resp = await gw.client.get("/compute/v2.1/servers/detail", headers=DEMO)
+    assert resp.status == 200
+    assert resp.headers["X-Cascade-Partial"] == "RegionTwo"
+    assert one in {s["id"] for s in (await resp.json())["servers"]}
+
+
 async def test_slow_region_is_cut_at_its_deadline(gw: Gateway) -> None:
     await gw.create("RegionOne")
     await gw.create("RegionTwo")

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Cascade's own CPU for one merged server list, without sockets or a database.
+
+``Servers.list_servers`` runs in this process against canned regional pages
+(``--regions`` x ``--servers-per-region`` servers of ~2 KB, as bench/_benchlib.py
+writes them, all mapped in the in-process cache): the decode, mapping, rewrite,
+fingerprints, merge and encoding of a ``GET /servers/detail``, and nothing of
+HTTP. What ``list_fanout.py`` measures end to end moves with the host's load;
+this moves much less, and under callgrind not at all.
+
+    .venv/bin/python bench/list_cpu.py                       # CPU ms per list
+    .venv/bin/python bench/list_cpu.py --src /tmp/old        # another checkout
+    # instructions per list: the difference of two counts, divided by --lists
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/list_cpu.py --lists 0 --count
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/list_cpu.py --lists 100 --count
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+import time
+import types
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CASCADE_BASE = "http://127.0.0.1:28080/compute/v2.1"
+PROJECT = "p" * 32
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--src", default=str(HERE.parent), help="Cascade checkout to measure")
+    p.add_argument("--regions", type=int, default=4)
+    p.add_argument("--servers-per-region", type=int, default=25)
+    p.add_argument("--lists", type=int, default=300, help="lists per timed round")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--count", action="store_true",
+                   help="run --lists lists once and print nothing (for callgrind)")
+    return p.parse_args()
+
+
+def canned_pages(regions: list[str], per_region: int
+                 ) -> tuple[dict[str, tuple[str, bytes]], list[tuple[str, str, str]]]:
+    """Each region's compute base and list answer; (region, local, global) ids."""
+    import _benchlib as bl
+    pages, ids = {}, []
+    for r, region in enumerate(regions):
+        base = f"http://127.0.0.1:{25000 + r}"
+        docs = []
+        for i in range(per_region):
+            local, gid = str(uuid.uuid4()), str(uuid.uuid4())
+            docs.append(bl._server_doc(
+                base, local, f"s{r}-{i}", PROJECT, "u" * 32,
+                {"cascade_global_id": gid, "cascade_owner": "cascade"},
+                f"2026-01-01T{r:02d}:{i // 60:02d}:{59 - i % 60:02d}Z", "nova"))
+            ids.append((region, local, gid))
+        pages[region] = (f"{base}/compute/v2.1", json.dumps({"servers": docs}).encode())
+    return pages, ids
+
+
+def main() -> int:
+    args = parse_args()
+    sys.path.insert(0, args.src)
+    sys.path.insert(1, str(HERE))
+    import orjson
+
+    import _benchlib as bl
+    from api.compute import server_cache
+    from api.compute.server_ops import Servers
+    from cascade.context import RequestContext
+    from cascade.regions.client import RegionResponse
+    from mapping.cache import Mapping
+
+    regions = [f"Region{i + 1}" for i in range(args.regions)]
+    pages, ids = canned_pages(regions, args.servers_per_region)
+
+    class Client:
+        def base_url(self, region: str, service: str) -> str:
+            return pages[region][0]
+
+        async def request(self, ctx: Any, region: str, service: str, method: str,
+                          path: str, **kw: Any) -> RegionResponse:
+            return RegionResponse(region, 200, {}, orjson.loads(pages[region][1]), None)
+
+    class Registry:
+        def get(self, region: str) -> Any:
+            return types.SimpleNamespace(availability_zone=f"zone-{region}")
+
+    def no_database() -> Any:
+        raise AssertionError("the list should need no database here")
+
+    async def stored(sessions: Any, views: Any) -> None:
+        return None  # the first list stores every view; the rest store none
+
+    server_cache.store_views = stored
+    conf = types.SimpleNamespace(api=types.SimpleNamespace(
+        region_timeout=5.0, regions_in_use_cache_seconds=1e9))
+    servers = Servers(conf, no_database, Registry(), Client(), None)  # type: ignore[arg-type]
+    # Internals, set as a warm Cascade has them: mappings and regions in use cached.
+    for region, local, gid in ids:
+        servers._cache.put(Mapping(gid, PROJECT, region, local))
+    servers._in_use[PROJECT] = (time.monotonic() + 1e9, set(regions), False)
+    servers._image_ids.update({(r, bl.IMAGE_ID): bl.IMAGE_ID for r in regions})
+    ctx = RequestContext("req-bench", PROJECT, "u" * 32, (), "token")
+
+    async def one() -> Any:
+        return await servers.list_servers(ctx, detail=True, params={}, microversion="2.90",
+                                          cascade_base=CASCADE_BASE)
+
+    async def run() -> None:
+        result = await one()
+        assert len(result.servers) == len(ids), "every server listed"
+        gc.freeze()
+        if args.count:
+            for _ in range(args.lists):
+                await one()
+            return
+        rounds = []
+        for _ in range(args.rounds):
+            started = time.process_time()
+            for _ in range(args.lists):
+                await one()
+            rounds.append((time.process_time() - started) / max(args.lists, 1) * 1e3)
+        rounds.sort()
+        print(f"{args.src}: {len(ids)} servers in {len(regions)} regions: CPU per list "
+              f"min {rounds[0]:.3f} ms, median {rounds[len(rounds) // 2]:.3f} ms "
+              f"({args.rounds} rounds of {args.lists})")
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
