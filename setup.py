@@ -24,6 +24,7 @@ setup(
         "PyYAML>=6.0",
         "cryptography>=42",
         "orjson>=3.9",
+        "msgspec>=0.18",
     ],
     extras_require={
         "test": [

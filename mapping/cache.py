@@ -107,16 +107,15 @@ class MappingCache:
         self._digests[global_id] = digest
 
 
-    def new_list_digest(self, global_id: str, text: bytes) -> int | None:
-        """A fingerprint of a listed view's JSON ``text`` if it differs from the
-        last one a list stored; ``remember_list`` it once the view is stored.
+    def list_stale(self, global_id: str, digest: int) -> bool:
+        """Whether a listed view with this fingerprint differs from the last one a
+        list stored; ``remember_list`` it once the view is stored.
 
-        Lists already hold each view as JSON, so hashing it costs next to nothing
-        (``new_digest`` would encode the watched fields again). The text holds
-        every field, so any change rewrites the stored view.
+        A list's fingerprint is the hash of the view's JSON (without Cascade's
+        host: ``mapping.rewrite.without_origin``), which lists hold anyway:
+        cheaper than ``new_digest``, and any change of any field counts.
         """
-        digest = hash(text)
-        return None if self._list_digests.get(global_id) == digest else digest
+        return self._list_digests.get(global_id) != digest
 
     def remember_list(self, global_id: str, digest: int) -> None:
         """Remember a listed view's fingerprint (from ``new_list_digest``), now stored."""

@@ -24,8 +24,9 @@ from cascade.db.models import Placement, PlacementState, Resource
 from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.fanout import scatter_process, split_results
 from cascade.regions.registry import RegionRegistry
-from mapping import rewrite, store
+from mapping import listed_views, rewrite, store
 from mapping.cache import Mapping, MappingCache
+from mapping.listed_views import ListedView, ListedViews
 
 __all__ = ["Servers", "ListResult", "Forwarded"]
 
@@ -35,30 +36,74 @@ LOG = logging.getLogger(__name__)
 _MAX_PAGES_PER_REGION = 20
 
 
-def _servers_of(body: Any, region: str) -> list[dict[str, Any]]:
-    """The servers of a regional list answer.
+#: A server of a regional list: its JSON text as it came, or decoded.
+_Item = bytes | dict[str, Any]
 
-    :raises RegionUnavailable: the answer is not a server list (the list then
-        says the region is missing, instead of failing whole).
+
+def _not_a_list(region: str) -> errors.RegionUnavailable:
+    # The list then says the region is missing, instead of failing whole.
+    return errors.RegionUnavailable(region, f"Region {region} answered a server list "
+                                            "that is not one")
+
+
+def _page_items(body: Any, region: str, split: bool = True) -> list[_Item]:
+    """The servers of a regional list answer, each as its JSON text when
+    ``split`` and the answer is well-formed JSON (``ListedViews`` keys on it).
+
+    :raises RegionUnavailable: the answer is not a server list.
     """
+    if isinstance(body, bytes):
+        texts = listed_views.split_servers(body) if split else None
+        if texts is not None:
+            return list(texts)
+        try:
+            body = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            raise _not_a_list(region) from None
     servers = body.get("servers", []) if isinstance(body, dict) else None
-    if not isinstance(servers, list) or not all(
-            isinstance(s, dict) and isinstance(s.get("id"), str) for s in servers):
-        raise errors.RegionUnavailable(region, f"Region {region} answered a server list "
-                                               "that is not one")
-    return list(servers)
+    if not isinstance(servers, list):
+        raise _not_a_list(region)
+    return [_decoded(s, region) for s in servers]
+
+
+def _decoded(item: _Item, region: str) -> dict[str, Any]:
+    """A regional server as a dict.
+
+    :raises RegionUnavailable: it is not an object with a string id.
+    """
+    server = orjson.loads(item) if isinstance(item, bytes) else item
+    if not isinstance(server, dict) or not isinstance(server.get("id"), str):
+        raise _not_a_list(region)
+    return server
+
+
+def _decoded_all(texts: list[bytes], region: str) -> list[dict[str, Any]]:
+    """``_decoded`` of each of ``texts`` (servers' JSON), in one decode.
+
+    :raises RegionUnavailable: one is not an object with a string id.
+    """
+    servers = orjson.loads(b"[" + b",".join(texts) + b"]")
+    for server in servers:
+        if not isinstance(server, dict) or not isinstance(server.get("id"), str):
+            raise _not_a_list(region)
+    return servers
+
+
+def _index_view(server: dict[str, Any]) -> dict[str, Any]:
+    return {k: server.get(k) for k in listed_views.SUMMARY_KEYS}
 
 
 class ListResult:
     """A merged server list, the regions that could not answer, and the next marker.
 
-    ``encoded``, when set, holds each of ``servers`` already as JSON (in order):
-    the regions' pages are encoded as they arrive, so that little is left to do
-    once the slowest region has answered.
+    ``encoded`` holds each of ``servers`` as JSON, in order, as the answer shows
+    it (``servers`` may hold only the merge keys of a server): the regions'
+    pages are worked out as they arrive, so that little is left to do once the
+    slowest region has answered.
     """
 
     def __init__(self, servers: list[dict[str, Any]], failed: list[str],
-                 next_marker: str | None, encoded: list[bytes] | None = None) -> None:
+                 next_marker: str | None, encoded: list[bytes]) -> None:
         self.servers = servers
         self.failed = failed
         self.next_marker = next_marker
@@ -92,6 +137,7 @@ class Servers:
         self._waker = waker
         self.creator = creator
         self._cache = MappingCache()
+        self._listed = ListedViews(conf.api.list_view_cache_size)
         self._image_ids: dict[tuple[str, str], str] = {}
         #: project (None: all) -> (expires, regions in use, any pending)
         self._in_use: dict[str | None, tuple[float, set[str], bool]] = {}
@@ -291,14 +337,14 @@ class Servers:
                 "limit", "marker", "sort_key", "sort_dir") for v in vs]
         fwd += spec.query()
 
-        async def ask(region: str) -> tuple[list[dict[str, Any]], bool]:
+        async def ask(region: str) -> tuple[list[_Item], bool]:
             """The region's servers after the marker; True when more may follow."""
             regional_marker = None
             if found and marker and marker.region == region:
                 regional_marker = found[1].local_id
             elif anchors.get(region):
                 regional_marker = anchors[region]
-            fetched: list[dict[str, Any]] = []
+            fetched: list[_Item] = []
             for _ in range(_MAX_PAGES_PER_REGION):
                 query = list(fwd)
                 if limit is not None:
@@ -307,30 +353,32 @@ class Servers:
                     query.append(("marker", str(regional_marker)))
                 resp = await self._client.request(ctx, region, "compute", "GET",
                                                   "/servers/detail", params=query,
-                                                  microversion=microversion)
-                page = _servers_of(resp.body, region)
+                                                  microversion=microversion, decode=False)
+                page = _page_items(resp.body, region, split=bool(self._listed.size))
                 fetched += page
                 more = limit is not None and len(page) >= limit
+                if not (more and marker and marker.region != region and page):
+                    return fetched, more
                 # An anchor may sit well before the marker: keep reading until this
                 # region's page reaches past it, so every answer makes progress.
-                if not (more and marker and marker.region != region and page
-                        and servers_list.not_past(spec, page[-1], region, marker)):
+                last = _decoded(page[-1], region)
+                if not servers_list.not_past(spec, last, region, marker):
                     return fetched, more
-                regional_marker = page[-1]["id"]
+                regional_marker = last["id"]
             return fetched, True
 
         ends: dict[str, dict[str, Any]] = {}
         fresh: list[tuple[str, dict[str, Any], int]] = []
-        #: id(view) -> the view as JSON (views live until the answer is sent)
-        encoded: dict[int, bytes] | None = {} if detail else None
+        #: id(server) -> its JSON as the answer shows it (servers live until it is sent)
+        encoded: dict[int, bytes] = {}
 
-        async def globalise(region: str, answer: tuple[list[dict[str, Any]], bool]
+        async def globalise(region: str, answer: tuple[list[_Item], bool]
                             ) -> list[dict[str, Any]]:
             """A region's page as tenants see it, worked out as soon as it arrives."""
-            servers, more = answer
-            page, last = await self._page_to_global(region, servers, project, cascade_base,
-                                                    fresh, encoded)
-            if more and servers:
+            items, more = answer
+            page, last = await self._page_to_global(region, items, project, cascade_base,
+                                                    detail, fresh, encoded)
+            if more and items:
                 ends[region] = last
             return servers_list.after_marker(spec, marker, region, page)
 
@@ -365,69 +413,129 @@ class Servers:
         next_marker = None
         if limit and out and (len(out) >= limit or ends):
             next_marker = out[-1]["id"]
-        if not detail:
-            out = [{k: s.get(k) for k in ("id", "name", "links")} for s in out]
-        json_out: list[bytes] | None = None
-        if encoded is not None:  # all of it, or encode it whole (cached, building...)
-            fragments = [encoded.get(id(s)) for s in out]
-            if None not in fragments:
-                json_out = [f for f in fragments if f is not None]
-        return ListResult(out, sorted(f.region for f in failed), next_marker, json_out)
+        # Regional servers are JSON already (worked out as their regions answered);
+        # the others (cached, building) are encoded here.
+        fragments: list[bytes] = []
+        for s in out:
+            text = encoded.get(id(s))
+            if text is None:
+                text = orjson.dumps(s if detail else _index_view(s), default=str)
+            fragments.append(text)
+        return ListResult(out, sorted(f.region for f in failed), next_marker, fragments)
 
-    async def _page_to_global(self, region: str, servers: list[dict[str, Any]],
-                              project: str | None, cascade_base: str,
+    async def _page_to_global(self, region: str, items: list[_Item], project: str | None,
+                              cascade_base: str, detail: bool,
                               fresh: list[tuple[str, dict[str, Any], int]],
-                              encoded: dict[int, bytes] | None = None
+                              encoded: dict[int, bytes]
                               ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Rewrite one region's freshly decoded servers in place; hide the unmapped.
+        """One region's page as tenants see it; the unmapped hidden.
 
-        Changed views go to ``fresh`` with their digests (stored by the caller);
-        with ``encoded``, each view's JSON too, by ``id(view)``.
+        Servers whose regional text is the same as in an earlier list come from
+        ``ListedViews``; the others are decoded and rewritten (``_work_out``).
+        Each server's JSON, as the answer shows it, goes to ``encoded`` by
+        ``id()`` of the returned entry; views to store, to ``fresh``.
 
-        :returns: the page, and its last server as a merge boundary (global id if
-            mapped; meaningless for an empty page).
+        :returns: the page (servers, or just their merge keys), and its last
+            server's merge keys as a merge boundary (global id if mapped;
+            meaningless for an empty page).
         """
+        cache, views = self._cache, self._listed
+        zone = self._zone(region)
+        #: per item: its merge keys (a hit) or the decoded server; whether listed
+        entries: list[dict[str, Any]] = []
+        shown: list[bool] = []
+        todo: list[tuple[int, bytes | None]] = []
+        for item in items:
+            if isinstance(item, bytes):
+                hit = views.get(region, cascade_base, zone, item)
+                if hit is not None:
+                    mapped = cache.by_local(region, hit.local_id)
+                    if (mapped is not None and mapped.global_id == hit.global_id
+                            and (project is None or mapped.project_id == project)):
+                        cache.touch(hit.global_id)
+                        if cache.list_stale(hit.global_id, hit.digest):
+                            fresh.append((hit.global_id, orjson.loads(hit.detail), hit.digest))
+                        encoded[id(hit.keys)] = hit.detail if detail else hit.summary
+                        entries.append(hit.keys)
+                        shown.append(True)
+                        continue
+                todo.append((len(entries), item))
+            else:
+                todo.append((len(entries), None))
+            entries.append(item)  # type: ignore[arg-type]  # decoded below
+            shown.append(False)
+        texts = [text for _, text in todo if text is not None]
+        if texts:  # one decode for all of them: cheaper than one per server
+            decoded = iter(_decoded_all(texts, region))
+            for at, text in todo:
+                if text is not None:
+                    entries[at] = next(decoded)
+        if todo:
+            worked = await self._work_out(region, [entries[at] for at, _ in todo], project,
+                                          cascade_base, zone)
+            for (at, text), listed in zip(todo, worked):
+                if listed is None:
+                    continue  # not Cascade's, or not the project's: hidden
+                shown[at] = True
+                if cache.list_stale(listed.global_id, listed.digest):
+                    fresh.append((listed.global_id, entries[at], listed.digest))
+                encoded[id(entries[at])] = listed.detail if detail else orjson.dumps(
+                    _index_view(entries[at]), default=str)
+                if text is not None and cache.by_local(region, listed.local_id) is not None:
+                    views.put(region, cascade_base, zone, text, listed)
+        # The last server, rewritten in place when mapped (global id), bounds the merge.
+        last = entries[-1] if entries else {}
+        return [e for e, ok in zip(entries, shown) if ok], last
+
+    async def _work_out(self, region: str, servers: list[dict[str, Any]],
+                        project: str | None, cascade_base: str, zone: str | None
+                        ) -> list[ListedView | None]:
+        """Decoded regional servers rewritten in place, and how lists show them
+        (None: not Cascade's, or not the project's: left as they are)."""
         await self._global_images(region, servers)
+        local_ids = [s["id"] for s in servers]
+        gids = await self._global_ids(region, local_ids, project)
+        pairs = [(s, gid) for s, gid in zip(servers, gids) if gid is not None]
+        rewrite.servers_to_global(pairs, self._client.base_url(region, "compute"),
+                                  cascade_base, availability_zone=zone)
+        out: list[ListedView | None] = []
+        for server, local_id, gid in zip(servers, local_ids, gids):
+            if gid is None:
+                out.append(None)
+                continue
+            detail = orjson.dumps(server, default=str)
+            keys = {"id": gid, "created": server.get("created"),
+                    "updated": server.get("updated"), "name": server.get("name")}
+            out.append(ListedView(local_id, gid, keys, detail,
+                                  hash(rewrite.without_origin(detail, cascade_base))))
+        return out
+
+    async def _global_ids(self, region: str, local_ids: list[str],
+                          project: str | None) -> list[str | None]:
+        """The global id of each regional server id (None: not Cascade's, or not
+        the project's): from the in-process cache, then the database."""
         cache = self._cache
-        # Global ids by position: from the in-process cache, then the database.
         gids: list[str | None] = []
         unknown: list[str] = []
-        for s in servers:
-            hit = cache.by_local(region, s["id"])
+        for local_id in local_ids:
+            hit = cache.by_local(region, local_id)
             if hit is not None and (project is None or hit.project_id == project):
                 cache.touch(hit.global_id)
                 gids.append(hit.global_id)
             else:
                 gids.append(None)
-                unknown.append(s["id"])
+                unknown.append(local_id)
         if unknown:
             async with self._sessions() as session:
                 from_db = await store.map_local_ids(session, SERVER, region, unknown, project)
-            for i, s in enumerate(servers):
-                found = from_db.get(s["id"]) if gids[i] is None else None
+            for i, local_id in enumerate(local_ids):
+                found = from_db.get(local_id) if gids[i] is None else None
                 if found is not None:
                     gid, owner, state = found
                     if state == PlacementState.ACTIVE:
-                        cache.put(Mapping(gid, owner, region, s["id"]))
+                        cache.put(Mapping(gid, owner, region, local_id))
                     gids[i] = gid
-        last: dict[str, Any] = {}
-        if servers:
-            last = {**servers[-1], "id": gids[-1] or servers[-1]["id"]}
-        pairs = [(s, gid) for s, gid in zip(servers, gids) if gid is not None]
-        info = self._registry.get(region)
-        rewrite.servers_to_global(pairs, self._client.base_url(region, "compute"),
-                                  cascade_base,
-                                  availability_zone=info.availability_zone if info else None)
-        page = []
-        for s, gid in pairs:
-            text = orjson.dumps(s, default=str)
-            digest = cache.new_list_digest(gid, rewrite.without_origin(text, cascade_base))
-            if digest is not None:
-                fresh.append((gid, s, digest))
-            if encoded is not None:
-                encoded[id(s)] = text
-            page.append(s)
-        return page, last
+        return gids
 
     async def _marker(self, session: AsyncSession, marker: str | None, project: str | None
                       ) -> tuple[Resource, Placement, dict[str, Any]] | None:

@@ -69,8 +69,9 @@ def _region_error(region: str, exc: BaseException) -> errors.RegionError:
 
 
 def _answer(ctx: RequestContext | None, region: str, method: str, url: str,
-            resp: aiohttp.ClientResponse, raw: bytes) -> RegionResponse:
-    """A regional response, its body read: decoded, logged, 4xx/5xx raised."""
+            resp: aiohttp.ClientResponse, raw: bytes, decode: bool = True) -> RegionResponse:
+    """A regional response, its body read: decoded (unless not ``decode``), logged,
+    4xx/5xx raised (error bodies are always decoded)."""
     headers = resp.headers
     status = resp.status
     rid = headers.get("x-openstack-request-id") or headers.get("x-compute-request-id")
@@ -78,7 +79,9 @@ def _answer(ctx: RequestContext | None, region: str, method: str, url: str,
         LOG.info("%s region=%s %s %s -> %s regional_request_id=%s",
                  ctx.request_id if ctx else "-", region, method, url, status, rid)
     body: Any = None
-    if raw:
+    if not decode and status < 400:
+        body = raw
+    elif raw:
         if "json" in headers.get("Content-Type", ""):
             try:
                 body = jsonutil.loads(raw)
@@ -129,8 +132,11 @@ class RegionClient:
                       method: str, path: str, *, params: Any = None, json: Any = None,
                       headers: Mapping[str, str] | None = None,
                       microversion: str | None = None, allow_down: bool = False,
-                      timeout: aiohttp.ClientTimeout | None = None) -> RegionResponse:
+                      timeout: aiohttp.ClientTimeout | None = None,
+                      decode: bool = True) -> RegionResponse:
         """Call ``service`` in ``region``; ``ctx`` None means as Cascade itself.
+
+        With ``decode`` false, a successful answer's body is the bytes as read.
 
         :raises RegionUnavailable: region down, unknown or not reachable.
         :raises RegionTimeout: no answer within the region deadline.
@@ -184,7 +190,7 @@ class RegionClient:
                 try:
                     async with session.request(method, url, **kwargs) as resp:
                         raw = await resp.read()
-                        answer = _answer(ctx, region, method, url, resp, raw)
+                        answer = _answer(ctx, region, method, url, resp, raw, decode)
                     metrics.REGION_LATENCY.observe(time.perf_counter() - started,
                                                    region=region, service=service)
                     return answer

@@ -67,14 +67,19 @@ async def scatter_process(regions: Iterable[str], fn: Callable[[str], Awaitable[
     as soon as it arrives.
 
     The deadline bounds ``fn`` only: a region that answered in time is not
-    failed by Cascade's own work on its answer. ``process`` errors are Cascade's,
-    not the region's: they propagate (the other regions' work is cancelled).
+    failed by Cascade's own work on its answer. ``process`` raising a
+    ``RegionError`` (the answer turned out to be unusable) fails its region;
+    other ``process`` errors are Cascade's, not the region's: they propagate
+    (the other regions' work is cancelled).
     """
     async def one(region: str) -> U | RegionFailure:
         result = await _one(region, fn, timeout)
         if isinstance(result, RegionFailure):
             return result
-        return await process(region, result)
+        try:
+            return await process(region, result)
+        except errors.RegionError as exc:
+            return RegionFailure(region, exc)
 
     names = list(regions)
     tasks = [asyncio.ensure_future(one(r)) for r in names]
