@@ -43,16 +43,21 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--servers-per-region", type=int, default=25)
     p.add_argument("--lists", type=int, default=300, help="lists per timed round")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--list-view-cache-size", type=int, default=10000,
-                   help="[api] list_view_cache_size (0: every list works out every server)")
+    p.add_argument("--list-view-cache-mb", type=int, default=64,
+                   help="[api] list_view_cache_mb (0: off; 0.02, i.e. 1: every list works "
+                        "out every server again, 100 servers do not fit)")
+    p.add_argument("--changing", action="store_true",
+                   help="every server changes between lists (its `updated` time): no "
+                        "list finds a server as an earlier one saw it")
     p.add_argument("--count", action="store_true",
                    help="run --lists lists once and print nothing (for callgrind)")
     return p.parse_args()
 
 
-def canned_pages(regions: list[str], per_region: int
-                 ) -> tuple[dict[str, tuple[str, bytes]], list[tuple[str, str, str]]]:
-    """Each region's compute base and list answer; (region, local, global) ids."""
+def canned_pages(regions: list[str], per_region: int, versions: int
+                 ) -> tuple[dict[str, tuple[str, list[bytes]]], list[tuple[str, str, str]]]:
+    """Each region's compute base and ``versions`` list answers, each with every
+    server's ``updated`` time moved on; (region, local, global) ids."""
     import _benchlib as bl
     pages, ids = {}, []
     for r, region in enumerate(regions):
@@ -65,7 +70,12 @@ def canned_pages(regions: list[str], per_region: int
                 {"cascade_global_id": gid, "cascade_owner": "cascade"},
                 f"2026-01-01T{r:02d}:{i // 60:02d}:{59 - i % 60:02d}Z", "nova"))
             ids.append((region, local, gid))
-        pages[region] = (f"{base}/compute/v2.1", json.dumps({"servers": docs}).encode())
+        texts = []
+        for v in range(versions):
+            for doc in docs:
+                doc["updated"] = f"2026-02-01T00:00:00.{v:06d}Z"
+            texts.append(json.dumps({"servers": docs}).encode())
+        pages[region] = (f"{base}/compute/v2.1", texts)
     return pages, ids
 
 
@@ -83,7 +93,13 @@ def main() -> int:
     from mapping.cache import Mapping
 
     regions = [f"Region{i + 1}" for i in range(args.regions)]
-    pages, ids = canned_pages(regions, args.servers_per_region)
+    # Under --count the same pages are built whatever --lists is (up to 200 lists),
+    # so that two counts differ by the lists alone.
+    versions = 1
+    if args.changing:
+        versions = 201 if args.count else 1 + args.lists * args.rounds
+    pages, ids = canned_pages(regions, args.servers_per_region, versions)
+    asked = {r: 0 for r in regions}
 
     class Client:
         def base_url(self, region: str, service: str) -> str:
@@ -91,7 +107,9 @@ def main() -> int:
 
         async def request(self, ctx: Any, region: str, service: str, method: str,
                           path: str, **kw: Any) -> RegionResponse:
-            text = pages[region][1]
+            texts = pages[region][1]
+            text = texts[asked[region] % len(texts)]
+            asked[region] += 1
             body = text if kw.get("decode", True) is False else orjson.loads(text)
             return RegionResponse(region, 200, {}, body, None)
 
@@ -108,7 +126,7 @@ def main() -> int:
     server_cache.store_views = stored
     conf = types.SimpleNamespace(api=types.SimpleNamespace(
         region_timeout=5.0, regions_in_use_cache_seconds=1e9,
-        list_view_cache_size=args.list_view_cache_size))
+        list_view_cache_mb=args.list_view_cache_mb))
     servers = Servers(conf, no_database, Registry(), Client(), None)  # type: ignore[arg-type]
     # Internals, set as a warm Cascade has them: mappings and regions in use cached.
     for region, local, gid in ids:
@@ -137,7 +155,8 @@ def main() -> int:
             rounds.append((time.process_time() - started) / max(args.lists, 1) * 1e3)
         rounds.sort()
         print(f"{args.src}: {len(ids)} servers in {len(regions)} regions "
-              f"(list_view_cache_size {args.list_view_cache_size}): CPU per list "
+              f"(list_view_cache_mb {args.list_view_cache_mb}"
+              f"{', every server changing' if args.changing else ''}): CPU per list "
               f"min {rounds[0]:.3f} ms, median {rounds[len(rounds) // 2]:.3f} ms "
               f"({args.rounds} rounds of {args.lists})")
 

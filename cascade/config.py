@@ -75,12 +75,12 @@ api_opts = [
                       "instead of asking the database. Creates and deletes through this "
                       "process refresh it at once; one made through another cascade-api "
                       "process shows in lists after at most this long. 0 disables."),
-    cfg.IntOpt("list_view_cache_size", default=10000, min=0,
-               help="Servers whose list entry cascade-api remembers by the exact JSON "
-                    "text their region sent, so that a list does not decode, rewrite "
-                    "and encode again a server that has not changed (least recently "
-                    "listed first out; about 5 KB each for a typical server). 0 "
-                    "disables."),
+    cfg.IntOpt("list_view_cache_mb", default=64, min=0,
+               help="Memory, in MiB, for the list entries cascade-api remembers by the "
+                    "exact JSON text their region sent, so that a list does not "
+                    "decode, rewrite and encode again a server that has not changed "
+                    "(least recently listed out first; a typical server's entry takes "
+                    "about 5 KB, so 64 MiB holds some 13,000). 0 disables."),
     cfg.StrOpt("auth_strategy", default="keystone", choices=[
                    ("keystone", "Validate tokens with keystonemiddleware auth_token."),
                    ("noauth", "TESTING ONLY: X-Auth-Token is 'user:project[:role,...]'.")],

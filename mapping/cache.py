@@ -38,9 +38,6 @@ class MappingCache:
         self._maps: OrderedDict[str, Mapping] = OrderedDict()
         self._by_local: dict[tuple[str, str], Mapping] = {}
         self._digests: dict[str, int] = {}
-        #: Lists fingerprint a view by its JSON text (``list_digest``): another kind
-        #: of digest, kept apart so that shows and lists never undo each other's.
-        self._list_digests: dict[str, int] = {}
 
     def get(self, global_id: str) -> Mapping | None:
         hit = self._maps.get(global_id)
@@ -68,14 +65,12 @@ class MappingCache:
             gid, gone = self._maps.popitem(last=False)
             self._by_local.pop((gone.region, gone.local_id), None)
             self._digests.pop(gid, None)
-            self._list_digests.pop(gid, None)
 
     def forget(self, global_id: str) -> None:
         gone = self._maps.pop(global_id, None)
         if gone is not None:
             self._by_local.pop((gone.region, gone.local_id), None)
         self._digests.pop(global_id, None)
-        self._list_digests.pop(global_id, None)
 
     def stale(self, global_id: str, server: dict[str, Any]) -> bool:
         """Whether ``server`` differs from the last view seen (and remember it)."""
@@ -91,7 +86,7 @@ class MappingCache:
         Nothing is remembered: ``remember`` once the view is stored.
         """
         digest = _watched(server)
-        return None if self._digests.get(global_id) == digest else digest
+        return digest if self.changed(global_id, digest) else None
 
     def seen(self, views: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Remember the views just loaded from or stored to the database."""
@@ -107,21 +102,14 @@ class MappingCache:
         self._digests[global_id] = digest
 
 
-    def list_stale(self, global_id: str, digest: int) -> bool:
-        """Whether a listed view with this fingerprint differs from the last one a
-        list stored; ``remember_list`` it once the view is stored.
+    def digest_of(self, server: dict[str, Any]) -> int:
+        """The fingerprint of a view's watched fields (what ``changed`` compares)."""
+        return _watched(server)
 
-        A list's fingerprint is the hash of the view's JSON (without Cascade's
-        host: ``mapping.rewrite.without_origin``), which lists hold anyway:
-        cheaper than ``new_digest``, and any change of any field counts.
-        """
-        return self._list_digests.get(global_id) != digest
-
-    def remember_list(self, global_id: str, digest: int) -> None:
-        """Remember a listed view's fingerprint (from ``new_list_digest``), now stored."""
-        if len(self._list_digests) >= 2 * self._size and global_id not in self._list_digests:
-            self._list_digests.clear()
-        self._list_digests[global_id] = digest
+    def changed(self, global_id: str, digest: int) -> bool:
+        """Whether a view with this fingerprint differs from the last one seen
+        (``remember`` it once the view is stored)."""
+        return self._digests.get(global_id) != digest
 
 
 def _watched(server: dict[str, Any]) -> int:

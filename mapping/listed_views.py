@@ -40,7 +40,7 @@ class ListedView:
         self.keys = keys
         #: The server as ``/servers/detail`` shows it, JSON.
         self.detail = detail
-        #: The list's fingerprint of ``detail`` (``MappingCache.list_stale``).
+        #: The fingerprint of the view's watched fields (``MappingCache.digest_of``).
         self.digest = digest
         self._summary = summary
 
@@ -56,36 +56,63 @@ class ListedView:
         return self._summary
 
 
-class ListedViews:
-    """A bounded LRU of ``ListedView`` by (region, Cascade base, zone, regional text)."""
+#: What an entry costs besides its texts (the key tuple, the entry, its keys dict).
+_OVERHEAD = 600
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._views: OrderedDict[tuple[str, str, str | None, bytes], ListedView] = OrderedDict()
+
+class ListedViews:
+    """``ListedView`` by (region, regional base, Cascade base, zone, regional text).
+
+    Bounded by bytes, least recently listed out first: the texts are the
+    regions' (a server's metadata alone may be 64 KB), and Cascade's base
+    follows the caller's Host header unless ``[api] public_url`` is set.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._bytes = 0
+        self._views: OrderedDict[tuple[str, str, str, str | None, bytes], ListedView] = \
+            OrderedDict()
 
     @property
-    def size(self) -> int:
-        """How many views it keeps at most (0: none)."""
-        return self._size
+    def enabled(self) -> bool:
+        return self._max > 0
+
+    @property
+    def nbytes(self) -> int:
+        """Roughly what the entries hold, in bytes."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._views)
 
-    def get(self, region: str, cascade_base: str, zone: str | None,
+    def get(self, region: str, regional_base: str, cascade_base: str, zone: str | None,
             text: bytes) -> ListedView | None:
-        key = (region, cascade_base, zone, text)
+        key = (region, regional_base, cascade_base, zone, text)
         hit = self._views.get(key)
         if hit is not None:
             self._views.move_to_end(key)
         return hit
 
-    def put(self, region: str, cascade_base: str, zone: str | None, text: bytes,
-            view: ListedView) -> None:
-        if self._size <= 0:
+    def put(self, region: str, regional_base: str, cascade_base: str, zone: str | None,
+            text: bytes, view: ListedView) -> None:
+        cost = _cost(text, view)
+        if cost > self._max // 16:  # one entry never takes a large share
             return
-        self._views[(region, cascade_base, zone, text)] = view
-        while len(self._views) > self._size:
-            self._views.popitem(last=False)
+        key = (region, regional_base, cascade_base, zone, text)
+        old = self._views.pop(key, None)
+        if old is not None:
+            self._bytes -= _cost(text, old)
+        self._views[key] = view
+        self._bytes += cost
+        while self._bytes > self._max:
+            (_, _, _, _, gone_text), gone = self._views.popitem(last=False)
+            self._bytes -= _cost(gone_text, gone)
+
+
+def _cost(text: bytes, view: ListedView) -> int:
+    # the summary, worked out later if at all, is a fraction of the detail
+    return len(text) + len(view.detail) * 5 // 4 + _OVERHEAD
 
 
 class _Servers(msgspec.Struct):
@@ -103,5 +130,5 @@ def split_servers(body: bytes) -> list[bytes] | None:
     """
     try:
         return [bytes(raw) for raw in _decode_servers(body).servers]
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None

@@ -6,12 +6,9 @@ must only ever see global ids and Cascade's URLs.
 from __future__ import annotations
 
 from typing import Any, Iterable
-from urllib.parse import urlsplit
-
-import orjson
 
 __all__ = ["rewrite_url", "rewrite_links", "server_to_global", "servers_to_global",
-           "flavor_to_global", "swap_image_id", "without_origin", "HIDDEN_METADATA_KEYS",
+           "flavor_to_global", "swap_image_id", "HIDDEN_METADATA_KEYS",
            "GLOBAL_ID_KEY",
            "OWNER_KEY"]
 
@@ -190,19 +187,3 @@ def flavor_to_global(flavor: dict[str, Any], regional_base: str,
         out["links"] = rewrite_links(out["links"], regional_base, cascade_base)
     return out
 
-
-_ORIGINS: dict[str, bytes] = {}
-
-
-def without_origin(text: bytes, cascade_base: str) -> bytes:
-    """A view's JSON ``text`` without Cascade's scheme and host, which follow the
-    caller's Host header: what lists fingerprint, so that callers reaching Cascade
-    by different names do not make each other rewrite every stored view."""
-    origin = _ORIGINS.get(cascade_base)
-    if origin is None:
-        if len(_ORIGINS) > 256:  # Cascade's base follows the request's Host: keep it bounded
-            _ORIGINS.clear()
-        parts = urlsplit(cascade_base)
-        # as the text holds it: a JSON string's inside, escaped, without the quotes
-        origin = _ORIGINS[cascade_base] = orjson.dumps(f"{parts.scheme}://{parts.netloc}")[1:-1]
-    return text.replace(origin, b"")

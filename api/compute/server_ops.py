@@ -71,7 +71,10 @@ def _decoded(item: _Item, region: str) -> dict[str, Any]:
 
     :raises RegionUnavailable: it is not an object with a string id.
     """
-    server = orjson.loads(item) if isinstance(item, bytes) else item
+    try:
+        server = orjson.loads(item) if isinstance(item, bytes) else item
+    except orjson.JSONDecodeError:  # msgspec lets some through (bad UTF-8, 1e400)
+        raise _not_a_list(region) from None
     if not isinstance(server, dict) or not isinstance(server.get("id"), str):
         raise _not_a_list(region)
     return server
@@ -82,7 +85,10 @@ def _decoded_all(texts: list[bytes], region: str) -> list[dict[str, Any]]:
 
     :raises RegionUnavailable: one is not an object with a string id.
     """
-    servers = orjson.loads(b"[" + b",".join(texts) + b"]")
+    try:
+        servers = orjson.loads(b"[" + b",".join(texts) + b"]")
+    except orjson.JSONDecodeError:  # msgspec lets some through (bad UTF-8, 1e400)
+        raise _not_a_list(region) from None
     for server in servers:
         if not isinstance(server, dict) or not isinstance(server.get("id"), str):
             raise _not_a_list(region)
@@ -137,7 +143,7 @@ class Servers:
         self._waker = waker
         self.creator = creator
         self._cache = MappingCache()
-        self._listed = ListedViews(conf.api.list_view_cache_size)
+        self._listed = ListedViews(conf.api.list_view_cache_mb << 20)
         self._image_ids: dict[tuple[str, str], str] = {}
         #: project (None: all) -> (expires, regions in use, any pending)
         self._in_use: dict[str | None, tuple[float, set[str], bool]] = {}
@@ -354,7 +360,7 @@ class Servers:
                 resp = await self._client.request(ctx, region, "compute", "GET",
                                                   "/servers/detail", params=query,
                                                   microversion=microversion, decode=False)
-                page = _page_items(resp.body, region, split=bool(self._listed.size))
+                page = _page_items(resp.body, region, split=self._listed.enabled)
                 fetched += page
                 more = limit is not None and len(page) >= limit
                 if not (more and marker and marker.region != region and page):
@@ -370,7 +376,8 @@ class Servers:
         ends: dict[str, dict[str, Any]] = {}
         fresh: list[tuple[str, dict[str, Any], int]] = []
         #: id(server) -> its JSON as the answer shows it (servers live until it is sent)
-        encoded: dict[int, bytes] = {}
+        #: (the object itself too: an id is only unique while its object lives)
+        encoded: dict[int, tuple[object, bytes]] = {}
 
         async def globalise(region: str, answer: tuple[list[_Item], bool]
                             ) -> list[dict[str, Any]]:
@@ -404,7 +411,7 @@ class Servers:
         if fresh:
             await server_cache.store_views(self._sessions, [(g, v) for g, v, _ in fresh])
             for gid, _, digest in fresh:
-                self._cache.remember_list(gid, digest)
+                self._cache.remember(gid, digest)
         building = [server_cache.spec_view(res, cascade_base) for res, _ in pending]
         building = servers_list.apply_cached_filters(building, first)
         merged = servers_list.merge_pages(
@@ -417,7 +424,8 @@ class Servers:
         # the others (cached, building) are encoded here.
         fragments: list[bytes] = []
         for s in out:
-            text = encoded.get(id(s))
+            known = encoded.get(id(s))
+            text = known[1] if known is not None and known[0] is s else None
             if text is None:
                 text = orjson.dumps(s if detail else _index_view(s), default=str)
             fragments.append(text)
@@ -426,14 +434,15 @@ class Servers:
     async def _page_to_global(self, region: str, items: list[_Item], project: str | None,
                               cascade_base: str, detail: bool,
                               fresh: list[tuple[str, dict[str, Any], int]],
-                              encoded: dict[int, bytes]
+                              encoded: dict[int, tuple[object, bytes]]
                               ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """One region's page as tenants see it; the unmapped hidden.
 
         Servers whose regional text is the same as in an earlier list come from
         ``ListedViews``; the others are decoded and rewritten (``_work_out``).
         Each server's JSON, as the answer shows it, goes to ``encoded`` by
-        ``id()`` of the returned entry; views to store, to ``fresh``.
+        ``id()`` of the returned entry (with the entry); views to store, to
+        ``fresh``.
 
         :returns: the page (servers, or just their merge keys), and its last
             server's merge keys as a merge boundary (global id if mapped;
@@ -441,21 +450,23 @@ class Servers:
         """
         cache, views = self._cache, self._listed
         zone = self._zone(region)
+        regional_base = self._client.base_url(region, "compute")
         #: per item: its merge keys (a hit) or the decoded server; whether listed
         entries: list[dict[str, Any]] = []
         shown: list[bool] = []
         todo: list[tuple[int, bytes | None]] = []
         for item in items:
             if isinstance(item, bytes):
-                hit = views.get(region, cascade_base, zone, item)
+                hit = views.get(region, regional_base, cascade_base, zone, item)
                 if hit is not None:
                     mapped = cache.by_local(region, hit.local_id)
                     if (mapped is not None and mapped.global_id == hit.global_id
                             and (project is None or mapped.project_id == project)):
                         cache.touch(hit.global_id)
-                        if cache.list_stale(hit.global_id, hit.digest):
+                        if cache.changed(hit.global_id, hit.digest):
                             fresh.append((hit.global_id, orjson.loads(hit.detail), hit.digest))
-                        encoded[id(hit.keys)] = hit.detail if detail else hit.summary
+                        encoded[id(hit.keys)] = (hit.keys,
+                                                 hit.detail if detail else hit.summary)
                         entries.append(hit.keys)
                         shown.append(True)
                         continue
@@ -477,12 +488,12 @@ class Servers:
                 if listed is None:
                     continue  # not Cascade's, or not the project's: hidden
                 shown[at] = True
-                if cache.list_stale(listed.global_id, listed.digest):
+                if cache.changed(listed.global_id, listed.digest):
                     fresh.append((listed.global_id, entries[at], listed.digest))
-                encoded[id(entries[at])] = listed.detail if detail else orjson.dumps(
-                    _index_view(entries[at]), default=str)
+                encoded[id(entries[at])] = (entries[at], listed.detail if detail else orjson.dumps(
+                    _index_view(entries[at]), default=str))
                 if text is not None and cache.by_local(region, listed.local_id) is not None:
-                    views.put(region, cascade_base, zone, text, listed)
+                    views.put(region, regional_base, cascade_base, zone, text, listed)
         # The last server, rewritten in place when mapped (global id), bounds the merge.
         last = entries[-1] if entries else {}
         return [e for e, ok in zip(entries, shown) if ok], last
@@ -506,8 +517,7 @@ class Servers:
             detail = orjson.dumps(server, default=str)
             keys = {"id": gid, "created": server.get("created"),
                     "updated": server.get("updated"), "name": server.get("name")}
-            out.append(ListedView(local_id, gid, keys, detail,
-                                  hash(rewrite.without_origin(detail, cascade_base))))
+            out.append(ListedView(local_id, gid, keys, detail, self._cache.digest_of(server)))
         return out
 
     async def _global_ids(self, region: str, local_ids: list[str],

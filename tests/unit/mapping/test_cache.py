@@ -39,19 +39,12 @@ def test_digests_stay_bounded() -> None:
     assert len(cache._digests) <= 10
 
 
-def test_a_listed_view_is_stale_until_its_fingerprint_is_remembered() -> None:
+def test_a_fingerprint_worked_out_once_is_compared_later() -> None:
     cache = MappingCache()
-    assert cache.list_stale("g", 1), "never stored: stale"
-    cache.remember_list("g", 1)
-    assert not cache.list_stale("g", 1)
-    assert cache.list_stale("g", 2), "another text"
-    cache.forget("g")
-    assert cache.list_stale("g", 1)
-
-
-def test_list_and_show_digests_do_not_undo_each_other() -> None:
-    cache = MappingCache()
-    view = {"status": "ACTIVE", "name": "a"}
-    assert cache.stale("g", view)
-    cache.remember_list("g", 7)
-    assert not cache.stale("g", view) and not cache.list_stale("g", 7)
+    view = {"status": "ACTIVE", "name": "a", "links": []}
+    digest = cache.digest_of(view)
+    assert cache.changed("g", digest), "never seen: changed"
+    cache.remember("g", digest)
+    assert not cache.changed("g", digest) and not cache.stale("g", view)
+    assert cache.changed("g", cache.digest_of({**view, "status": "SHUTOFF"}))
+    assert not cache.changed("g", cache.digest_of({**view, "links": [1]})), "not watched"

@@ -173,7 +173,8 @@ async def test_dead_region_gives_fast_503_and_cached_unknown_answers(gw: Gateway
 
 
 @pytest.mark.parametrize("answer", [b'{"servers": "none"}', b'{"servers": [{"name": "x"}]}',
-                                    b"<html>oops</html>", b"[]"])
+                                    b"<html>oops</html>", b"[]", b'{"servers": [1e400]}',
+                                    b'{"servers": [{"id": "\xff\xfe"}]}'])
 async def test_a_region_answering_garbage_makes_the_list_partial_not_500(
         gw: Gateway, answer: bytes) -> None:
     one = (await (await gw.create("RegionOne")).json())["server"]["id"]
