@@ -471,9 +471,10 @@ class Servers:
                         shown.append(True)
                         continue
                 todo.append((len(entries), item))
+                entries.append({})  # decoded below, with the page's other misses
             else:
                 todo.append((len(entries), None))
-            entries.append(item)  # type: ignore[arg-type]  # decoded below
+                entries.append(item)
             shown.append(False)
         texts = [text for _, text in todo if text is not None]
         if texts:  # one decode for all of them: cheaper than one per server
@@ -483,7 +484,7 @@ class Servers:
                     entries[at] = next(decoded)
         if todo:
             worked = await self._work_out(region, [entries[at] for at, _ in todo], project,
-                                          cascade_base, zone)
+                                          regional_base, cascade_base, zone)
             for (at, text), listed in zip(todo, worked):
                 if listed is None:
                     continue  # not Cascade's, or not the project's: hidden
@@ -499,16 +500,15 @@ class Servers:
         return [e for e, ok in zip(entries, shown) if ok], last
 
     async def _work_out(self, region: str, servers: list[dict[str, Any]],
-                        project: str | None, cascade_base: str, zone: str | None
-                        ) -> list[ListedView | None]:
+                        project: str | None, regional_base: str, cascade_base: str,
+                        zone: str | None) -> list[ListedView | None]:
         """Decoded regional servers rewritten in place, and how lists show them
         (None: not Cascade's, or not the project's: left as they are)."""
         await self._global_images(region, servers)
         local_ids = [s["id"] for s in servers]
         gids = await self._global_ids(region, local_ids, project)
         pairs = [(s, gid) for s, gid in zip(servers, gids) if gid is not None]
-        rewrite.servers_to_global(pairs, self._client.base_url(region, "compute"),
-                                  cascade_base, availability_zone=zone)
+        rewrite.servers_to_global(pairs, regional_base, cascade_base, availability_zone=zone)
         out: list[ListedView | None] = []
         for server, local_id, gid in zip(servers, local_ids, gids):
             if gid is None:
