@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+
+from api.compute.server_ops import Servers
 
 from cascade.appkeys import SESSIONS
 from cascade.db.models import Resource
@@ -78,3 +81,31 @@ async def test_a_deleted_server_is_not_listed_from_memory(gw: Gateway) -> None:
     assert {s["id"] for s in await _listed(gw)} == {gid, keep}
     assert (await gw.client.delete(f"/compute/v2.1/servers/{gid}", headers=DEMO)).status == 204
     assert [s["id"] for s in await _listed(gw)] == [keep]
+
+
+async def test_unchanged_servers_are_not_worked_out_again(
+        gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of remembering: a list of servers that did not change decodes,
+    rewrites and encodes none of them; a changed one is the only one redone."""
+    gid = (await (await gw.create("RegionOne")).json())["server"]["id"]
+    await gw.create("RegionTwo")
+    worked: list[int] = []
+    real = Servers._work_out
+
+    async def counted(self: Servers, region: str, servers: list[dict[str, Any]],
+                      *args: Any) -> Any:
+        worked.append(len(servers))
+        return await real(self, region, servers, *args)
+
+    monkeypatch.setattr(Servers, "_work_out", counted)
+    first = await _listed(gw)
+    assert sum(worked) == 2
+    worked.clear()
+    assert await _listed(gw) == first
+    assert await _listed(gw, "/compute/v2.1/servers") == [
+        {k: s[k] for k in ("id", "name", "links")} for s in first]
+    assert worked == [], "nothing unchanged is worked out again"
+    local = await _local_id(gw, "RegionOne", gid)
+    gw.regions["RegionOne"].servers[local]["status"] = "SHUTOFF"
+    await _listed(gw)
+    assert worked == [1], "only the changed server"
