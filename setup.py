@@ -25,6 +25,7 @@ setup(
         "cryptography>=42",
         "orjson>=3.9",
         "msgspec>=0.18",
+        "google-re2>=1.1",
     ],
     extras_require={
         "test": [
@@ -35,6 +36,7 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "ruff>=0.5",
+            "hypothesis>=6.100",
         ],
     },
     entry_points={

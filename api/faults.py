@@ -45,6 +45,9 @@ def fault_response(service: str, status: int, message: str, *,
                    neutron_type: str | None = None,
                    headers: dict[str, str] | None = None) -> web.Response:
     """An error answer for ``service`` in that service's own format."""
+    # A message may quote what the caller sent (a lone surrogate included):
+    # it must still encode, or the error itself would become a bare 500.
+    message = message.encode("utf-8", "replace").decode("utf-8")
     if service == "compute":
         name = _NOVA_FAULT_NAMES.get(status, "computeFault")
         return _json(status, {name: {"code": status, "message": message}}, headers)

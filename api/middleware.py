@@ -17,8 +17,9 @@ from api.faults import fault_response, unauthorized_response
 from cascade import errors
 from cascade.appkeys import AUTH, CONF, CTX, PUBLIC_URLS, REQUEST_ID, SERVICE, URLS
 from cascade.context import RequestContext, new_request_id
+from cascade.regions import paths
 
-__all__ = ["public", "api_middleware", "service_of_path"]
+__all__ = ["public", "api_middleware", "service_of_path", "stamp_streamed"]
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     request[SERVICE] = service
     request[PUBLIC_URLS] = app[URLS]
     try:
+        if not paths.request_path_ok(request.raw_path.partition("?")[0]):
+            # Dot segments, encoded separators, empty segments: never routed
+            # (see paths.request_path_ok); the answer the services give.
+            raise web.HTTPNotFound(reason="The resource could not be found.")
+        if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+            raise errors.BadRequest("Request bodies with a Content-Encoding are not "
+                                    "supported.")
         match_info = request.match_info
         if (getattr(getattr(match_info, "handler", None), "cascade_public", False)
                 or match_info.http_exception):
@@ -120,3 +128,13 @@ async def _authenticated(request: web.Request, handler: Handler, app: web.Applic
         global_request_id=_valid_global_request_id(
             request.headers.get("X-OpenStack-Request-ID")))
     return await handler(request)
+
+
+async def stamp_streamed(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: a response a handler streams itself (image data)
+    is sent before ``api_middleware`` sees it, so its request id goes on here."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None and "x-openstack-request-id" not in response.headers:
+        response.headers["x-openstack-request-id"] = request_id
+        if request.get(SERVICE) == "compute":
+            response.headers["x-compute-request-id"] = request_id

@@ -2,7 +2,9 @@
 
 ``/healthcheck`` answers 200 ``OK`` while the database answers (503 otherwise),
 as oslo.middleware's healthcheck does; ``?detail`` (or an ``Accept:
-application/json``) adds the database and each region's health. ``/metrics``
+application/json``) from a caller with an admin token adds the database's
+error and each region's health. Anonymous callers (a load balancer) get the
+plain answer only: database errors and region names are not theirs to read. ``/metrics``
 is Prometheus' text format: regional call latency and errors, replication
 bytes, job queue depth and age, reconcile lag and region health.
 """
@@ -15,7 +17,7 @@ from sqlalchemy import func, select, text
 
 from api.middleware import public
 from cascade import metrics
-from cascade.appkeys import REGIONS, SESSIONS
+from cascade.appkeys import AUTH, REGIONS, SESSIONS
 from cascade.db.models import HealthState, Job, JobState, SyncWatermark
 from cascade.jsonutil import json_response
 
@@ -31,12 +33,22 @@ async def _database_ok(request: web.Request) -> str | None:
     return None
 
 
+async def _is_admin(request: web.Request) -> bool:
+    """Whether the caller sent a valid token with the admin role."""
+    token = request.headers.get("X-Auth-Token")
+    if not token:
+        return False
+    identity = await request.config_dict[AUTH].authenticate(token)
+    return identity is not None and "admin" in identity.roles
+
+
 @public
 async def healthcheck(request: web.Request) -> web.Response:
     """GET /healthcheck."""
     problem = await _database_ok(request)
     status = 503 if problem else 200
-    if "detail" in request.query or "json" in request.headers.get("Accept", ""):
+    wants = "detail" in request.query or "json" in request.headers.get("Accept", "")
+    if wants and await _is_admin(request):
         regions = {r.name: {"health": r.health, "enabled": r.enabled}
                    for r in request.config_dict[REGIONS]}
         return json_response({"status": "DOWN" if problem else "OK",

@@ -69,7 +69,11 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
 
     app = web.Application(
         client_max_size=conf.api.max_request_body_size,
-        middlewares=[middleware.api_middleware])
+        middlewares=[middleware.api_middleware],
+        # Bodies are read as sent: a Content-Encoding is refused by the middleware
+        # (no service takes compressed requests), never inflated (no zip bombs).
+        handler_args={"auto_decompress": False})
+    app.on_response_prepare.append(middleware.stamp_streamed)
     app[appkeys.CONF] = conf
     app[appkeys.URLS] = PublicUrls(conf.api.public_url)
     app[appkeys.SESSIONS] = sessions

@@ -1,6 +1,7 @@
 """Flavors: what the regions offer, matched across regions by flavor id."""
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
 from cascade import errors
 from cascade.appkeys import CONF, CTX, REGION_CLIENT, REGIONS
+from cascade.regions import paths
 from cascade.regions.fanout import scatter_gather, split_results
 from mapping.rewrite import flavor_to_global
 
@@ -36,6 +38,10 @@ async def _ask_all(request: web.Request, path: str,
     results = await scatter_gather(regions, ask,
                                    timeout=request.config_dict[CONF].api.region_timeout)
     good, failed = split_results(results)
+    refused = [f.error for f in failed if isinstance(f.error, errors.RegionHTTPError)
+               and 400 <= f.error.status < 500 and f.error.status != 404]
+    if refused:  # a region's 4xx (a bad filter, say) is the caller's error
+        raise refused[0]
     if not good:
         not_found = [f for f in failed if isinstance(f.error, errors.RegionHTTPError)
                      and f.error.status == 404]
@@ -78,11 +84,26 @@ async def list_flavors_detail(request: web.Request) -> web.Response:
 async def show_flavor(request: web.Request) -> web.Response:
     """GET /flavors/{id}: from the first region (by weight) that has it."""
     flavor_id = request.match_info["flavor_id"]
-    answers = await _ask_all(request, f"/flavors/{flavor_id}")
+    answers = await _ask_all(request, _flavor_path(flavor_id))
     region, body = next(iter(answers.items()))
     base = request.config_dict[REGION_CLIENT].base_url(region, "compute")
     return json_response({"flavor": flavor_to_global(body["flavor"], base,
                                                          compute_base(request))})
+
+
+#: Nova's flavor id: letters, digits, ``. _-``, no spaces at either end, at most 255.
+_FLAVOR_ID = re.compile(r"(?! )[a-zA-Z0-9. _-]{1,255}(?<! )")
+
+
+def _flavor_path(flavor_id: str) -> str:
+    """``/flavors/<id>``, the id checked and encoded.
+
+    :raises NotFound: the id cannot name a flavor (Nova's words).
+    """
+    try:
+        return paths.build("flavors", flavor_id)
+    except paths.UnsafePath:
+        raise errors.NotFound(f"Flavor {flavor_id} could not be found.") from None
 
 
 def _require_admin(request: web.Request, action: str) -> None:
@@ -119,12 +140,17 @@ async def create_flavor(request: web.Request) -> web.Response:
     flavor = dict(body["flavor"])
     if flavor.get("id") in (None, "", "auto"):
         flavor["id"] = str(uuid.uuid4())
+    flavor_id = flavor["id"]
+    if (not isinstance(flavor_id, str) or _FLAVOR_ID.fullmatch(flavor_id) is None
+            or flavor_id in (".", "..")):
+        raise errors.BadRequest("Invalid input for field/attribute id. Value: "
+                                f"{flavor_id!r}. Does not match the flavor id pattern")
     made, failed = await _everywhere(request, "POST", "/flavors", {"flavor": flavor})
     if failed:
         for region in made:
             try:
                 await request.config_dict[REGION_CLIENT].delete(
-                    request[CTX], region, "compute", f"/flavors/{flavor['id']}")
+                    request[CTX], region, "compute", _flavor_path(flavor["id"]))
             except errors.RegionError:
                 pass
         first = failed[0].error
@@ -142,7 +168,7 @@ async def delete_flavor(request: web.Request) -> web.Response:
     """DELETE /flavors/{id} (admin): removed from every enabled region that has it."""
     _require_admin(request, "delete")
     flavor_id = request.match_info["flavor_id"]
-    done, failed = await _everywhere(request, "DELETE", f"/flavors/{flavor_id}")
+    done, failed = await _everywhere(request, "DELETE", _flavor_path(flavor_id))
     real = [f for f in failed if not (isinstance(f.error, errors.RegionHTTPError)
                                       and f.error.status == 404)]
     if real:

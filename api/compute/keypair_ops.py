@@ -25,6 +25,7 @@ from cascade.context import RequestContext
 from cascade.db.models import Resource
 from cascade.quota import ledger
 from cascade.quota.service import QuotaService
+from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from mapping import store
 
@@ -192,10 +193,10 @@ class Keypairs:
                 raise errors.BadRequest("Invalid key_name provided.") from None
         spec = res.spec
         try:
-            resp = await self._client.get(ctx, region, "compute", f"/os-keypairs/{name}")
+            resp = await self._client.get(ctx, region, "compute", paths.build("os-keypairs", name))
             if (resp.body or {}).get("keypair", {}).get("fingerprint") == spec["fingerprint"]:
                 return
-            await self._client.delete(ctx, region, "compute", f"/os-keypairs/{name}")
+            await self._client.delete(ctx, region, "compute", paths.build("os-keypairs", name))
         except errors.RegionHTTPError as exc:
             if exc.status != 404:
                 raise

@@ -21,6 +21,7 @@ from cascade.appkeys import CTX, QUOTAS
 from cascade.context import RequestContext
 from cascade.jsonutil import json_response
 from cascade.quota import resources as catalogue
+from cascade.quota.resources import checked_project_id
 
 __all__ = ["show_quota_set", "show_quota_set_detail", "show_quota_set_defaults",
            "update_quota_set", "delete_quota_set", "shown_resources", "parse_limit"]
@@ -36,6 +37,14 @@ def shown_resources(request: web.Request) -> list[str]:
     """Names of the compute limits Nova shows at the request's microversion."""
     version = parse(request[MICROVERSION])
     return [r.name for r in catalogue.of_service(catalogue.COMPUTE) if r.shown_at(version)]
+
+
+def _project(request: web.Request) -> str:
+    """The project id of the path: Keystone's ids are at most 64 characters.
+
+    :raises BadRequest: longer, or not one path segment.
+    """
+    return checked_project_id(request.match_info["project_id"])
 
 
 def _authorize(ctx: RequestContext, project_id: str | None, action: str) -> None:
@@ -98,7 +107,7 @@ def _per_project_only(request: web.Request) -> None:
 
 async def show_quota_set(request: web.Request) -> web.Response:
     """GET /os-quota-sets/{project_id}: the project's limits."""
-    project_id = request.match_info["project_id"]
+    project_id = _project(request)
     _authorize(request[CTX], project_id, "show")
     limits = await request.config_dict[QUOTAS].limits(project_id)
     return json_response({"quota_set": {
@@ -107,7 +116,7 @@ async def show_quota_set(request: web.Request) -> web.Response:
 
 async def show_quota_set_detail(request: web.Request) -> web.Response:
     """GET /os-quota-sets/{project_id}/detail: limits with in_use and reserved."""
-    project_id = request.match_info["project_id"]
+    project_id = _project(request)
     _authorize(request[CTX], project_id, "detail")
     details = await request.config_dict[QUOTAS].details(project_id)
     return json_response({"quota_set": {"id": project_id, **{
@@ -119,14 +128,14 @@ async def show_quota_set_defaults(request: web.Request) -> web.Response:
     """GET /os-quota-sets/{project_id}/defaults: the defaults (anyone may look)."""
     defaults = request.config_dict[QUOTAS].defaults
     return json_response({"quota_set": {
-        "id": request.match_info["project_id"],
+        "id": _project(request),
         **{n: defaults[n] for n in shown_resources(request)}}})
 
 
 async def update_quota_set(request: web.Request) -> web.Response:
     """PUT /os-quota-sets/{project_id} (admin): set limits; without ``force`` a
     limit below what is in use and reserved is refused. Answers every limit, no id."""
-    project_id = request.match_info["project_id"]
+    project_id = _project(request)
     _authorize(request[CTX], None, "update")
     _per_project_only(request)
     shown = shown_resources(request)
@@ -138,7 +147,7 @@ async def update_quota_set(request: web.Request) -> web.Response:
 
 async def delete_quota_set(request: web.Request) -> web.Response:
     """DELETE /os-quota-sets/{project_id} (admin): back to the defaults; 202 as Nova."""
-    project_id = request.match_info["project_id"]
+    project_id = _project(request)
     _authorize(request[CTX], None, "delete")
     _per_project_only(request)
     compute = [r.name for r in catalogue.of_service(catalogue.COMPUTE)]

@@ -81,11 +81,16 @@ def counts(server: dict[str, Any]) -> tuple[int, int]:
     :raises BadRequest: not positive integers, or min above max.
     """
     low, high = server.get("min_count", 1), server.get("max_count")
-    try:
-        low = int(low)
-        high = int(high) if high is not None else low
-    except (TypeError, ValueError):
-        raise _bad("min_count/max_count. Value: must be integers") from None
+    # Nova's schema: an integer, or a string of digits; never a float or a bool.
+    for value in (low, high):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and value.isdigit()
+                                           and value.isascii())):
+            raise _bad("min_count/max_count. Value: must be integers")
+    low = int(low)
+    high = int(high) if high is not None else low
     if low < 1 or high < 1:
         raise _bad("min_count/max_count. Value: must be at least 1")
     if low > high:

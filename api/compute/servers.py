@@ -15,6 +15,7 @@ from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
 from cascade import errors
 from cascade.appkeys import CONF, CTX
+from cascade.regions import paths
 from mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
 
 __all__ = ["create_server", "show_server", "list_servers", "list_servers_detail",
@@ -122,16 +123,42 @@ def _metadata_body(request: web.Request, tail: str, body: Any) -> Any:
     return body
 
 
+#: Nova's server sub-resources: methods on the collection, and on one member.
+_SUBRESOURCES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "metadata": (frozenset({"GET", "POST", "PUT"}), frozenset({"GET", "PUT", "DELETE"})),
+    "tags": (frozenset({"GET", "PUT", "DELETE"}), frozenset({"GET", "PUT", "DELETE"})),
+    "ips": (frozenset({"GET"}), frozenset({"GET"})),
+    "os-interface": (frozenset({"GET", "POST"}), frozenset({"GET", "DELETE"})),
+}
+
+
+def _subresource_path(method: str, tail: str) -> str:
+    """The regional sub-path for ``tail``, built from Nova's grammar only.
+
+    :raises UnsafePath: not a sub-resource Nova has (404, before any region).
+    :raises HTTPMethodNotAllowed: a known sub-resource, another method.
+    """
+    parts = tail.split("/")
+    allowed = _SUBRESOURCES.get(parts[0])
+    if allowed is None or len(parts) > 2:
+        raise paths.UnsafePath()
+    methods = allowed[len(parts) - 1]
+    if method not in methods:
+        raise web.HTTPMethodNotAllowed(method, sorted(methods))
+    return paths.build(*parts)
+
+
 async def server_subresource(request: web.Request) -> web.Response:
-    """metadata, tags, ips, os-interface: forwarded as they are."""
+    """metadata, tags, ips, os-interface: forwarded with the regional id."""
     tail = request.match_info["tail"]
+    subpath = _subresource_path(request.method, tail)
     body = None
     if request.method in ("PUT", "POST"):
         raw = await request.read()
         body = await json_body(request) if raw else None
     if tail == "metadata" or tail.startswith("metadata/"):
         body = _metadata_body(request, tail, body)
-    return await _forward(request, request.method, "/" + tail, body)
+    return await _forward(request, request.method, subpath, body)
 
 
 async def _forward(request: web.Request, method: str, subpath: str, body: Any) -> web.Response:

@@ -17,6 +17,7 @@ from cascade.appkeys import CTX, QUOTAS
 from cascade.context import RequestContext
 from cascade.jsonutil import json_response
 from cascade.quota import resources as catalogue
+from cascade.quota.resources import checked_project_id
 
 __all__ = ["routes", "NAMES"]
 
@@ -26,7 +27,7 @@ _TRUE = ("1", "t", "true", "on", "y", "yes")
 
 
 def _project(request: web.Request) -> str:
-    return request.match_info["project_id"].removesuffix(".json")
+    return checked_project_id(request.match_info["project_id"].removesuffix(".json"))
 
 
 def _may_read(ctx: RequestContext, project_id: str) -> None:

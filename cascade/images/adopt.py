@@ -13,6 +13,8 @@ import dataclasses
 import logging
 from typing import Any
 
+from yarl import URL
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
@@ -41,12 +43,21 @@ class AdoptReport:
 
 async def _regional_images(client: RegionClient, region: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    path: str | None = "/v2/images?limit=500"
-    while path:
-        body = (await client.get(None, region, "image", path)).body or {}
+    params: list[tuple[str, str]] | None = [("limit", "500")]
+    while params is not None:
+        body = (await client.get(None, region, "image", "/v2/images", params=params)).body or {}
         out += body.get("images", [])
-        path = body.get("next")
+        params = _next_page(body.get("next"))
     return out
+
+
+def _next_page(link: Any) -> list[tuple[str, str]] | None:
+    """The query of Glance's ``next`` link (its path is always ``/v2/images``):
+    only the query is taken from the region's answer, never a path."""
+    if not isinstance(link, str) or not link:
+        return None
+    query = list(URL(link).query.items())
+    return query or None
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.quota import ledger
 from cascade.quota import resources as catalogue
+from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.fanout import RegionFailure, scatter_gather
 from cascade.regions.registry import RegionRegistry
@@ -85,9 +86,10 @@ def regional_limits(limits: Mapping[str, int], held: Mapping[str, tuple[int, int
 def _paths(service: str, project_id: str) -> tuple[str, str, str]:
     """(usage path, limits path, body key) for ``service``."""
     if service == catalogue.COMPUTE:
-        return (f"/os-quota-sets/{project_id}/detail", f"/os-quota-sets/{project_id}",
-                "quota_set")
-    return f"/v2.0/quotas/{project_id}/details", f"/v2.0/quotas/{project_id}", "quota"
+        limits = paths.build("os-quota-sets", project_id)
+        return limits + "/detail", limits, "quota_set"
+    limits = paths.build("v2.0", "quotas", project_id)
+    return limits + "/details", limits, "quota"
 
 
 def _used(body: Any, key: str, service: str) -> dict[str, int]:

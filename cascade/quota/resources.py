@@ -14,8 +14,11 @@ from typing import Mapping
 
 from oslo_config import cfg
 
+from cascade import errors
+from cascade.regions import paths
+
 __all__ = ["QuotaResource", "RESOURCES", "COMPUTE", "NETWORK", "COUNTED", "get",
-           "of_service", "defaults"]
+           "of_service", "defaults", "checked_project_id"]
 
 COMPUTE = "compute"
 NETWORK = "network"
@@ -94,3 +97,24 @@ def defaults(conf: cfg.ConfigOpts) -> Mapping[str, int]:
     group = conf.quota
     return {name: int(group[name]) if r.configurable else r.fixed_default
             for name, r in RESOURCES.items()}
+
+
+#: Keystone's project ids are at most 64 characters (and so is the ledger's key).
+MAX_PROJECT_ID = 64
+
+
+def checked_project_id(value: str) -> str:
+    """A project id named in a quota path, as Nova and Neutron take it: any
+    string that is one path segment, at most ``MAX_PROJECT_ID`` long.
+
+    :raises BadRequest: anything else.
+    """
+    try:
+        paths.segment(value)
+    except paths.UnsafePath:
+        ok = False
+    else:
+        ok = len(value) <= MAX_PROJECT_ID
+    if not ok:
+        raise errors.BadRequest(f"Invalid project id {value[:80]!r}")
+    return value

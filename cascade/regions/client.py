@@ -16,11 +16,13 @@ import logging
 from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
+from yarl import URL
 from oslo_config import cfg
 
 from cascade import errors, jsonutil, metrics
 from cascade.context import RequestContext
 from cascade.db.models import HealthState
+from cascade.regions import paths
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
 
@@ -68,7 +70,7 @@ def _region_error(region: str, exc: BaseException) -> errors.RegionError:
     return errors.RegionUnavailable(region, f"Region {region} failed: {exc}")
 
 
-def _answer(ctx: RequestContext | None, region: str, method: str, url: str,
+def _answer(ctx: RequestContext | None, region: str, method: str, url: URL,
             resp: aiohttp.ClientResponse, raw: bytes, decode: bool = True) -> RegionResponse:
     """A regional response, its body read: decoded (unless not ``decode``), logged,
     4xx/5xx raised (error bodies are always decoded)."""
@@ -94,6 +96,15 @@ def _answer(ctx: RequestContext | None, region: str, method: str, url: str,
                                      error_message(body) or resp.reason or "",
                                      request_id=rid)
     return RegionResponse(region, status, headers, body, rid)
+
+
+def _checked(path: str) -> None:
+    """``paths.check``, logged: a refusal here means a caller skipped validation."""
+    try:
+        paths.check(path)
+    except paths.UnsafePath:
+        LOG.warning("refused a regional path Cascade does not build: %r", path[:300])
+        raise
 
 
 class RegionClient:
@@ -138,10 +149,12 @@ class RegionClient:
 
         With ``decode`` false, a successful answer's body is the bytes as read.
 
+        :raises UnsafePath: ``path`` is not one Cascade builds (``paths.check``).
         :raises RegionUnavailable: region down, unknown or not reachable.
         :raises RegionTimeout: no answer within the region deadline.
         :raises RegionHTTPError: the region answered 4xx/5xx.
         """
+        _checked(path)
         # NOTE: this runs for every regional call (four per list, one per show), so
         # it is written flat: no helper coroutines, no per-call timeout object
         # unless the caller asks for one, the endpoint looked up once.
@@ -156,7 +169,9 @@ class RegionClient:
         if not base:
             raise errors.RegionUnavailable(region, f"Region {region} has no {service} endpoint",
                                            request_sent=False)
-        url = base.rstrip("/") + path
+        # encoded=True: the path is canonical already (checked above) and goes on
+        # the wire exactly as built, with no requoting in between.
+        url = URL(base.rstrip("/") + path, encoded=True)
         hdrs = {"Accept": "application/json"}
         if ctx is not None:
             if ctx.auth_token:
@@ -221,14 +236,16 @@ class RegionClient:
         No total deadline applies (a large copy takes as long as it takes); a
         region that stops sending for ``region_timeout`` seconds fails it.
 
+        :raises UnsafePath: ``path`` is not one Cascade builds (``paths.check``).
         :raises RegionUnavailable: down, unknown or unreachable.
         :raises RegionHTTPError: the region answered 4xx/5xx.
         """
+        _checked(path)
         info = self._registry.get(region)
         if info is None or self._session is None:
             raise errors.RegionUnavailable(region, f"Region {region} is not available",
                                            request_sent=False)
-        url = self.base_url(region, service) + path
+        url = URL(self.base_url(region, service) + path, encoded=True)
         hdrs = {"X-Auth-Token": ctx.auth_token if ctx and ctx.auth_token
                 else await self._service_auth.token() if self._service_auth else ""}
         if ctx is not None:

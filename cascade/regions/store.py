@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
+from cascade.regions import paths
 from cascade.db.models import HealthState, Placement, Region, RegionHealthEvent
 
 __all__ = ["EDITABLE", "add_region", "update_region", "remove_region", "get_region",
@@ -29,6 +30,8 @@ def _check(fields: dict[str, Any]) -> None:
             raise errors.BadRequest(f"Invalid value for {key}: {value!r}")
         if key == "availability_zone" and not str(value).strip():
             raise errors.BadRequest("availability_zone must not be empty")
+        if key.endswith("_endpoint") and value is not None:
+            paths.endpoint_url(str(value))
 
 
 async def get_region(session: AsyncSession, name: str) -> Region:

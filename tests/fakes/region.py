@@ -30,6 +30,8 @@ class FakeRegion:
         #: Servers deleted, kept for ``changes-since`` lists (as Nova shows them).
         self.deleted: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        #: (method, raw path as it came on the wire, query excluded) of every request.
+        self.raw_requests: list[tuple[str, str]] = []
         self.delay = 0.0
         self.down = False
         self.base = ""
@@ -62,6 +64,7 @@ class FakeRegion:
         if self.down:
             raise web.HTTPServiceUnavailable()
         self.requests.append((request.method, request.path, dict(request.headers)))
+        self.raw_requests.append((request.method, request.raw_path.partition("?")[0]))
         if self.delay:
             await asyncio.sleep(self.delay)
         resp = await handler(request)

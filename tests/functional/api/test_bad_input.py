@@ -7,11 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yarl
 
 from tests.fakes.region import IMAGE_ID, FakeRegion
 from tests.functional.gateway import ADMIN, ALT, DEMO, gateway_app, gateway_conf
 
 BIG = b"x" * 200_000
+DEEP = b'{"server": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+#: Bodies that parse in a lenient JSON reader and then break what follows.
+HOSTILE_JSON = [
+    DEEP, b'{"server": {"name": "\\ud800", "flavorRef": "1"}}',
+    b'{"server": {"name": "vm", "flavorRef": "1", "min_count": 18446744073709551617}}',
+    b'{"server": {"name": "vm", "flavorRef": "1", "min_count": 9223372036854775808}}',
+    b'{"server": {"name": NaN, "flavorRef": "1"}}', b'{"server": {"name": Infinity}}',
+    b'{"server": {"name": "\xff"}}',
+]
 
 
 def _check_format(service: str, status: int, ctype: str, text: str) -> None:
@@ -69,6 +79,11 @@ CASES: list[tuple[str, str, str, Any, dict[str, str], int]] = [
     ("admin", "POST", "/v1/regions", b"{", ADMIN, 400),
     ("admin", "POST", "/v1/regions", BIG, ADMIN, 413),
     ("network", "GET", "/networking/v2.0/no-such-thing", None, DEMO, 404),
+    *[("compute", "POST", "/compute/v2.1/servers", b, DEMO, 400) for b in HOSTILE_JSON],
+    *[("network", "POST", "/networking/v2.0/networks", b.replace(b"server", b"network"),
+       DEMO, 400) for b in HOSTILE_JSON],
+    *[("image", "POST", "/image/v2/images", b, DEMO, 400) for b in HOSTILE_JSON],
+    ("compute", "PUT", "/compute/v2.1/servers/{server}/tags/{deep_tag}", None, DEMO, 404),
 ]
 
 
@@ -91,7 +106,7 @@ async def test_bad_input_answers_4xx_in_the_service_format(client: Any) -> None:
         "visibility": "private"})
     image = (await resp.json())["id"]
     for service, method, path, body, headers, status in CASES:
-        url = path.format(server=server, image=image)
+        url = path.format(server=server, image=image, deep_tag="..%2F..%2F..%2Fservers")
         kwargs: dict[str, Any] = {"headers": dict(headers)}
         if isinstance(body, bytes):
             kwargs["data"] = body
@@ -99,8 +114,29 @@ async def test_bad_input_answers_4xx_in_the_service_format(client: Any) -> None:
         elif body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["headers"]["Content-Type"] = "application/json"
-        resp = await client.request(method, url, **kwargs)
+        resp = await client.request(method, yarl.URL(url, encoded=True), **kwargs)
         text = await resp.text()
         assert resp.status == status, (method, url, resp.status, text)
         _check_format(service, status, resp.content_type, text)
         assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+async def test_a_body_with_a_content_encoding_is_refused(client: Any) -> None:
+    """Plain JSON labelled gzip (and a real gzip body): 400, nothing inflated."""
+    import gzip
+
+    body = json.dumps({"network": {"name": "n"}}).encode()
+    for data in (body, gzip.compress(body)):
+        resp = await client.post("/networking/v2.0/networks", data=data, headers={
+            **DEMO, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        text = await resp.text()
+        assert resp.status == 400, text
+        _check_format("network", 400, resp.content_type, text)
+        assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+async def test_an_error_quoting_a_lone_surrogate_still_renders(client: Any) -> None:
+    resp = await client.get(yarl.URL("/compute/v2.1/flavors/%ED%A0%80", encoded=True),
+                            headers=DEMO)
+    assert resp.status == 404
+    assert resp.headers["x-openstack-request-id"].startswith("req-")

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from tests.functional.api.compute.conftest import Gateway
-from tests.functional.gateway import DEMO
+from tests.functional.gateway import ADMIN, DEMO
 
 
-async def test_healthcheck_answers_ok_and_details_without_a_token(gw: Gateway) -> None:
+async def test_healthcheck_answers_anyone_and_details_only_admins(gw: Gateway) -> None:
     resp = await gw.client.get("/healthcheck")
     assert resp.status == 200 and await resp.text() == "OK"
-    detail = await (await gw.client.get("/healthcheck?detail")).json()
+    for headers in ({}, DEMO, {"X-Auth-Token": "garbage"}):
+        resp = await gw.client.get("/healthcheck?detail", headers=headers)
+        assert resp.status == 200 and await resp.text() == "OK", headers
+    detail = await (await gw.client.get("/healthcheck?detail", headers=ADMIN)).json()
     assert detail["database"] == "OK"
     assert set(detail["regions"]) == {"RegionOne", "RegionTwo"}
 

@@ -98,6 +98,7 @@ async def test_download_streams_from_a_replica_with_md5(env: Env) -> None:
     resp = await env.client.get(f"/image/v2/images/{image_id}/file", headers=DEMO)
     assert resp.status == 200
     assert resp.headers["Content-MD5"] == hashlib.md5(DATA).hexdigest()
+    assert resp.headers["x-openstack-request-id"].startswith("req-")
     assert int(resp.headers["Content-Length"]) == len(DATA)
     assert await resp.read() == DATA
     empty = await env.image()
