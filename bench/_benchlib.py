@@ -620,7 +620,7 @@ def write_cascade_conf(path: Path, db_url: str, regions: dict[str, str], *,
              f"[database]\nconnection = {db_url}\n",
              f"[api]\nauth_strategy = noauth\nregion_timeout = {region_timeout}\n"
              f"region_connect_timeout = {connect_timeout}\n",
-             f"[service_credentials]\nauth_url = {auth}\n",
+             f"[service_credentials]\nauth_url = {auth}\npassword = bench\n",
              # the benchmarks create more servers than a project's default quota
              "[quota]\ninstances = -1\ncores = -1\nram = -1\n"]
     for name, base in regions.items():

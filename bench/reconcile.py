@@ -276,6 +276,7 @@ async def run(args: argparse.Namespace, db: bl.Database, stubs: dict[str, bl.Chi
     conf = config.load([])
     first = next(iter(stubs.values()))
     conf.set_override("auth_url", f"{first.url}/identity/v3", group="service_credentials")
+    conf.set_override("password", "bench", group="service_credentials")
     margin = conf.sync.reconcile_margin if args.margin is None else args.margin
 
     engine = db_engine.make_engine(conf, db.url)

@@ -53,6 +53,10 @@ api_opts = [
                  help="Deadline in seconds for one call to a region, end to end. "
                       "A region that does not answer in time is treated as "
                       "unavailable for that request."),
+    cfg.FloatOpt("auth_timeout", default=10.0, min=0.1,
+                 help="Deadline in seconds for validating a token with Keystone "
+                      "(cached identities need none). A Keystone that does not answer "
+                      "in time gets the caller a 503, never a hung request."),
     cfg.FloatOpt("region_connect_timeout", default=2.0, min=0.1,
                  help="Deadline in seconds for opening a connection to a region."),
     cfg.StrOpt("default_availability_zone",
@@ -105,8 +109,10 @@ service_credentials_opts = [
                help="Keystone v3 URL Cascade authenticates its own calls against "
                     "and reads the regions' catalog from."),
     cfg.StrOpt("username", default="cascade", help="Cascade's service user."),
-    cfg.StrOpt("password", default="secret", secret=True,
-               help="Password of Cascade's service user."),
+    cfg.StrOpt("password", secret=True,
+               help="Password of Cascade's service user. Required: cascade-api and "
+                    "cascade-sync refuse to start without it (there is no default "
+                    "password)."),
     cfg.StrOpt("project_name", default="service",
                help="Project Cascade's service user is scoped to."),
     cfg.StrOpt("user_domain_name", default="Default", help="Domain of the service user."),
@@ -120,6 +126,15 @@ sync_opts = [
     cfg.ListOpt("workers", default=["*"],
                 help="Which job kinds and loops this process runs: '*' for all, a name "
                      "to add one, '-name' to leave one out (e.g. '*,-image_replication')."),
+    cfg.StrOpt("job_secret_key", secret=True,
+               help="Fernet key (32 url-safe base64-encoded bytes) sealing the secrets "
+                    "a job must carry (a deferred build's user token, adminPass, "
+                    "user_data). Every process running jobs needs the same key. "
+                    "Default: the key file $state_path/job_secret.key, created on "
+                    "first use (enough for one host)."),
+    cfg.FloatOpt("job_retention", default=7 * 86400.0, min=0,
+                 help="Seconds a finished job (succeeded, failed, dead, cancelled) is "
+                      "kept for inspection before the sweep deletes it; 0 keeps none."),
     cfg.IntOpt("job_concurrency", default=4, min=1,
                help="Jobs one process works on at the same time."),
     cfg.FloatOpt("job_lease_seconds", default=60.0, min=3.0,

@@ -41,6 +41,10 @@ class RequestContext(NamedTuple):
     user_name: str | None = None
     #: Request id the caller sent (X-OpenStack-Request-ID), if any.
     global_request_id: str | None = None
+    #: Background work for the caller: regions also get Cascade's service token
+    #: (X-Service-Token), so the user's token is honoured past its expiry, as
+    #: Nova's long-running calls are.
+    with_service_token: bool = False
 
     @property
     def is_admin(self) -> bool:

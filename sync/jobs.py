@@ -11,10 +11,11 @@ the same work join the first (unique among queued and running jobs).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Iterable
 
 import tenacity
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +24,9 @@ from cascade import errors
 from cascade.db.models import Job, JobState
 
 __all__ = ["enqueue", "claim", "renew", "finish", "retry_later", "defer", "progress",
-           "backoff", "retry", "cancel", "get", "list_jobs"]
+           "backoff", "retry", "cancel", "get", "list_jobs", "purge_finished"]
+
+LOG = logging.getLogger(__name__)
 
 
 #: The predicate of the partial unique index on ``dedupe_key``.
@@ -205,3 +208,20 @@ async def cancel(session: AsyncSession, job_id: int) -> Job:
     job.last_error = "cancelled by an operator"
     await session.flush()
     return job
+
+
+async def purge_finished(sessions: async_sessionmaker[AsyncSession],
+                         older_than: dt.timedelta) -> int:
+    """Delete jobs that ended (succeeded, failed, dead, cancelled) longer than
+    ``older_than`` ago; queued and running jobs are never touched.
+
+    :returns: how many were deleted.
+    """
+    cutoff = _now() - older_than
+    async with sessions.begin() as session:
+        result = await session.execute(
+            delete(Job).where(Job.state.not_in(JobState.ACTIVE), Job.updated_at < cutoff))
+    deleted = int(getattr(result, "rowcount", 0) or 0)
+    if deleted:
+        LOG.info("purged %d finished jobs older than %s", deleted, older_than)
+    return deleted

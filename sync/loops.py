@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from cascade import appkeys
 from sync import registry
 from sync.deletes import sweep_deletes
+from sync.jobs import purge_finished
 from sync.audit import audit
 from sync.quota_sweep import sweep as sweep_quota
 from sync.reconcile import reconcile_all
@@ -71,6 +73,14 @@ def _audit(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]
         grace=conf.sync.audit_grace, repair=True, owner=conf.cascade_id)
 
 
+def _job_purge(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
+    conf = app[appkeys.CONF]
+    retention = dt.timedelta(seconds=conf.sync.job_retention)
+    # Hourly, or as often as the retention itself when that is shorter.
+    return min(3600.0, max(conf.sync.job_retention, 1.0)), lambda: purge_finished(
+        app[appkeys.SESSIONS], retention)
+
+
 #: name -> factory of (interval, one round)
 LOOPS: dict[str, Callable[[web.Application],
                           tuple[float, Callable[[], Awaitable[object]]]]] = {
@@ -78,6 +88,7 @@ LOOPS: dict[str, Callable[[web.Application],
     "quota": _quota,
     "reconcile": _reconcile,
     "audit": _audit,
+    "job_purge": _job_purge,
 }
 
 

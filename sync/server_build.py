@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from api.compute.server_create import mark_error, regional_create, with_image
+from oslo_config import cfg
+
+from api.compute.server_create import SEALED_FIELDS, mark_error, regional_create, with_image
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import PlacementState
 from cascade.images import store as image_store
+from cascade.sealing import SEALED_KEY, Sealer, sealer_for
 from mapping import store
 from sync.worker import JobContext, Outcome
 
@@ -23,6 +26,18 @@ LOG = logging.getLogger(__name__)
 
 #: How often the build looks at its image's replica while it is copied.
 _POLL = 1.0
+
+
+_SEALERS: dict[tuple[str | None, str], Sealer] = {}
+
+
+def _sealer(conf: cfg.ConfigOpts) -> Sealer:
+    """The deployment's sealer, its key read once per key setting and state path."""
+    key = (conf.sync.job_secret_key, conf.state_path)
+    found = _SEALERS.get(key)
+    if found is None:
+        found = _SEALERS[key] = sealer_for(conf)
+    return found
 
 
 async def handle(ctx: JobContext) -> Outcome:
@@ -53,11 +68,15 @@ async def handle(ctx: JobContext) -> Outcome:
         await mark_error(ctx.sessions, server_id, f"Region {region} is gone.")
         return Outcome.done()
     c = p["ctx"]
+    # Jobs queued before sealing kept the token in ctx (and nothing else secret).
+    secrets = (_sealer(ctx.conf).open(p[SEALED_KEY]) if SEALED_KEY in p
+               else {"auth_token": c.get("auth_token")})
     rctx = RequestContext(request_id=c["request_id"], project_id=c["project_id"],
                           user_id=c["user_id"], roles=tuple(c["roles"]),
-                          auth_token=c["auth_token"])
+                          auth_token=secrets.get("auth_token"), with_service_token=True)
     try:
-        server = with_image(p["server"], p["image_id"], replica.local_id or p["image_id"])
+        server = {**p["server"], **{k: secrets[k] for k in SEALED_FIELDS if k in secrets}}
+        server = with_image(server, p["image_id"], replica.local_id or p["image_id"])
         await regional_create(ctx.sessions, ctx.client, rctx, server_id, pl.id, info,
                               server, p["microversion"], answered=True,
                               owner=ctx.conf.cascade_id)

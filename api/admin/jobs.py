@@ -5,6 +5,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cascade.sealing import SEALED_KEY
 from cascade.jsonutil import json_response
 
 from cascade import errors
@@ -18,8 +19,10 @@ __all__ = ["job_view", "list_jobs", "show_job", "retry_job", "cancel_job"]
 def job_view(job: Job) -> dict[str, Any]:
     """A job as operators see it (no secrets: payload tokens are masked)."""
     payload = dict(job.payload or {})
-    if isinstance(payload.get("ctx"), dict):
-        payload["ctx"] = {**payload["ctx"], "auth_token": "***"}
+    if isinstance(payload.get("ctx"), dict) and "auth_token" in payload["ctx"]:
+        payload["ctx"] = {**payload["ctx"], "auth_token": "***"}  # queued before sealing
+    if SEALED_KEY in payload:
+        payload[SEALED_KEY] = "***"
     return {
         "id": job.id, "kind": job.kind, "state": job.state, "dedupe_key": job.dedupe_key,
         "payload": payload, "attempts": job.attempts,

@@ -29,6 +29,7 @@ from cascade.db.models import Placement, Resource
 from cascade.images import records as image_records
 from cascade.images import store as image_store
 from cascade.images.service import ImageService
+from cascade.sealing import SEALED_KEY, sealer_for
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
 from mapping import rewrite, store
@@ -42,6 +43,8 @@ SERVER = "server"
 #: Job kind: create a server once its image has reached the region.
 BUILD = "server_build"
 _NO_VALID_HOST = "No valid host was found"
+#: Fields of a create request a deferred build keeps sealed (cascade.sealing).
+SEALED_FIELDS = ("adminPass", "user_data")
 _WATCH_INTERVAL = 1.0
 
 
@@ -64,6 +67,7 @@ class ServerCreator:
         self._images = images
         self._wake = wake
         self._watchers: set[asyncio.Task[None]] = set()
+        self._sealer = sealer_for(conf)
 
     async def close(self) -> None:
         """Stop build watchers (their servers keep their current region)."""
@@ -224,14 +228,18 @@ class ServerCreator:
     async def _enqueue_build(self, session: AsyncSession, ctx: RequestContext,
                              global_id: str, region: RegionInfo, image_id: str | None,
                              server: dict[str, Any], microversion: str) -> None:
-        # NOTE: the build job carries the caller's token so the regional
-        # server belongs to the caller; it is short-lived work (minutes).
+        # NOTE: the build acts as the caller (the regional server is theirs), so
+        # it carries their token, sealed with adminPass and user_data; it calls
+        # the region with Cascade's service token too, which keeps an expired
+        # user token valid there (keystonemiddleware's allow_expired).
+        hidden = {"auth_token": ctx.auth_token,
+                  **{k: server[k] for k in SEALED_FIELDS if k in server}}
         await jobs.enqueue(session, BUILD, {
             "server_id": global_id, "region": region.name, "image_id": image_id,
-            "server": server, "microversion": microversion,
+            "server": {k: v for k, v in server.items() if k not in SEALED_FIELDS},
+            "microversion": microversion, SEALED_KEY: self._sealer.seal(hidden),
             "ctx": {"request_id": ctx.request_id, "project_id": ctx.project_id,
-                    "user_id": ctx.user_id, "roles": list(ctx.roles),
-                    "auth_token": ctx.auth_token}})
+                    "user_id": ctx.user_id, "roles": list(ctx.roles)}})
 
     async def _after_record(self, ctx: RequestContext, res: Resource, placement: Placement,
                             global_id: str, server: dict[str, Any], region: RegionInfo,

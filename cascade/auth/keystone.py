@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from keystonemiddleware import auth_token
 from oslo_config import cfg
 
+from cascade import errors
 from cascade.auth.identity import Identity
 
 __all__ = ["KeystoneAuth"]
@@ -42,6 +43,7 @@ class KeystoneAuth:
             _captured_app, {"oslo_config_config": conf, "delay_auth_decision": True})
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="auth")
         self._ttl = dt.timedelta(seconds=conf.api.auth_cache_seconds)
+        self._deadline = conf.api.auth_timeout
         self._cache: OrderedDict[str, tuple[dt.datetime, Identity]] = OrderedDict()
 
     def _validate(self, token: str) -> Identity | None:
@@ -68,7 +70,12 @@ class KeystoneAuth:
         )
 
     async def authenticate(self, token: str) -> Identity | None:
-        """The token's identity, or None when Keystone does not confirm it."""
+        """The token's identity, or None when Keystone does not confirm it.
+
+        :raises ServiceUnavailable: Keystone did not answer within
+            ``[api] auth_timeout`` (the thread finishes on its own; the caller
+            does not wait for it).
+        """
         key = hashlib.sha256(token.encode()).hexdigest()
         now = dt.datetime.now(dt.timezone.utc)
         hit = self._cache.get(key)
@@ -78,7 +85,13 @@ class KeystoneAuth:
                 return hit[1]
             del self._cache[key]
         loop = asyncio.get_running_loop()
-        identity = await loop.run_in_executor(self._pool, self._validate, token)
+        try:
+            identity = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, self._validate, token), self._deadline)
+        except asyncio.TimeoutError:
+            LOG.warning("token validation took longer than %.1f s", self._deadline)
+            raise errors.ServiceUnavailable("The identity service did not answer in "
+                                            "time; try again later.") from None
         if identity is not None and self._ttl:
             until = now + self._ttl
             if identity.expires_at is not None:

@@ -10,7 +10,7 @@ from aiohttp import web
 from oslo_config import cfg
 
 from cascade.app import create_app
-from cascade.cmd.common import load_config
+from cascade.cmd.common import load_config, require_service_password
 from cascade.db.engine import masked_url
 from cascade import config
 
@@ -27,6 +27,7 @@ CLI_OPTS = [
 
 def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv, CLI_OPTS)
+    require_service_password(conf)
     all_in_one = conf.all_in_one
     app = create_app(conf, migrate_db=all_in_one, run_sync=all_in_one, all_in_one=all_in_one)
     gc.freeze()  # long-lived start-up objects out of the collector's way (as cascade-sync)

@@ -10,7 +10,7 @@ import signal
 from aiohttp import web
 
 from cascade.app import create_app
-from cascade.cmd.common import load_config
+from cascade.cmd.common import load_config, require_service_password
 
 __all__ = ["main"]
 
@@ -34,6 +34,7 @@ async def _run(app: web.Application) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv)
+    require_service_password(conf)
     app = create_app(conf, run_sync=True)
     # Start-up objects (modules, config, the app) live as long as the process:
     # moving them out of the collector's generations makes every later

@@ -1,4 +1,4 @@
-"""``cascade-manage jobs``: list, show, retry, cancel durable jobs.
+"""``cascade-manage jobs``: list, show, retry, cancel, purge durable jobs.
 
 Return codes: 0 done; 2 no such job; 3 refused (job in a state that does not
 allow it); 255 unexpected error.
@@ -57,6 +57,19 @@ async def _one(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    """Delete finished jobs older than ``--older-than`` seconds (default
+    ``[sync] job_retention``). 0."""
+    import datetime as dt
+
+    seconds = conf.sync.job_retention if args.older_than is None else args.older_than
+    async with db_engine.opened_engine(conf) as engine:
+        deleted = await jobs.purge_finished(db_engine.make_sessionmaker(engine),
+                                            dt.timedelta(seconds=seconds))
+    print(f"purged {deleted} finished jobs")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     grp = sub.add_parser("jobs", help="durable jobs")
     jsub = grp.add_subparsers(dest="action", required=True)
@@ -71,3 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("id", type=int)
         p.add_argument("-f", "--format", choices=FORMATS, default="table")
         p.set_defaults(func=_one)
+    purge = jsub.add_parser("purge", help="delete finished jobs past their retention")
+    purge.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
+                       help="default: [sync] job_retention")
+    purge.set_defaults(func=_purge)

@@ -177,6 +177,8 @@ class RegionClient:
             if ctx.auth_token:
                 hdrs["X-Auth-Token"] = ctx.auth_token
             hdrs["X-OpenStack-Request-ID"] = ctx.request_id
+            if ctx.with_service_token and self._service_auth is not None:
+                hdrs["X-Service-Token"] = await self._service_auth.token()
         elif self._service_auth is not None:
             hdrs["X-Auth-Token"] = await self._service_auth.token()
         if microversion and service in _MICROVERSION_SERVICE:
@@ -188,6 +190,9 @@ class RegionClient:
             kwargs["params"] = params
         if json is not None:
             kwargs["data"] = jsonutil.dumps(json)
+            hdrs["Content-Type"] = "application/json"
+        elif service == "compute" and method in ("PUT", "POST"):
+            # Nova answers 415 to a body-less PUT (a server tag) without a JSON type.
             hdrs["Content-Type"] = "application/json"
         if timeout is not None and timeout is not self._timeout:
             kwargs["timeout"] = timeout

@@ -208,6 +208,9 @@ ram = 1000000
 default_store = RegionOne
 progress_every_mib = 4
 
+[service_credentials]
+password = secret
+
 [keystone_authtoken]
 www_authenticate_uri = http://127.0.0.1:25000/v3
 auth_url = http://127.0.0.1:25000/v3

@@ -113,6 +113,9 @@ notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r1
 [region_RegionTwo]
 notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r2
 
+[service_credentials]
+password = secret
+
 [keystone_authtoken]
 www_authenticate_uri = {KEYSTONE}
 auth_url = {KEYSTONE}

@@ -20,7 +20,8 @@ def gateway_conf(tmp_path: Path, db_url: str, regions: dict[str, str], *,
             "[api]\nauth_strategy = noauth\nregion_timeout = 1.0\n"
             "region_connect_timeout = 0.5\n",
             # The first fake region also plays Keystone for Cascade's own token.
-            f"[service_credentials]\nauth_url = {next(iter(regions.values()))}/identity/v3\n"]
+            f"[service_credentials]\nauth_url = {next(iter(regions.values()))}/identity/v3\n"
+            "password = secret\n"]
     for name, base in regions.items():
         text.append(f"[region_{name}]\ncompute_endpoint = {base}/compute/v2.1\n"
                     f"image_endpoint = {base}/image\nnetwork_endpoint = {base}/network\n")
