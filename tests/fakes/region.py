@@ -30,6 +30,8 @@ class FakeRegion:
         #: Servers deleted, kept for ``changes-since`` lists (as Nova shows them).
         self.deleted: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        #: The ``server`` of every create request, as received.
+        self.create_bodies: list[dict[str, Any]] = []
         #: (method, raw path as it came on the wire, query excluded) of every request.
         self.raw_requests: list[tuple[str, str]] = []
         self.delay = 0.0
@@ -117,6 +119,7 @@ class FakeRegion:
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()
         server = body["server"]
+        self.create_bodies.append(server)
         if server.get("flavorRef") not in {f["id"] for f in self.flavors}:
             return self.nova_fault(400, "badRequest",
                                    f"Flavor {server.get('flavorRef')} could not be found.")
