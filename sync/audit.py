@@ -14,7 +14,10 @@ placements are indexed the same way; then one walk over each side decides:
   region directly), or, when Cascade was deleting it, **finalised**;
 - a tagged object no placement maps, older than the grace period: an
   **orphan**, deleted (younger ones are creates in flight: reported only);
-- untagged objects are **foreign**: counted, never touched.
+- untagged objects are **foreign**: counted, never touched; so is a tagged
+  object of another project than the one Cascade recorded for that global id
+  (somebody who reaches the region can copy a tag, not a project): never
+  adopted, never deleted, reported as ``orphan_foreign``.
 
 Nothing is decided for a region that cannot be listed: an unreachable region
 is reported, never treated as empty. Quota reservations of dead processes are
@@ -81,6 +84,7 @@ class Regional:
     global_id: str | None  # Cascade's tag, if any
     created: dt.datetime | None
     owner: str | None = None  # the deployment that made it
+    project: str | None = None  # the project that owns it in the region
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -114,14 +118,15 @@ async def _servers(client: RegionClient, region: str) -> list[Regional]:
     found = await _paged(client, region, "compute", "/servers/detail", "servers",
                          {"all_tenants": "1"})
     return [Regional(str(s["id"]), (s.get("metadata") or {}).get(GLOBAL_ID_KEY),
-                     _time(s.get("created")), (s.get("metadata") or {}).get(OWNER_KEY))
+                     _time(s.get("created")), (s.get("metadata") or {}).get(OWNER_KEY),
+                     s.get("tenant_id") or s.get("project_id"))
             for s in found]
 
 
 async def _images(client: RegionClient, region: str) -> list[Regional]:
     found = await _paged(client, region, "image", "/v2/images", "images", {})
     return [Regional(str(i["id"]), i.get(GLOBAL_ID_KEY), _time(i.get("created_at")),
-                     i.get(OWNER_KEY)) for i in found]
+                     i.get(OWNER_KEY), i.get("owner")) for i in found]
 
 
 def _neutron(collection: str, path: str) -> Lister:
@@ -129,7 +134,8 @@ def _neutron(collection: str, path: str) -> Lister:
         found = await _paged(client, region, "network", path, collection, {})
         return [Regional(str(o["id"]), net_records.global_of_tag(o.get("tags") or []),
                          _time(o.get("created_at")),
-                         net_records.owner_of_tags(o.get("tags") or [])) for o in found]
+                         net_records.owner_of_tags(o.get("tags") or []),
+                         o.get("project_id") or o.get("tenant_id")) for o in found]
     return lister
 
 
@@ -168,24 +174,32 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
         1 for r in regional if not r.global_id)
     async with sessions() as session:
         rows = (await session.execute(
-            select(Placement, Resource.status).join(
+            select(Placement, Resource.status, Resource.project_id).join(
                 Resource, Resource.global_id == Placement.global_id)
             .where(Placement.resource_type == type_, Placement.region == region))).all()
         busy = await _in_flight(session)
-    mapped_globals = {pl.global_id for pl, _ in rows}
-    mapped_locals = {pl.local_id for pl, _ in rows if pl.local_id}
+        tagged = {r.global_id for r in regional if r.global_id} - {
+            pl.global_id for pl, _, _ in rows}
+        projects = dict((await session.execute(
+            select(Resource.global_id, Resource.project_id)
+            .where(Resource.global_id.in_(tagged)))).all()) if tagged else {}
+    for pl, _, project in rows:
+        projects[pl.global_id] = project
+    mapped_globals = {pl.global_id for pl, _, _ in rows}
+    mapped_locals = {pl.local_id for pl, _, _ in rows if pl.local_id}
 
     def note(action: str, gid: str | None, local: str | None, detail: str = "") -> None:
         report.findings.append(Finding(action, type_, region, gid, local, detail))
 
-    for pl, status in rows:
+    for pl, status, _ in rows:
         created = pl.created_at if pl.created_at.tzinfo else pl.created_at.replace(
             tzinfo=dt.timezone.utc)
         if pl.local_id is None:
             if pl.state not in (PlacementState.CREATING, PlacementState.ERROR):
                 continue
             found = by_global.get(pl.global_id)
-            if found is not None and found.local_id not in mapped_locals:
+            if (found is not None and found.local_id not in mapped_locals
+                    and found.project == projects.get(pl.global_id)):
                 note("adopted", pl.global_id, found.local_id)
                 if repair:
                     async with sessions.begin() as session:
@@ -233,9 +247,14 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
                 await session.execute(update(Placement).where(Placement.id == pl.id)
                                       .values(state=MISSING))
 
-    adoptable = {pl.global_id for pl, _ in rows if pl.local_id is None}
+    adoptable = {pl.global_id for pl, _, _ in rows if pl.local_id is None}
     for obj in regional:
         if not obj.global_id or obj.local_id in mapped_locals:
+            continue
+        known = projects.get(obj.global_id)
+        if known is not None and obj.project != known:
+            note("orphan_foreign", obj.global_id, obj.local_id,
+                 f"carries the tag of a {type_} of another project ({obj.project})")
             continue
         if obj.global_id in adoptable and by_global[obj.global_id] is obj:
             continue  # the copy a creating placement adopts (above)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
 from typing import Any, AsyncIterator
 
 from sqlalchemy import delete, func, select
@@ -22,7 +21,8 @@ from cascade import errors, metrics
 from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Region, Resource
 from cascade.images import records, rowlock, store
-from cascade.images.service import regional_body
+from cascade.regions import paths
+from cascade.images.service import create_regional, is_own_replica
 from sync.worker import JobContext, Outcome, PermanentError
 
 __all__ = ["handle", "delete_replica"]
@@ -34,7 +34,7 @@ _CHUNK = 1 << 20
 
 async def _remove_regional(ctx: JobContext, region: str, local_id: str) -> None:
     try:
-        await ctx.client.delete(None, region, "image", f"/v2/images/{local_id}")
+        await ctx.client.delete(None, region, "image", paths.build("v2", "images", local_id))
     except errors.RegionHTTPError as exc:
         if exc.status != 404:
             raise
@@ -64,7 +64,7 @@ async def _record(ctx: JobContext, image_id: str, region: str, state: str,
 async def _regional(ctx: JobContext, region: str, local_id: str) -> dict[str, Any] | None:
     try:
         return dict((await ctx.client.get(None, region, "image",
-                                          f"/v2/images/{local_id}")).body)
+                                          paths.build("v2", "images", local_id))).body)
     except errors.RegionHTTPError as exc:
         if exc.status != 404:
             raise
@@ -80,7 +80,13 @@ async def _target_image(ctx: JobContext, res: Resource, target: str,
     fresh regional id and the placement records it.
     """
     existing = await _regional(ctx, target, local_id)
-    if existing is not None:
+    if existing is not None and not is_own_replica(existing, res, ctx.conf.cascade_id):
+        # Planted (another project's image with this id, or one without Cascade's
+        # marker): never written into, adopted or deleted; the replica gets its
+        # own id below.
+        LOG.warning("image %s in %s is not Cascade's copy of %s (owner %s): left alone",
+                    local_id, target, res.global_id, existing.get("owner"))
+    elif existing is not None:
         status = existing.get("status")
         if status == "active" and _matches(res.attrs, existing):
             return local_id, True
@@ -90,20 +96,13 @@ async def _target_image(ctx: JobContext, res: Resource, target: str,
             raise errors.RegionUnavailable(target, f"regional image {local_id} is still "
                                            f"{status}; waiting for it to settle")
         await _remove_regional(ctx, target, local_id)
-    body = regional_body(res, ctx.conf.cascade_id)
-    for candidate in (local_id, str(uuid.uuid4())):
-        body["id"] = candidate
-        try:
-            await ctx.client.post(None, target, "image", "/v2/images", json=body)
-        except errors.RegionHTTPError as exc:
-            if exc.status == 409:
-                LOG.info("image id %s is used up in %s; the replica gets a new id",
-                         candidate, target)
-                continue
-            raise
-        await _record(ctx, res.global_id, target, PlacementState.CREATING, local_id=candidate)
-        return candidate, False
-    raise PermanentError(f"could not create a regional image for {res.global_id} in {target}")
+    try:
+        candidate = await create_regional(ctx.client, target, res, ctx.conf.cascade_id,
+                                          local_id)
+    except errors.RegionUnavailable as exc:
+        raise PermanentError(exc.message) from None
+    await _record(ctx, res.global_id, target, PlacementState.CREATING, local_id=candidate)
+    return candidate, False
 
 
 async def handle(ctx: JobContext) -> Outcome:
@@ -222,7 +221,8 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
                                           headers=headers):
             pass
     await ctx.progress(done, size)
-    regional = (await ctx.client.get(None, target, "image", f"/v2/images/{local_id}")).body
+    regional = (await ctx.client.get(None, target, "image",
+                                     paths.build("v2", "images", local_id))).body
     problems = _problems(attrs, regional, done, algo, digest)
     if problems:
         raise PermanentError(f"replica {local_id} in {target} rejected: "
@@ -273,7 +273,15 @@ async def delete_replica(ctx: JobContext) -> Outcome:
     async with ctx.sessions() as session:
         local_id = await session.scalar(select(Placement.local_id).where(
             Placement.global_id == image_id, Placement.region == region))
-    await _remove_regional(ctx, region, local_id or image_id)
+        res = await session.get(Resource, image_id)
+    if local_id is None and res is not None:
+        # No copy recorded (a crash before the id was written): the image of that
+        # id is removed only if it proves to be Cascade's copy of this image.
+        found = await _regional(ctx, region, image_id)
+        if found is not None and is_own_replica(found, res, ctx.conf.cascade_id):
+            local_id = image_id
+    if local_id is not None:
+        await _remove_regional(ctx, region, local_id)
     async with ctx.sessions.begin() as session:
         await session.execute(delete(Placement).where(
             Placement.global_id == image_id, Placement.region == region,

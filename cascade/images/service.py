@@ -20,12 +20,14 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
 from cascade.images import records, rowlock, store
+from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from mapping import store as mapping_store
 from sync import jobs
 
-__all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body",
+__all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body", "is_own_replica",
+           "create_regional",
            "replica_job_key"]
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +54,45 @@ def regional_body(res: Resource, owner: str = "cascade") -> dict[str, Any]:
                  "tags": spec.get("tags", []), "cascade_global_id": res.global_id,
                  "cascade_owner": owner})
     return {k: v for k, v in body.items() if v is not None}
+
+
+def is_own_replica(regional: dict[str, Any], res: Resource, owner: str) -> bool:
+    """Whether a regional image is Cascade's copy of ``res``: owned by the image's
+    project (Glance lets no other project create images owned by it), carrying
+    Cascade's marker for this image and this deployment's name.
+
+    Anything else (an image somebody planted with the same id) is foreign:
+    never written into, adopted or deleted.
+    """
+    return (regional.get("owner") == res.project_id
+            and regional.get("cascade_global_id") == res.global_id
+            and regional.get("cascade_owner") == owner)
+
+
+async def create_regional(client: RegionClient, region: str, res: Resource, owner: str,
+                          preferred: str) -> str:
+    """Create the queued regional copy of ``res``; its regional id.
+
+    ``preferred`` first (the global id, normally); when that id is taken in the
+    region (used up by an earlier copy, or planted by somebody else), a fresh
+    one: the replica's placement records whichever was used.
+
+    :raises RegionError: the region refused or failed otherwise.
+    """
+    body = regional_body(res, owner)
+    for candidate in (preferred, str(uuid.uuid4())):
+        body["id"] = candidate
+        try:
+            await client.post(None, region, "image", "/v2/images", json=body)
+        except errors.RegionHTTPError as exc:
+            if exc.status == 409:
+                LOG.info("image id %s is taken in %s; the copy gets a new id", candidate,
+                         region)
+                continue
+            raise
+        return candidate
+    raise errors.RegionUnavailable(region, f"could not create a copy of image "
+                                           f"{res.global_id} in {region}")
 
 
 class ImageService:
@@ -158,24 +199,26 @@ class ImageService:
                                         "set prior to saving data.")
             res.status = "saving"
             pl = Placement(global_id=image_id, resource_type=records.IMAGE, region=region,
-                           local_id=image_id, state=PlacementState.CREATING)
+                           local_id=None, state=PlacementState.CREATING)
             session.add(pl)
-        body = regional_body(res, self._conf.cascade_id)
+        local_id: str | None = None
         try:
-            await self._client.post(None, region, "image", "/v2/images", json=body)
+            local_id = await create_regional(self._client, region, res,
+                                             self._conf.cascade_id, image_id)
+            await self._set_local_id(image_id, region, local_id)
             headers = {"Content-Type": "application/octet-stream"}
             if size is not None:
                 headers["Content-Length"] = str(size)
             async with self._client.open_stream(None, region, "image", "PUT",
-                                                f"/v2/images/{image_id}/file",
+                                                paths.build("v2", "images", local_id, "file"),
                                                 data=data, headers=headers):
                 pass
             regional = (await self._client.get(None, region, "image",
-                                               f"/v2/images/{image_id}")).body
+                                               paths.build("v2", "images", local_id))).body
             if regional.get("status") != "active":
                 raise errors.RegionError(region, f"regional image is {regional.get('status')}")
         except (errors.RegionError, errors.ClientError) as exc:
-            await self._abort_upload(image_id, region, exc)
+            await self._abort_upload(image_id, region, local_id, exc)
             raise
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, None, image_id)
@@ -188,16 +231,28 @@ class ImageService:
                 if pl.region == region:
                     pl.state = PlacementState.ACTIVE
 
-    async def _abort_upload(self, image_id: str, region: str, exc: Exception) -> None:
+    async def _set_local_id(self, image_id: str, region: str, local_id: str) -> None:
+        async with self._sessions.begin() as session:
+            _, placements = await rowlock.load_for_update(session, None, image_id)
+            for pl in placements:
+                if pl.region == region:
+                    pl.local_id = local_id
+
+    async def _abort_upload(self, image_id: str, region: str, local_id: str | None,
+                            exc: Exception) -> None:
+        """Put the image back to queued; delete the regional copy Cascade made (and
+        only that: with no copy made, nothing in the region is touched)."""
         LOG.warning("upload of %s to %s failed: %s", image_id, region,
                     getattr(exc, "message", exc))
         removed = True
-        try:
-            await self._client.delete(None, region, "image", f"/v2/images/{image_id}")
-        except errors.RegionHTTPError as err:
-            removed = err.status == 404
-        except errors.RegionError:
-            removed = False
+        if local_id is not None:
+            try:
+                await self._client.delete(None, region, "image",
+                                          paths.build("v2", "images", local_id))
+            except errors.RegionHTTPError as err:
+                removed = err.status == 404
+            except errors.RegionError:
+                removed = False
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, None, image_id)
             res.status = "queued"

@@ -80,18 +80,38 @@ class Placer:
             if pl is not None and pl.local_id != local_id:
                 pl.local_id, pl.state = local_id, PlacementState.ACTIVE
 
+    def is_own(self, regional: dict[str, Any], res: Resource,
+               expect: dict[str, str] | None = None) -> bool:
+        """Whether a regional object is Cascade's copy of ``res``: the project's
+        own (another project's object, even shared with it by RBAC, is not),
+        tagged with the global id and this deployment's name, and attached
+        where Cascade put the copy (``expect``: e.g. the regional network id)."""
+        tags = regional.get("tags") or []
+        project = regional.get("project_id") or regional.get("tenant_id")
+        return (project == res.project_id and records.tag_for(res.global_id) in tags
+                and self.owner_tag in tags
+                and all(regional.get(k) == v for k, v in (expect or {}).items()))
+
     async def _create(self, ctx: RequestContext | None, res: Resource, region: str,
                       body: dict[str, Any]) -> str:
-        """Adopt the region's tagged copy, or create one; its regional id."""
+        """Adopt the region's copy Cascade made (a crash came before its mapping),
+        or create one; its regional id. Anything else carrying the tag (planted
+        by somebody who can reach the region) is foreign: never adopted."""
         path = REGIONAL_PATH[res.type]
         singular = res.type
         caller = self.caller(ctx, res)
         tag = records.tag_for(res.global_id)
-        found = await self.client.get(caller, region, "network", path,
-                                       params={"tags": tag, "fields": "id"})
+        expect = {k: str(body[k]) for k in ("network_id",) if k in body}
+        found = await self.client.get(caller, region, "network", path, params=[
+            ("tags", tag), ("project_id", res.project_id),
+            *(("fields", f) for f in ("id", "project_id", "tags", *expect))])
         items = (found.body or {}).get(records.COLLECTION[res.type]) or []
-        if items:
-            return str(items[0]["id"])
+        for item in items:
+            if isinstance(item, dict) and self.is_own(item, res, expect):
+                return str(item["id"])
+            LOG.warning("%s %s in %s carries the tag of %s but is not Cascade's copy: "
+                        "left alone", res.type, item.get("id") if isinstance(item, dict)
+                        else item, region, res.global_id)
         tags = [*body.pop("tags", []), tag, self.owner_tag]
         if caller is None:
             body["project_id"] = res.project_id
@@ -183,7 +203,8 @@ class Placer:
         found = await self.client.get(caller, region, "network", REGIONAL_PATH[SECURITY_GROUP],
                                        params={"name": "default",
                                                "project_id": res.project_id})
-        groups = (found.body or {}).get("security_groups") or []
+        groups = [g for g in (found.body or {}).get("security_groups") or []
+                  if g.get("project_id", g.get("tenant_id")) == res.project_id]
         if not groups:
             raise errors.ServiceUnavailable(
                 f"Region {region} has no default security group for {res.project_id}")

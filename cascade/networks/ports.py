@@ -248,6 +248,20 @@ class Ports:
                                               [p["id"] for p in ports], None)
         return {local: gid for local, (gid, _, _) in found.items()}
 
+    async def _adopted_id(self, session: AsyncSession, region: str, port: dict[str, Any],
+                          project: str) -> str:
+        """The global id an unmapped regional port is adopted under: the one its tag
+        names only when the port proves to be Cascade's (this deployment's tag, and
+        the tagged port, if Cascade knows it, is a port of the same project);
+        otherwise one derived from its regional id, which no one else can claim."""
+        tags = port.get("tags") or []
+        tagged = records.global_of_tag(tags)
+        if tagged and self._placer.owner_tag in tags:
+            known = await session.get(Resource, tagged)
+            if known is None or (known.type == PORT and known.project_id == project):
+                return tagged
+        return records.derived_id("port", region, str(port["id"]))
+
     async def _adopt(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
         """Map ports Cascade did not create (Nova's, for net-id boots); their global ids."""
         out = {}
@@ -255,10 +269,9 @@ class Ports:
             insert = (pg_insert if session.get_bind().dialect.name == "postgresql"
                       else sqlite_insert)
             for port in ports:
-                gid = records.global_of_tag(port.get("tags") or []) or records.derived_id(
-                    "port", region, port["id"])
-                out[port["id"]] = gid
                 project = str(port.get("project_id") or port.get("tenant_id") or "")
+                gid = await self._adopted_id(session, region, port, project)
+                out[port["id"]] = gid
                 now = records.now()
                 made = await session.execute(insert(Resource).values(
                     global_id=gid, type=PORT, project_id=project, user_id=None, spec={},

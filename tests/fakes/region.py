@@ -20,6 +20,13 @@ FLAVORS = [{"id": "1", "name": "m1.tiny", "ram": 512, "disk": 1, "vcpus": 1},
 IMAGE_ID = "8a1a2f3e-6c1d-4f6b-9a55-2f0e7d1c0a01"
 
 
+def _project_of(request: web.Request) -> str:
+    """The project of the caller: NoAuth tokens are ``user:project[:roles]``."""
+    token = request.headers.get("X-Auth-Token", "")
+    parts = token.split(":")
+    return parts[1] if len(parts) >= 2 and parts[1] else token
+
+
 class FakeRegion:
     """State and behaviour of one fake region; ``app`` serves it."""
 
@@ -138,7 +145,7 @@ class FakeRegion:
             "metadata": server.get("metadata", {}), "created": created, "updated": created,
             "flavor": {"id": server["flavorRef"]}, "image": {"id": server.get("imageRef")},
             "OS-EXT-AZ:availability_zone": server.get("availability_zone", "nova"),
-            "links": self._link(sid), "tenant_id": request.headers.get("X-Auth-Token", ""),
+            "links": self._link(sid), "tenant_id": _project_of(request),
             "addresses": {},
         }
         if self.no_valid_host:
