@@ -115,10 +115,19 @@ class ImageService:
         if not isinstance(body, dict):
             raise errors.BadRequest("Body must be a JSON object")
         image_id = body.get("id") or str(uuid.uuid4())
+        if not isinstance(image_id, str):
+            raise errors.BadRequest(f"Invalid id: {image_id!r}")
         try:
-            image_id = str(uuid.UUID(str(image_id)))
+            parsed = uuid.UUID(image_id)
         except ValueError:
             raise errors.BadRequest(f"Invalid id: {image_id}") from None
+        if parsed.version == 5:
+            # Cascade derives the ids of keypairs, default security groups and
+            # adopted ports as name-based (v5) UUIDs: a client-chosen id of that
+            # kind could be made to collide with another project's object.
+            raise errors.BadRequest(f"Invalid id: {image_id} (name-based UUIDs are "
+                                    "reserved; use a random one)")
+        image_id = str(parsed)
         spec = records.new_image_spec(body)
         records.check_publicize(ctx, spec["visibility"])
         stamp = records.now()

@@ -66,6 +66,8 @@ CASES: list[tuple[str, str, str, Any, dict[str, str], int]] = [
     ("image", "POST", "/image/v2/images", b"{", DEMO, 400),
     ("image", "POST", "/image/v2/images", BIG, DEMO, 413),
     ("image", "POST", "/image/v2/images", {"id": "not-a-uuid"}, DEMO, 400),
+    ("image", "POST", "/image/v2/images", {"id": {"a": 1}}, DEMO, 400),
+    ("image", "POST", "/image/v2/images", {"id": ["x"]}, DEMO, 400),
     ("image", "POST", "/image/v2/images", {"size": 5}, DEMO, 403),
     ("image", "GET", "/image/v2/images/{image}", None, ALT, 404),
     ("image", "PUT", "/image/v2/images/{image}/file", None, ALT, 404),
@@ -140,3 +142,20 @@ async def test_an_error_quoting_a_lone_surrogate_still_renders(client: Any) -> N
                             headers=DEMO)
     assert resp.status == 404
     assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+async def test_a_client_image_id_cannot_take_another_projects_keypair_id(client: Any) -> None:
+    """Keypair rows are keyed by a name-based id anyone can compute: an image
+    created first with that id must not block the owner's keypair."""
+    import uuid
+
+    from api.compute.keypair_ops import _key_id
+
+    stolen = _key_id("u1", "mykey")
+    resp = await client.post("/image/v2/images", headers=ALT, json={
+        "id": stolen, "name": "i", "disk_format": "raw", "container_format": "bare"})
+    assert resp.status == 400, await resp.text()
+    assert uuid.UUID(stolen).version == 5
+    resp = await client.post("/compute/v2.1/os-keypairs", headers=DEMO,
+                             json={"keypair": {"name": "mykey"}})
+    assert resp.status in (200, 201), await resp.text()
