@@ -26,6 +26,7 @@ setup(
         "orjson>=3.9",
         "msgspec>=0.18",
         "google-re2>=1.1",
+        "oslo.policy>=4.0",
     ],
     extras_require={
         "test": [
@@ -47,6 +48,12 @@ setup(
         ],
         "oslo.config.opts": [
             "cascade = cascade.config:list_opts",
+        ],
+        "oslo.policy.policies": [
+            "cascade = cascade.policy.rules:list_rules",
+        ],
+        "oslo.policy.enforcer": [
+            "cascade = cascade.policy.enforcer:get_enforcer",
         ],
     },
 )

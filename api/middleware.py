@@ -15,7 +15,7 @@ from oslo_config import cfg
 
 from api.faults import fault_response, unauthorized_response
 from cascade import errors
-from cascade.appkeys import AUTH, CONF, CTX, PUBLIC_URLS, REQUEST_ID, SERVICE, URLS
+from cascade.appkeys import AUTH, CONF, CTX, POLICY, PUBLIC_URLS, REQUEST_ID, SERVICE, URLS
 from cascade.context import RequestContext, new_request_id
 from cascade.regions import paths
 
@@ -121,12 +121,16 @@ async def _authenticated(request: web.Request, handler: Handler, app: web.Applic
     identity = await app[AUTH].authenticate(token) if token else None
     if identity is None:
         return unauthorized_response(_www_authenticate_uri(app[CONF]))
+    if not identity.project_id:
+        # An unscoped (or system-scoped) token has no project to own, see or
+        # count anything in: it must never share one empty "project" with others.
+        raise errors.Forbidden("A project-scoped token is required.")
     request[CTX] = RequestContext(
         request_id=request_id, project_id=identity.project_id,
         user_id=identity.user_id, roles=identity.roles, auth_token=token,
         project_name=identity.project_name, user_name=identity.user_name,
         global_request_id=_valid_global_request_id(
-            request.headers.get("X-OpenStack-Request-ID")))
+            request.headers.get("X-OpenStack-Request-ID")), policy=app.get(POLICY))
     return await handler(request)
 
 

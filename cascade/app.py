@@ -33,6 +33,7 @@ from cascade.networks.ports import Ports
 from cascade.networks.service import NetworkObjects
 from cascade.db import engine as db_engine
 from cascade.db import migrate
+from cascade.policy.enforcer import Policy
 from cascade.public_urls import PublicUrls
 from cascade.quota.service import QuotaService
 from cascade.regions import registry as regions_registry
@@ -81,6 +82,7 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     app[appkeys.REGION_CLIENT] = client
     quotas = QuotaService(conf, sessions, client, registry)
     app[appkeys.QUOTAS] = quotas
+    app[appkeys.POLICY] = Policy(conf)
     app[_DB_ENGINE] = engine
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -111,7 +113,12 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
                 from cascade.auth.keystone import KeystoneAuth
                 authn = KeystoneAuth(conf)
         app[appkeys.AUTH] = authn
+        # policy.yaml is re-read in the background (cascade.policy.enforcer).
+        watcher = asyncio.create_task(app[appkeys.POLICY].watch())
         yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await authn.close()
 
     async def regions(app: web.Application) -> AsyncIterator[None]:

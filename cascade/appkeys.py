@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.auth.identity import Authenticator
 from cascade.bus import Waker
 from cascade.context import RequestContext
+from cascade.policy.enforcer import Policy
 from cascade.public_urls import PublicUrls
 from cascade.quota.service import QuotaService
 from cascade.regions.client import RegionClient
@@ -16,7 +17,8 @@ from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
 
 __all__ = ["CONF", "SESSIONS", "REGIONS", "REGION_CLIENT", "AUTH", "SERVICE_AUTH",
-           "HTTP", "WAKER", "URLS", "QUOTAS", "CTX", "REQUEST_ID", "SERVICE", "PUBLIC_URLS"]
+           "HTTP", "WAKER", "URLS", "QUOTAS", "POLICY", "CTX", "REQUEST_ID", "SERVICE",
+           "PUBLIC_URLS"]
 
 CONF = web.AppKey("conf", cfg.ConfigOpts)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
@@ -30,6 +32,7 @@ WAKER = web.AppKey("waker", Waker)
 URLS = web.AppKey("urls", PublicUrls)
 #: Limits and usage per project (the quota APIs, admission, the quota sweep).
 QUOTAS = web.AppKey("quotas", QuotaService)
+POLICY = web.AppKey("policy", Policy)
 
 #: The authenticated caller; set by the auth middleware.
 CTX = web.RequestKey("ctx", RequestContext)

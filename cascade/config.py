@@ -89,6 +89,10 @@ api_opts = [
                    ("keystone", "Validate tokens with keystonemiddleware auth_token."),
                    ("noauth", "TESTING ONLY: X-Auth-Token is 'user:project[:role,...]'.")],
                help="How tenant requests are authenticated."),
+    cfg.FloatOpt("policy_reload_interval", default=2.0, min=0.1,
+                 help="Seconds between looks at the policy file ([oslo_policy] "
+                      "policy_file): a changed file applies within this time, without "
+                      "a restart."),
     cfg.IntOpt("auth_cache_seconds", default=60, min=0,
                help="How long a validated token's identity is reused without asking "
                     "keystonemiddleware again (never past the token's expiry). "

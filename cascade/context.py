@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import random
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
+
+from cascade import errors
 
 __all__ = ["RequestContext", "new_request_id"]
 
@@ -45,8 +47,41 @@ class RequestContext(NamedTuple):
     #: (X-Service-Token), so the user's token is honoured past its expiry, as
     #: Nova's long-running calls are.
     with_service_token: bool = False
+    #: The process's policy (None: the rules' defaults, for background work).
+    policy: Any = None
 
     @property
     def is_admin(self) -> bool:
-        """Whether the caller holds the admin role."""
-        return "admin" in self.roles
+        """Whether policy's ``context_is_admin`` admits the caller (by default, the
+        admin role): administrators see and act on every project's objects."""
+        return self.can("context_is_admin", fatal=False)
+
+    def can(self, rule: str, target: Mapping[str, Any] | None = None, *,
+            fatal: bool = True) -> bool:
+        """Whether policy allows ``rule`` on ``target`` (``project_id``, ``user_id``
+        of the object; the caller's own by default), as Nova's ``context.can``.
+
+        :raises PolicyForbidden: not allowed and ``fatal``.
+        """
+        allowed = (self.policy or _default_policy()).allowed(
+            rule, self.roles, self.project_id, self.user_id, target)
+        if not allowed and fatal:
+            raise errors.PolicyForbidden(rule)
+        return bool(allowed)
+
+
+_DEFAULT: list[Any] = []
+
+
+def _default_policy() -> Any:
+    """The rules' defaults without any policy file (built once, on first use)."""
+    if not _DEFAULT:
+        from oslo_config import cfg
+
+        from cascade.policy.enforcer import Policy
+
+        conf = cfg.ConfigOpts()
+        conf([], default_config_files=[])
+        conf.register_opts([cfg.FloatOpt("policy_reload_interval", default=2.0)], "api")
+        _DEFAULT.append(Policy(conf))
+    return _DEFAULT[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 __all__ = ["CascadeError", "ClientError", "BadRequest", "NotFound", "Conflict",
-           "Forbidden", "OverQuota", "RequestTooLarge", "ServiceUnavailable",
+           "Forbidden", "PolicyForbidden", "OverQuota", "RequestTooLarge", "ServiceUnavailable",
            "RegionError", "RegionUnavailable", "RegionTimeout", "RegionHTTPError",
            "MappingNotFound"]
 
@@ -75,6 +75,21 @@ class OverQuota(Forbidden):
     def fault(self, service: str) -> tuple[int, str, str | None]:
         if service == "network":
             return 409, f"Quota exceeded for resources: {self.resources!r}.", "OverQuota"
+        return self.status, self.message, None
+
+
+class PolicyForbidden(Forbidden):
+    """oslo.policy refused ``rule``; each service words that its own way."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"Policy doesn't allow {rule} to be performed.")
+        self.rule = rule
+
+    def fault(self, service: str) -> tuple[int, str, str | None]:
+        if service == "network":
+            return 403, f"(rule:{self.rule}) is disallowed by policy", "PolicyNotAuthorized"
+        if service == "image":
+            return 403, f"You are not authorized to complete {self.rule} action.", None
         return self.status, self.message, None
 
 

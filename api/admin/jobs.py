@@ -36,9 +36,9 @@ def job_view(job: Job) -> dict[str, Any]:
     }
 
 
-def _admin(request: web.Request) -> None:
-    if not request[CTX].is_admin:
-        raise errors.Forbidden("The admin API requires the admin role.")
+def _require(request: web.Request, verb: str) -> None:
+    """:raises PolicyForbidden: ``cascade:jobs:<verb>`` refused."""
+    request[CTX].can(f"cascade:jobs:{verb}")
 
 
 def _job_id(request: web.Request) -> int:
@@ -50,7 +50,7 @@ def _job_id(request: web.Request) -> int:
 
 async def list_jobs(request: web.Request) -> web.Response:
     """GET /v1/jobs?state=&kind=&limit=&marker= (newest first)."""
-    _admin(request)
+    _require(request, "list")
     q = request.query
     try:
         limit = min(int(q.get("limit", "100")), 1000)
@@ -65,7 +65,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 async def show_job(request: web.Request) -> web.Response:
     """GET /v1/jobs/{id}."""
-    _admin(request)
+    _require(request, "show")
     async with request.config_dict[SESSIONS]() as session:
         job = await jobs.get(session, _job_id(request))
     return json_response({"job": job_view(job)})
@@ -73,7 +73,7 @@ async def show_job(request: web.Request) -> web.Response:
 
 async def retry_job(request: web.Request) -> web.Response:
     """POST /v1/jobs/{id}/retry: queue a failed, dead or cancelled job again."""
-    _admin(request)
+    _require(request, "retry")
     async with request.config_dict[SESSIONS].begin() as session:
         job = await jobs.retry(session, _job_id(request))
         view = job_view(job)
@@ -83,7 +83,7 @@ async def retry_job(request: web.Request) -> web.Response:
 
 async def cancel_job(request: web.Request) -> web.Response:
     """POST /v1/jobs/{id}/cancel: stop a queued or running job."""
-    _admin(request)
+    _require(request, "cancel")
     async with request.config_dict[SESSIONS].begin() as session:
         job = await jobs.cancel(session, _job_id(request))
         view = job_view(job)

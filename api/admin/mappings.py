@@ -24,9 +24,9 @@ MAX_LIMIT = 1000
 _FILTERS = ("type", "project_id", "region", "state")
 
 
-def _admin(request: web.Request) -> None:
-    if not request[CTX].is_admin:
-        raise errors.Forbidden("The admin API requires the admin role.")
+def _require(request: web.Request, verb: str) -> None:
+    """:raises PolicyForbidden: ``cascade:mappings:<verb>`` refused."""
+    request[CTX].can(f"cascade:mappings:{verb}")
 
 
 def _limit(request: web.Request) -> int:
@@ -45,7 +45,7 @@ async def list_mappings(request: web.Request) -> web.Response:
     ``{"mappings": [...]}``, plus ``"next"`` (this URL with the last row's
     marker) when more rows follow.
     """
-    _admin(request)
+    _require(request, "list")
     q = request.query
     limit = _limit(request)
     async with request.config_dict[SESSIONS]() as session:
@@ -64,7 +64,7 @@ async def list_mappings(request: web.Request) -> web.Response:
 
 async def show_mapping(request: web.Request) -> web.Response:
     """GET /v1/mappings/{id}: a global id, or a regional id in any region (404 if none)."""
-    _admin(request)
+    _require(request, "show")
     async with request.config_dict[SESSIONS]() as session:
         found = await inspect.show_mapping(session, request.match_info["id"])
     return json_response({"mapping": found})

@@ -19,9 +19,9 @@ from cascade.regions.probe import probe_all
 __all__ = ["list_regions", "show_region", "add_region", "update_region", "remove_region"]
 
 
-def _require_admin(request: web.Request) -> None:
-    if not request[CTX].is_admin:
-        raise errors.Forbidden("The admin API requires the admin role.")
+def _require(request: web.Request, verb: str) -> None:
+    """:raises PolicyForbidden: ``cascade:regions:<verb>`` refused."""
+    request[CTX].can(f"cascade:regions:{verb}")
 
 
 def _view(row: Region, info: RegionInfo | None) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def _fields(body: Any) -> dict[str, Any]:
 
 async def list_regions(request: web.Request) -> web.Response:
     """GET /v1/regions."""
-    _require_admin(request)
+    _require(request, "list")
     async with request.config_dict[SESSIONS]() as session:
         rows = (await session.scalars(select(Region).order_by(Region.name))).all()
     registry = request.config_dict[REGIONS]
@@ -65,7 +65,7 @@ async def list_regions(request: web.Request) -> web.Response:
 
 async def show_region(request: web.Request) -> web.Response:
     """GET /v1/regions/{name}."""
-    _require_admin(request)
+    _require(request, "show")
     name = request.match_info["name"]
     async with request.config_dict[SESSIONS]() as session:
         row = await store.get_region(session, name)
@@ -81,7 +81,7 @@ async def show_region(request: web.Request) -> web.Response:
 
 async def add_region(request: web.Request) -> web.Response:
     """POST /v1/regions -> 201."""
-    _require_admin(request)
+    _require(request, "create")
     fields = _fields(await json_body(request))
     name = fields.pop("name", None)
     async with request.config_dict[SESSIONS].begin() as session:
@@ -92,7 +92,7 @@ async def add_region(request: web.Request) -> web.Response:
 
 async def update_region(request: web.Request) -> web.Response:
     """PATCH /v1/regions/{name}: enable, disable, re-weight, re-zone, override endpoints."""
-    _require_admin(request)
+    _require(request, "update")
     name = request.match_info["name"]
     fields = _fields(await json_body(request))
     async with request.config_dict[SESSIONS].begin() as session:
@@ -103,7 +103,7 @@ async def update_region(request: web.Request) -> web.Response:
 
 async def remove_region(request: web.Request) -> web.Response:
     """DELETE /v1/regions/{name} -> 204 (409 while it holds placements)."""
-    _require_admin(request)
+    _require(request, "delete")
     async with request.config_dict[SESSIONS].begin() as session:
         await store.remove_region(session, request.match_info["name"])
     await _refresh(request)

@@ -5,7 +5,6 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from cascade import errors
 from cascade.appkeys import CTX, REGIONS
 
 __all__ = ["list_zones", "list_zones_detail"]
@@ -18,12 +17,11 @@ def _zones(request: web.Request) -> list[dict[str, object]]:
 
 async def list_zones(request: web.Request) -> web.Response:
     """GET /os-availability-zone."""
+    request[CTX].can("os_compute_api:os-availability-zone:list")
     return json_response({"availabilityZoneInfo": _zones(request)})
 
 
 async def list_zones_detail(request: web.Request) -> web.Response:
     """GET /os-availability-zone/detail (admin): the same, hosts not exposed."""
-    if not request[CTX].is_admin:
-        raise errors.Forbidden("Policy doesn't allow os_compute_api:os-availability-zone:"
-                               "detail to be performed.")
+    request[CTX].can("os_compute_api:os-availability-zone:detail")
     return json_response({"availabilityZoneInfo": _zones(request)})

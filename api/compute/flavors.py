@@ -107,9 +107,8 @@ def _flavor_path(flavor_id: str) -> str:
 
 
 def _require_admin(request: web.Request, action: str) -> None:
-    if not request[CTX].is_admin:
-        raise errors.Forbidden(f"Policy doesn't allow os_compute_api:os-flavor-manage:"
-                               f"{action} to be performed.")
+    """:raises PolicyForbidden: ``os_compute_api:os-flavor-manage:<action>`` refused."""
+    request[CTX].can(f"os_compute_api:os-flavor-manage:{action}")
 
 
 async def _everywhere(request: web.Request, method: str, path: str,

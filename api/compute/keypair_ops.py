@@ -96,13 +96,15 @@ class Keypairs:
         self._client = client
         self._quotas = quotas
 
-    def _owner(self, ctx: RequestContext, user_id: str | None) -> str:
-        if user_id and user_id != ctx.user_id:
-            if not ctx.is_admin:
-                raise errors.Forbidden("Policy doesn't allow os_compute_api:os-keypairs to "
-                                       "be performed for another user.")
-            return user_id
-        return ctx.user_id
+    def _owner(self, ctx: RequestContext, user_id: str | None, action: str) -> str:
+        """The user whose keypairs the call is about (another's: by policy).
+
+        :raises PolicyForbidden: ``os_compute_api:os-keypairs:<action>`` refused.
+        """
+        owner = user_id or ctx.user_id
+        ctx.can(f"os_compute_api:os-keypairs:{action}",
+                {"user_id": owner, "project_id": ctx.project_id})
+        return owner
 
     async def create(self, ctx: RequestContext, body: Any,
                      user_id: str | None = None) -> dict[str, Any]:
@@ -122,7 +124,7 @@ class Keypairs:
         kind = req.get("type", "ssh")
         if kind not in ("ssh", "x509"):
             raise errors.BadRequest(f"Invalid input for field/attribute type. Value: {kind}.")
-        owner = self._owner(ctx, req.get("user_id") or user_id)
+        owner = self._owner(ctx, req.get("user_id") or user_id, "create")
         private = None
         public = req.get("public_key")
         if public is None:
@@ -158,12 +160,12 @@ class Keypairs:
     async def show(self, ctx: RequestContext, name: str,
                    user_id: str | None = None) -> dict[str, Any]:
         """:raises NotFound: no such keypair for the user."""
-        owner = self._owner(ctx, user_id)
+        owner = self._owner(ctx, user_id, "show")
         async with self._sessions() as session:
             return _view(await self._get(session, owner, name))
 
     async def list(self, ctx: RequestContext, user_id: str | None = None) -> list[dict[str, Any]]:
-        owner = self._owner(ctx, user_id)
+        owner = self._owner(ctx, user_id, "index")
         async with self._sessions() as session:
             rows = (await session.scalars(select(Resource).where(
                 Resource.type == KEYPAIR, Resource.user_id == owner))).all()
@@ -176,7 +178,7 @@ class Keypairs:
 
         :raises NotFound: no such keypair for the user.
         """
-        owner = self._owner(ctx, user_id)
+        owner = self._owner(ctx, user_id, "delete")
         async with self._sessions.begin() as session:
             res = await self._get(session, owner, name)
             await store.remove(session, res.global_id)  # gives key_pairs back

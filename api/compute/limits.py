@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.compute.microversion import MICROVERSION, parse
-from cascade import errors
 from cascade.appkeys import CTX, QUOTAS
 from cascade.jsonutil import json_response
 
@@ -47,9 +46,8 @@ async def show_limits(request: web.Request) -> web.Response:
     """GET /limits[?tenant_id=...&reserved=1]; another project's needs admin."""
     ctx = request[CTX]
     project_id = request.query.get("tenant_id") or ctx.project_id
-    if project_id != ctx.project_id and not ctx.is_admin:
-        raise errors.Forbidden("Policy doesn't allow os_compute_api:limits:other_project "
-                               "to be performed.")
+    if project_id != ctx.project_id:
+        ctx.can("os_compute_api:limits:other_project", {"project_id": project_id})
     with_reserved = request.query.get("reserved", "0").lower() in ("1", "true", "yes")
     details = await request.config_dict[QUOTAS].details(project_id)
     version = parse(request[MICROVERSION])

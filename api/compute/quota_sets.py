@@ -48,11 +48,13 @@ def _project(request: web.Request) -> str:
 
 
 def _authorize(ctx: RequestContext, project_id: str | None, action: str) -> None:
-    """Admins may do anything; others only read their own project's quotas."""
-    if ctx.is_admin or (project_id == ctx.project_id and action in ("show", "detail")):
-        return
-    raise errors.Forbidden(f"Policy doesn't allow os_compute_api:os-quota-sets:{action} "
-                           "to be performed.")
+    """By policy (``os_compute_api:os-quota-sets:<action>``): by default admins do
+    anything, a project's readers read its quotas.
+
+    :raises PolicyForbidden: refused.
+    """
+    ctx.can(f"os_compute_api:os-quota-sets:{action}",
+            {"project_id": project_id if project_id is not None else ""})
 
 
 def parse_limit(name: str, value: Any) -> int:

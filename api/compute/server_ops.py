@@ -317,10 +317,9 @@ class Servers:
         """
         first = {k: v[-1] for k, v in params.items() if v}
         all_tenants = first.get("all_tenants") not in (None, "0", "false", "False")
-        if all_tenants and not ctx.is_admin:
-            raise errors.Forbidden("Policy doesn't allow os_compute_api:servers:"
-                                   f"{'detail' if detail else 'index'}:get_all_tenants "
-                                   "to be performed.")
+        if all_tenants:
+            ctx.can(f"os_compute_api:servers:{'detail' if detail else 'index'}"
+                    ":get_all_tenants")
         project = None if all_tenants else ctx.project_id
         spec = servers_list.parse_sort(params.get("sort_key", []), params.get("sort_dir", []))
         limit = servers_list.parse_limit(first.get("limit"))

@@ -31,6 +31,7 @@ _DELETE_ACTIONS = {"forceDelete"}
 
 async def create_server(request: web.Request) -> web.Response:
     """POST /servers -> 202 with the new server's global id and a Location header."""
+    request[CTX].can("os_compute_api:servers:create")
     body = await json_body(request)
     base = compute_base(request)
     server = await request.app[SERVERS].create(request[CTX], body, request[MICROVERSION], base)
@@ -42,12 +43,14 @@ async def create_server(request: web.Request) -> web.Response:
 
 async def show_server(request: web.Request) -> web.Response:
     """GET /servers/{id}."""
+    request[CTX].can("os_compute_api:servers:show")
     server = await request.app[SERVERS].show(request[CTX], request.match_info["server_id"],
                                              request[MICROVERSION], compute_base(request))
     return json_response({"server": server})
 
 
 async def _list(request: web.Request, detail: bool) -> web.Response:
+    request[CTX].can(f"os_compute_api:servers:{'detail' if detail else 'index'}")
     params: dict[str, list[str]] = {}
     for key, value in request.query.items():
         params.setdefault(key, []).append(value)
@@ -80,6 +83,7 @@ async def list_servers_detail(request: web.Request) -> web.Response:
 
 async def delete_server(request: web.Request) -> web.Response:
     """DELETE /servers/{id} -> 204."""
+    request[CTX].can("os_compute_api:servers:delete")
     await request.app[SERVERS].delete(request[CTX], request.match_info["server_id"],
                                       request[MICROVERSION])
     return web.Response(status=204)
@@ -87,6 +91,7 @@ async def delete_server(request: web.Request) -> web.Response:
 
 async def update_server(request: web.Request) -> web.Response:
     """PUT /servers/{id}: name, description and the other updatable fields."""
+    request[CTX].can("os_compute_api:servers:update")
     body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
         raise errors.BadRequest("Invalid input for field/attribute server.")
@@ -100,9 +105,11 @@ async def server_action(request: web.Request) -> web.Response:
         raise errors.BadRequest("There is no such action: " + ",".join(
             body if isinstance(body, dict) else []))
     if next(iter(body)) in _DELETE_ACTIONS:
+        request[CTX].can("os_compute_api:servers:delete")
         await request.app[SERVERS].delete(request[CTX], request.match_info["server_id"],
                                           request[MICROVERSION], force=True)
         return web.Response(status=202)
+    request[CTX].can("cascade:compute:server_action")
     return await _forward(request, "POST", "/action", body)
 
 
@@ -152,6 +159,8 @@ async def server_subresource(request: web.Request) -> web.Response:
     """metadata, tags, ips, os-interface: forwarded with the regional id."""
     tail = request.match_info["tail"]
     subpath = _subresource_path(request.method, tail)
+    request[CTX].can("cascade:compute:server_subresource_"
+                     + ("read" if request.method == "GET" else "write"))
     body = None
     if request.method in ("PUT", "POST"):
         raw = await request.read()

@@ -29,6 +29,7 @@ async def create_image(request: web.Request) -> web.Response:
 
 async def show_image(request: web.Request) -> web.Response:
     """GET /v2/images/{image_id}."""
+    request[CTX].can("get_image")
     return json_response(await request.app[IMAGES].show(
         request[CTX], request.match_info["image_id"]))
 
@@ -57,6 +58,7 @@ async def upload_data(request: web.Request) -> web.Response:
 
 async def download_data(request: web.Request) -> web.StreamResponse:
     """GET /v2/images/{image_id}/file: streamed from a healthy replica (204: no data)."""
+    request[CTX].can("download_image")
     async with request.app[IMAGES].download(request[CTX],
                                             request.match_info["image_id"]) as found:
         if found is None:

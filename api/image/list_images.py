@@ -16,6 +16,7 @@ __all__ = ["list_images"]
 
 async def list_images(request: web.Request) -> web.Response:
     """GET /v2/images with Glance's filters, sort, limit and marker."""
+    request[CTX].can("get_images")
     ctx = request[CTX]
     async with request.config_dict[SESSIONS]() as session:
         rows = await store.list_candidates(session, ctx)

@@ -154,6 +154,7 @@ def _field(body: Any, key: str, form: str, missing: str) -> Any:
 
 async def list_members(request: web.Request) -> web.Response:
     """GET /v2/images/{image_id}/members."""
+    request[CTX].can("get_members")
     ctx = request[CTX]
     async with request.config_dict[SESSIONS]() as session:
         res, _ = await store.get_visible(session, ctx, request.match_info["image_id"])
@@ -163,6 +164,7 @@ async def list_members(request: web.Request) -> web.Response:
 
 async def create_member(request: web.Request) -> web.Response:
     """POST /v2/images/{image_id}/members {"member": project} -> 200 (as Glance)."""
+    request[CTX].can("add_member")
     member_id = _field(await json_body(request), "member", '{"member": "image_id"}',
                        "Member to be added not specified")
     if not member_id:
@@ -181,6 +183,7 @@ async def show_member(request: web.Request) -> web.Response:
 
     Glance answers 404 rather than 403 here, not to reveal anything.
     """
+    request[CTX].can("get_members")
     ctx = request[CTX]
     async with request.config_dict[SESSIONS]() as session:
         res, _ = await store.get_visible(session, ctx, request.match_info["image_id"])
@@ -192,6 +195,7 @@ async def show_member(request: web.Request) -> web.Response:
 
 async def update_member(request: web.Request) -> web.Response:
     """PUT /v2/images/{image_id}/members/{member_id} {"status": ...}."""
+    request[CTX].can("modify_member")
     status = _field(await json_body(request), "status", '{"status": "status"}',
                     "Status not specified")
     ctx = request[CTX]
@@ -203,6 +207,7 @@ async def update_member(request: web.Request) -> web.Response:
 
 async def delete_member(request: web.Request) -> web.Response:
     """DELETE /v2/images/{image_id}/members/{member_id} -> 204."""
+    request[CTX].can("delete_member")
     ctx = request[CTX]
     async with request.config_dict[SESSIONS].begin() as session:
         res, _ = await load_for_update(session, ctx, request.match_info["image_id"])

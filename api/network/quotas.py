@@ -31,13 +31,16 @@ def _project(request: web.Request) -> str:
 
 
 def _may_read(ctx: RequestContext, project_id: str) -> None:
-    if not ctx.is_admin and project_id != ctx.project_id:
+    """:raises Forbidden: ``get_quota`` refused for ``project_id`` (Neutron's words)."""
+    if not ctx.can("get_quota", {"project_id": project_id}, fatal=False):
         raise errors.Forbidden("Non-admin is not authorized to access quotas for another "
                                "project")
 
 
-def _admin_only(ctx: RequestContext) -> None:
-    if not ctx.is_admin:
+def _admin_only(ctx: RequestContext, rule: str) -> None:
+    """:raises Forbidden: ``rule`` (``get_quota`` of all, ``update_quota``,
+    ``delete_quota``) refused (Neutron's words)."""
+    if not ctx.can(rule, {"project_id": ""}, fatal=False):
         raise errors.Forbidden("Only admin can view or configure quota")
 
 
@@ -66,7 +69,7 @@ def _parse_update(body: Any) -> tuple[dict[str, int], bool]:
 
 async def list_quotas(request: web.Request) -> web.Response:
     """GET /v2.0/quotas (admin): projects with limits of their own."""
-    _admin_only(request[CTX])
+    _admin_only(request[CTX], "get_quota")
     custom = await request.config_dict[QUOTAS].custom(NAMES)
     return json_response({"quotas": [
         {**{n: limits[n] for n in NAMES}, "project_id": pid, "tenant_id": pid}
@@ -101,7 +104,7 @@ async def show_quota_details(request: web.Request) -> web.Response:
 async def update_quota(request: web.Request) -> web.Response:
     """PUT /v2.0/quotas/{project_id} (admin): every network limit afterwards."""
     project_id = _project(request)
-    _admin_only(request[CTX])
+    _admin_only(request[CTX], "update_quota")
     values, check = _parse_update(await json_body(request))
     limits = await request.config_dict[QUOTAS].update(project_id, values, check_usage=check)
     return json_response({"quota": {n: limits[n] for n in NAMES}})
@@ -110,7 +113,7 @@ async def update_quota(request: web.Request) -> web.Response:
 async def delete_quota(request: web.Request) -> web.Response:
     """DELETE /v2.0/quotas/{project_id} (admin): back to the defaults; 204."""
     project_id = _project(request)
-    _admin_only(request[CTX])
+    _admin_only(request[CTX], "delete_quota")
     await request.config_dict[QUOTAS].reset(project_id, NAMES)
     return web.Response(status=204)
 

@@ -35,6 +35,7 @@ async def list_objects(request: web.Request) -> web.Response:
     """GET /v2.0/{collection} with Neutron's filters, fields, sort and pages."""
     type_ = _type(request)
     ctx = request[CTX]
+    ctx.can(f"get_{type_}")
     query = neutron_query.parse_query(request.query, _SORT_KEYS)
     headers = {}
     if type_ == PORT:
@@ -70,6 +71,7 @@ async def create_object(request: web.Request) -> web.Response:
 async def show_object(request: web.Request) -> web.Response:
     type_ = _type(request)
     ctx = request[CTX]
+    ctx.can(f"get_{type_}")
     gid = request.match_info["id"]
     if type_ == PORT:
         obj = await request.app[PORTS].show(ctx, gid)

@@ -33,8 +33,12 @@ class NoAuth:
         parts = token.split(":")
         if len(parts) < 2 or not parts[0] or not parts[1]:
             return None
-        roles = tuple(r for r in (parts[2].split(",") if len(parts) > 2 else ["member"]) if r)
-        return Identity(project_id=parts[1], user_id=parts[0], roles=roles)
+        roles = [r for r in (parts[2].split(",") if len(parts) > 2 else ["member"]) if r]
+        # As Keystone's default implied roles: admin implies member, member reader.
+        for role, implied in (("admin", "member"), ("member", "reader")):
+            if role in roles and implied not in roles:
+                roles.append(implied)
+        return Identity(project_id=parts[1], user_id=parts[0], roles=tuple(roles))
 
     async def close(self) -> None:
         return None

@@ -76,13 +76,16 @@ def check_publicize(ctx: RequestContext, visibility: Any) -> None:
 
     :raises Forbidden: a non-admin asks for ``public``.
     """
-    if visibility == "public" and not ctx.is_admin:
-        raise errors.Forbidden("You are not authorized to complete publicize_image action.")
+    if visibility == "public":
+        ctx.can("publicize_image")
+    elif visibility == "community":
+        ctx.can("communitize_image")
 
 
-def editable(ctx: RequestContext, res: Resource) -> None:
-    """:raises Forbidden: the caller does not own the image."""
-    if not (ctx.is_admin or res.project_id == ctx.project_id):
+def editable(ctx: RequestContext, res: Resource, rule: str = "modify_image") -> None:
+    """:raises Forbidden: policy's ``rule`` refuses the caller this image (by
+    default: not an admin nor a member of the image's project)."""
+    if not ctx.can(rule, {"project_id": res.project_id}, fatal=False):
         raise errors.Forbidden("You are not permitted to modify this image.")
 
 

@@ -112,6 +112,7 @@ class ImageService:
 
         :raises BadRequest: malformed body or attributes. :raises Conflict: id taken.
         """
+        ctx.can("add_image")
         if not isinstance(body, dict):
             raise errors.BadRequest("Body must be a JSON object")
         image_id = body.get("id") or str(uuid.uuid4())
@@ -154,7 +155,7 @@ class ImageService:
         """
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, ctx, image_id)
-            records.editable(ctx, res)
+            records.editable(ctx, res, "delete_image")
             if res.spec.get("protected"):
                 raise errors.Forbidden(f"Image {image_id} is protected and cannot be deleted.")
             res.status = "deleted"
@@ -199,7 +200,7 @@ class ImageService:
         region = self.home_region(store_name)
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, ctx, image_id)
-            records.editable(ctx, res)
+            records.editable(ctx, res, "upload_image")
             if res.status != "queued":
                 raise errors.Conflict(f"Image status transition from {res.status} to saving "
                                       "is not allowed")
@@ -332,6 +333,7 @@ class ImageService:
 
         :raises BadRequest: bad method or stores. :raises Conflict: not active.
         """
+        ctx.can("copy_image")
         if not isinstance(body, dict) or not isinstance(body.get("method"), dict):
             raise errors.BadRequest("Import request requires a 'method' field.")
         method = body["method"].get("name")

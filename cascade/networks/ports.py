@@ -76,10 +76,10 @@ class Ports:
 
     async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         attrs = specs.port(body)
-        owner = ctx.project_id
-        if (body["port"].get("project_id") or owner) != owner and not ctx.is_admin:
-            raise errors.Forbidden("(rule:create_port) is disallowed by policy")
-        owner = str(body["port"].get("project_id") or owner)
+        owner = str(body["port"].get("project_id") or ctx.project_id)
+        if owner != ctx.project_id:
+            ctx.can("create_port:project_id", {"project_id": owner})
+        ctx.can("create_port", {"project_id": owner})
         async with self._sessions() as session:
             network = await records.get(session, ctx, NETWORK, attrs["network_id"])
             subnets = {s.global_id for s in await records.of_types(session, None, [SUBNET])
@@ -296,6 +296,7 @@ class Ports:
         changes = specs.update(PORT, body)
         async with self._sessions.begin() as session:
             res = await records.get_for_update(session, ctx, PORT, global_id)
+            ctx.can("update_port", {"project_id": res.project_id})
             placed = (await records.placements(session, [global_id]))[global_id]
             for group in changes.get("security_groups") or []:
                 await records.get(session, ctx, SECURITY_GROUP, group)
@@ -330,8 +331,7 @@ class Ports:
     async def delete(self, ctx: RequestContext, global_id: str) -> None:
         async with self._sessions() as session:
             res = await records.get(session, ctx, PORT, global_id)
-            if res.project_id != ctx.project_id and not ctx.is_admin:
-                raise errors.Forbidden("(rule:delete_port) is disallowed by policy")
+            ctx.can("delete_port", {"project_id": res.project_id})
             placed = (await records.placements(session, [global_id]))[global_id]
         await self._placer.delete_copies(ctx, res, placed)
         async with self._sessions.begin() as session:

@@ -89,9 +89,9 @@ class NetworkObjects:
     def _owner(self, ctx: RequestContext, body: Any, type_: str) -> str:
         obj = body.get(type_) if isinstance(body, dict) else None
         wanted = (obj or {}).get("project_id") or (obj or {}).get("tenant_id")
-        if wanted and wanted != ctx.project_id and not ctx.is_admin:
-            raise errors.Forbidden(f"(rule:create_{type_}) is disallowed by policy")
-        return str(wanted or ctx.project_id)
+        owner = str(wanted or ctx.project_id)
+        ctx.can(f"create_{type_}", {"project_id": owner})
+        return owner
 
     async def _record(self, session: AsyncSession, ctx: RequestContext, type_: str,
                       project_id: str, attrs: dict[str, Any],
@@ -111,8 +111,8 @@ class NetworkObjects:
 
     async def create_network(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         attrs = specs.network(body)
-        if attrs["shared"] and not ctx.is_admin:
-            raise errors.Forbidden("(rule:create_network:shared) is disallowed by policy")
+        if attrs["shared"]:
+            ctx.can("create_network:shared")
         zones = {r.availability_zone for r in list(self._registry)}
         unknown = [z for z in attrs["availability_zone_hints"] if z not in zones]
         if unknown:
@@ -128,8 +128,7 @@ class NetworkObjects:
         owner = self._owner(ctx, body, SUBNET)
         async with self._sessions.begin() as session:
             net = await records.get(session, ctx, NETWORK, attrs["network_id"])
-            if net.project_id != ctx.project_id and not ctx.is_admin:
-                raise errors.Forbidden("(rule:create_subnet) is disallowed by policy")
+            ctx.can("create_subnet", {"project_id": net.project_id})
             for other in await records.of_types(session, None, [SUBNET]):
                 if (other.attrs.get("network_id") == net.global_id
                         and _overlaps(other.attrs["cidr"], attrs["cidr"])):
@@ -267,12 +266,11 @@ class NetworkObjects:
             if res.attrs.get("name") == "default" and changes["name"] != "default":
                 raise faults.conflict("SecurityGroupCannotUpdateDefault",
                                       "Updating default security group not allowed.")
-        if changes.get("shared") and not ctx.is_admin:
-            raise errors.Forbidden("(rule:update_network:shared) is disallowed by policy")
+        if changes.get("shared"):
+            ctx.can("update_network:shared")
         async with self._sessions.begin() as session:
             res = await records.get_for_update(session, ctx, type_, global_id)
-            if res.project_id != ctx.project_id and not ctx.is_admin:
-                raise errors.Forbidden(f"(rule:update_{type_}) is disallowed by policy")
+            ctx.can(f"update_{type_}", {"project_id": res.project_id})
             placed = (await records.placements(session, [global_id]))[global_id]
             # Regions first: a change a region refuses is refused here too.
             regional = {k: v for k, v in changes.items() if k != "mtu"}
@@ -297,6 +295,8 @@ class NetworkObjects:
                                      "reserved by Cascade")
         async with self._sessions.begin() as session:
             res = await records.get_for_update(session, ctx, type_, global_id)
+            # Only the owner (or an admin) retags, even a network shared with the caller.
+            ctx.can(f"update_{records.COLLECTION[type_]}_tags", {"project_id": res.project_id})
             placed = (await records.placements(session, [global_id]))[global_id]
             unique = list(dict.fromkeys(tags))
             for region, pl in placed.items():
@@ -337,8 +337,7 @@ class NetworkObjects:
         """
         async with self._sessions() as session:
             res = await records.get(session, ctx, type_, global_id)
-            if res.project_id != ctx.project_id and not ctx.is_admin:
-                raise errors.Forbidden(f"(rule:delete_{type_}) is disallowed by policy")
+            ctx.can(f"delete_{type_}", {"project_id": res.project_id})
             if type_ == SECURITY_GROUP and res.attrs.get("name") == "default" \
                     and not ctx.is_admin:
                 raise faults.conflict("SecurityGroupCannotRemoveDefault",

@@ -185,6 +185,11 @@ transport_url = rabbit://guest:guest@127.0.0.1:5672/
 [api]
 bind_port = {port}
 region_timeout = 20
+policy_reload_interval = 0.5
+
+[oslo_policy]
+# Written by tests/e2e/test_policy.py (absent: the defaults in code).
+policy_file = {work}/policy.yaml
 
 [database]
 connection = {db_url}

@@ -114,7 +114,7 @@ def test_copy_image_import_and_concurrent_boots(cli: Cli, cascade: CascadeProces
     image_id = cli.json("cascade-demo", "image", "create", "--disk-format", "raw",
                         "--container-format", "bare", "--file", str(tmp_path / "disk.raw"),
                         "e2e-copy")["id"]
-    cli("cascade-demo", "image", "import", image_id, "--method", "copy-image", "--store",
+    cli("cascade-admin", "image", "import", image_id, "--method", "copy-image", "--store",
         "RegionTwo")
     _wait("copy-image to RegionTwo", lambda: _glance(
         cascade, image_id).get("stores") == "RegionOne,RegionTwo")
@@ -154,7 +154,7 @@ def test_crash_mid_copy_and_corrupt_source(cli: Cli, cascade: CascadeProcess,
     image_id = cli.json("cascade-demo", "image", "create", "--disk-format", "raw",
                         "--container-format", "bare", "--file", str(tmp_path / "big.raw"),
                         "e2e-crash")["id"]
-    cli("cascade-demo", "image", "import", image_id, "--method", "copy-image", "--store",
+    cli("cascade-admin", "image", "import", image_id, "--method", "copy-image", "--store",
         "RegionTwo")
 
     def copying() -> Any:
@@ -185,7 +185,7 @@ def test_crash_mid_copy_and_corrupt_source(cli: Cli, cascade: CascadeProcess,
                       "e2e-corrupt")["id"]
     stored = REGIONS_HOME / "data" / "r1" / "glance" / "images" / bad_id
     stored.write_bytes(b"\0" + victim[1:])
-    cli("cascade-demo", "image", "import", bad_id, "--method", "copy-image", "--store",
+    cli("cascade-admin", "image", "import", bad_id, "--method", "copy-image", "--store",
         "RegionTwo")
 
     def failed() -> Any:

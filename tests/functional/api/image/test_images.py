@@ -126,7 +126,7 @@ async def test_private_images_are_invisible_to_other_projects(env: Env) -> None:
 async def test_copy_image_import_replicates_and_reports_progress(env: Env) -> None:
     image_id = await env.image()
     await env.upload(image_id)
-    resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+    resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN,
                                  json={"method": {"name": "copy-image"},
                                        "stores": ["RegionTwo"]})
     assert resp.status == 202, await resp.text()
@@ -142,7 +142,7 @@ async def test_copy_image_import_replicates_and_reports_progress(env: Env) -> No
     assert env.regions["RegionTwo"].glance[image_id]["owner"] == "demo"
     stores = await (await env.client.get("/image/v2/info/stores", headers=DEMO)).json()
     assert {s["id"] for s in stores["stores"]} == {"RegionOne", "RegionTwo"}
-    methods = await (await env.client.get("/image/v2/info/import", headers=DEMO)).json()
+    methods = await (await env.client.get("/image/v2/info/import", headers=ADMIN)).json()
     assert methods["import-methods"]["value"] == ["copy-image"]
 
 
@@ -150,7 +150,7 @@ async def test_corrupt_source_fails_the_replica_and_leaves_nothing(env: Env) -> 
     image_id = await env.image()
     await env.upload(image_id)
     env.regions["RegionOne"].data[image_id] = b"X" + DATA[1:]
-    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN,
                           json={"method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
 
     async def failed() -> bool:
@@ -167,7 +167,7 @@ async def test_different_hash_algorithms_between_regions(env: Env) -> None:
     env.regions["RegionTwo"].hash_algo = "sha256"
     image_id = await env.image()
     await env.upload(image_id)
-    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN,
                           json={"method": {"name": "copy-image"}, "all_stores": True})
 
     async def copied() -> bool:
@@ -224,7 +224,7 @@ async def test_failed_replication_puts_the_server_in_error(env: Env) -> None:
 async def test_delete_removes_every_replica(env: Env) -> None:
     image_id = await env.image()
     await env.upload(image_id)
-    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN,
                           json={"method": {"name": "copy-image"}, "all_stores": True})
 
     async def both() -> bool:
@@ -255,14 +255,14 @@ async def test_a_used_up_id_gets_a_new_regional_id(env: Env) -> None:
     good = env.regions["RegionOne"].data[image_id]
     env.regions["RegionOne"].data[image_id] = b"corrupt"
     imp = {"method": {"name": "copy-image"}, "stores": ["RegionTwo"]}
-    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO, json=imp)
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN, json=imp)
 
     async def failed() -> bool:
         return (await env.show(image_id)).get("os_glance_failed_import") == "RegionTwo"
     await env.until("first copy refused", failed)
     assert image_id in env.regions["RegionTwo"].burned
     env.regions["RegionOne"].data[image_id] = good
-    await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO, json=imp)
+    await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN, json=imp)
 
     async def copied() -> bool:
         return (await env.show(image_id)).get("stores") == "RegionOne,RegionTwo"

@@ -17,8 +17,10 @@ from cascade.context import RequestContext
 from cascade.db.models import Resource
 from cascade.images import records
 
-OWNER = RequestContext(request_id="req-1", project_id="demo", user_id="u1")
-ALT = RequestContext(request_id="req-2", project_id="alt", user_id="u2")
+OWNER = RequestContext(request_id="req-1", project_id="demo", user_id="u1",
+                       roles=("member", "reader"))
+ALT = RequestContext(request_id="req-2", project_id="alt", user_id="u2",
+                     roles=("member", "reader"))
 OTHER = RequestContext(request_id="req-3", project_id="other", user_id="u3")
 ADMIN = RequestContext(request_id="req-4", project_id="admin", user_id="a", roles=("admin",))
 

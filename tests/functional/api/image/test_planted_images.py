@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from tests.functional.api.image.test_images import DATA, Env, start_env
-from tests.functional.gateway import DEMO
+from tests.functional.gateway import ADMIN, DEMO
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def test_copy_image_never_fills_or_deletes_an_image_planted_in_the_target(
     assert (await env.upload(image_id)).status == 204
     planted = _plant(env, "RegionTwo", image_id, cascade_global_id=image_id,
                      cascade_owner="cascade")
-    resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+    resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=ADMIN,
                                  json={"method": {"name": "copy-image"},
                                        "stores": ["RegionTwo"]})
     assert resp.status == 202, await resp.text()
