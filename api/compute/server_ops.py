@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 import orjson
 from oslo_config import cfg
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.compute import server_cache, servers_list
@@ -618,18 +619,19 @@ class Servers:
                 await self._mark(pl.id, previous)
             raise
         crash_point("server_delete.regional_deleted")
+        # NOTE: statements, not ORM attribute changes: a concurrent delete of the
+        # same server may have removed the row meanwhile (0 rows is fine here;
+        # an ORM flush would raise StaleDataError).
         async with self._sessions.begin() as session:
-            r = await session.get(Resource, global_id)
-            if r is not None:
-                r.status = "DELETED"
+            await session.execute(update(Resource).where(Resource.global_id == global_id)
+                                  .values(status="DELETED"))
         if self._waker is not None:
             await self._waker().wake("deletes")
 
     async def _mark(self, placement_id: int, state: str) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(Placement, placement_id)
-            if row is not None:
-                row.state = state
+            await session.execute(update(Placement).where(Placement.id == placement_id)
+                                  .values(state=state))
 
     async def _forget(self, global_id: str) -> None:
         self._cache.forget(global_id)
