@@ -8,7 +8,7 @@ from typing import Sequence
 from oslo_config import cfg
 from oslo_log import log
 
-from cascade import config
+from cascade import config, logfilters
 
 __all__ = ["load_config", "require_service_password"]
 
@@ -22,6 +22,7 @@ def load_config(argv: list[str] | None,
     config.load(sys.argv[1:] if argv is None else argv, conf=conf)
     log.setup(conf, "cascade")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logfilters.install()
     return conf
 
 
