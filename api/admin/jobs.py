@@ -41,11 +41,18 @@ def _require(request: web.Request, verb: str) -> None:
     request[CTX].can(f"cascade:jobs:{verb}")
 
 
+#: Job ids are the database's 32-bit integers.
+_MAX_ID = 1 << 31
+
+
 def _job_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["job_id"])
+        job_id = int(request.match_info["job_id"])
     except ValueError:
-        raise errors.NotFound(f"Job {request.match_info['job_id']} not found") from None
+        job_id = 0
+    if not 0 < job_id < _MAX_ID:
+        raise errors.NotFound(f"Job {request.match_info['job_id'][:80]} not found")
+    return job_id
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -57,6 +64,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         marker = int(q["marker"]) if "marker" in q else None
     except ValueError:
         raise errors.BadRequest("limit and marker must be integers") from None
+    if limit < 1 or (marker is not None and not 0 < marker < _MAX_ID):
+        raise errors.BadRequest("limit must be positive and marker a job id")
     async with request.config_dict[SESSIONS]() as session:
         rows = await jobs.list_jobs(session, state=q.get("state"), kind=q.get("kind"),
                                     limit=limit, marker=marker)

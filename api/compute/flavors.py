@@ -152,9 +152,10 @@ async def create_flavor(request: web.Request) -> web.Response:
                     request[CTX], region, "compute", _flavor_path(flavor["id"]))
             except errors.RegionError:
                 pass
-        first = failed[0].error
-        if isinstance(first, errors.RegionHTTPError) and first.status < 500:
-            raise first
+        refused = [f.error for f in failed if isinstance(f.error, errors.RegionHTTPError)
+                   and f.error.status < 500]
+        if refused:  # a region's 4xx (the id is taken, a bad field) is the caller's
+            raise refused[0]
         raise errors.ServiceUnavailable(
             "Flavor not created: " + "; ".join(f.message for f in failed))
     region, answer = next(iter(made.items()))

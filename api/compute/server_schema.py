@@ -5,12 +5,13 @@ the rest and its 400 comes back unchanged (the mapping row is then removed).
 """
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from cascade import errors
 
-__all__ = ["validate_create"]
+__all__ = ["validate_create", "validate_subresource", "counts"]
 
 _NETWORK_KEYS = {"uuid", "port", "fixed_ip", "tag"}
 
@@ -81,9 +82,9 @@ def counts(server: dict[str, Any]) -> tuple[int, int]:
     :raises BadRequest: not positive integers, or min above max.
     """
     low, high = server.get("min_count", 1), server.get("max_count")
-    # Nova's schema: an integer, or a string of digits; never a float or a bool.
-    for value in (low, high):
-        if value is None:
+    # Nova's schema: an integer, or a string of digits; never a float, a bool or null.
+    for key, value in (("min_count", low), ("max_count", high)):
+        if value is None and (key == "max_count" and "max_count" not in server):
             continue
         if isinstance(value, bool) or not (
                 isinstance(value, int) or (isinstance(value, str) and value.isdigit()
@@ -96,3 +97,56 @@ def counts(server: dict[str, Any]) -> tuple[int, int]:
     if low > high:
         raise errors.BadRequest("min_count must be <= max_count")
     return low, high
+
+
+#: Nova's metadata key pattern (parameter_types.metadata) and value length.
+_META_KEY = re.compile(r"[a-zA-Z0-9-_:. ]{1,255}")
+#: Nova's tag rules: no '/' or ',', 1 to 60 characters; at most 50 per server.
+_MAX_TAGS = 50
+
+
+def _metadata_items(items: Any) -> dict[str, str]:
+    if not isinstance(items, dict):
+        raise _bad("metadata. Value: must be an object")
+    for key, value in items.items():
+        if not _META_KEY.fullmatch(key):
+            raise _bad(f"metadata. Additional properties are not allowed ({key!r} was "
+                       "unexpected)")
+        if not isinstance(value, str) or len(value) > 255:
+            raise _bad(f"metadata. Value: {value!r} is not a string of at most 255 "
+                       "characters")
+    return items
+
+
+def validate_subresource(method: str, tail: str, body: Any) -> None:
+    """A metadata or tags request body as Nova's schema takes it, checked before
+    any region sees it (a body Nova would refuse must be Cascade's 400 too).
+
+    :raises BadRequest: as Nova words it.
+    """
+    parts = tail.split("/")
+    if parts[0] == "metadata" and method in ("PUT", "POST"):
+        if len(parts) == 1:
+            if not isinstance(body, dict) or set(body) != {"metadata"}:
+                raise _bad("metadata. Value: the body must be {\"metadata\": {...}}")
+            _metadata_items(body["metadata"])
+            return
+        if not isinstance(body, dict) or set(body) != {"meta"}:
+            raise _bad("meta. Value: the body must be {\"meta\": {...}}")
+        items = _metadata_items(body["meta"])
+        if len(items) != 1:
+            raise errors.BadRequest("Request body contains too many items")
+        if parts[1] not in items:
+            raise errors.BadRequest("Request body and URI mismatch")
+    elif parts[0] == "tags" and method == "PUT":
+        if len(parts) == 2:
+            tag = parts[1]
+            if not 0 < len(tag) <= 60 or "," in tag:
+                raise _bad(f"tag. Value: {tag!r} is not a valid tag")
+            return
+        tags = body.get("tags") if isinstance(body, dict) and set(body) == {"tags"} else None
+        if not isinstance(tags, list) or len(tags) > _MAX_TAGS or not all(
+                isinstance(t, str) and 0 < len(t) <= 60 and "," not in t and "/" not in t
+                for t in tags):
+            raise _bad("tags. Value: must be a list of at most 50 tags of 1 to 60 "
+                       "characters without '/' or ','")

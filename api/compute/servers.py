@@ -10,6 +10,7 @@ from aiohttp import web
 from cascade.jsonutil import json_response
 
 from api.body import json_body
+from api.compute import server_schema
 from api.compute.keys import SERVERS
 from api.compute.microversion import MICROVERSION
 from api.urls import compute_base
@@ -165,6 +166,7 @@ async def server_subresource(request: web.Request) -> web.Response:
     if request.method in ("PUT", "POST"):
         raw = await request.read()
         body = await json_body(request) if raw else None
+    server_schema.validate_subresource(request.method, tail, body)
     if tail == "metadata" or tail.startswith("metadata/"):
         body = _metadata_body(request, tail, body)
     return await _forward(request, request.method, subpath, body)

@@ -123,13 +123,14 @@ def set_attribute(spec: dict[str, Any], key: str, value: Any) -> None:
         if not isinstance(value, bool):
             raise errors.BadRequest(f"Invalid value for {key}: {value!r}")
     elif key == "visibility":
-        if value not in VISIBILITIES:
+        if not isinstance(value, str) or value not in VISIBILITIES:
             raise errors.BadRequest(f"Invalid visibility value: {value}")
     elif key == "disk_format":
-        if value is not None and value not in DISK_FORMATS:
+        if value is not None and (not isinstance(value, str) or value not in DISK_FORMATS):
             raise errors.BadRequest(f"Invalid value '{value}' for disk_format")
     elif key == "container_format":
-        if value is not None and value not in CONTAINER_FORMATS:
+        if value is not None and (not isinstance(value, str)
+                                  or value not in CONTAINER_FORMATS):
             raise errors.BadRequest(f"Invalid value '{value}' for container_format")
     elif key == "name":
         if value is not None and (not isinstance(value, str) or len(value) > 255):

@@ -344,7 +344,8 @@ class ImageService:
             targets = [r.name for r in self._registry.enabled()]
         else:
             targets = body.get("stores") or []
-        if not isinstance(targets, list) or not targets:
+        if (not isinstance(targets, list) or not targets
+                or not all(isinstance(t, str) for t in targets)):
             raise errors.BadRequest("Import request requires stores or all_stores")
         for name in targets:
             if self._registry.get(name) is None:

@@ -50,6 +50,11 @@ async def add_region(session: AsyncSession, name: str, fields: dict[str, Any]) -
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise errors.BadRequest("Region name must be a non-empty string")
+    try:
+        paths.segment(name)  # named in /v1/regions/{name} and in config groups
+    except paths.UnsafePath:
+        raise errors.BadRequest("Region name must not hold '/', '\\' or control "
+                                "characters, nor be '.' or '..'") from None
     _check(fields)
     if await session.get(Region, name) is not None:
         raise errors.Conflict(f"Region {name} already exists")
