@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint, func, text)
+                        MetaData, String, Text, UniqueConstraint, event, false, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -116,12 +116,22 @@ class Resource(_Timestamps, Base):
     #: What this resource counts against its project's quota, e.g.
     #: ``{"instances": 1, "cores": 2, "ram": 512}``; the ledger's truth source.
     usage: Mapped[Optional[dict[str, Any]]] = mapped_column(NullableJSON)
+    #: What this object belongs to: a subnet's or port's network, a rule's group.
+    #: Derived from ``attrs`` on every ORM write (``derived_columns``).
+    parent_id: Mapped[Optional[str]] = mapped_column(UUIDStr)
+    #: Visible outside its project: a shared or external network; a public,
+    #: community or member-shared image. Derived on every ORM write, so the
+    #: views of one project query by index and never read other projects' rows.
+    beyond_project: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
 
     placements: Mapped[list["Placement"]] = relationship(
         back_populates="resource", lazy="raise", cascade="all, delete-orphan",
         passive_deletes=True)
 
-    __table_args__ = (Index("ix_resources_project_type", "project_id", "type"),)
+    __table_args__ = (Index("ix_resources_project_type", "project_id", "type"),
+                      Index("ix_resources_type_parent", "type", "parent_id"),
+                      Index("ix_resources_type_beyond", "type", "beyond_project"))
 
 
 class Placement(_Timestamps, Base):
@@ -245,3 +255,32 @@ class SyncWatermark(Base):
                                         primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: Which attribute names an object's parent, per resource type.
+_PARENT_KEY = {"subnet": "network_id", "port": "network_id",
+               "security_group_rule": "security_group_id"}
+
+
+def derived_columns(type_: str, attrs: dict[str, Any] | None,
+                    spec: dict[str, Any] | None) -> tuple[str | None, bool]:
+    """(parent_id, beyond_project) of a resource, from its JSON documents."""
+    attrs, spec = attrs or {}, spec or {}
+    key = _PARENT_KEY.get(type_)
+    parent = attrs.get(key) if key else None
+    if type_ == "network":
+        beyond = bool(attrs.get("shared") or attrs.get("router:external"))
+    elif type_ == "image":
+        visibility = spec.get("visibility", "shared")
+        beyond = visibility in ("public", "community") or (
+            visibility == "shared" and bool(attrs.get("members")))
+    else:
+        beyond = False
+    return (str(parent) if isinstance(parent, str) and parent else None), beyond
+
+
+@event.listens_for(Resource, "before_insert")
+@event.listens_for(Resource, "before_update")
+def _derive(mapper: Any, connection: Any, target: Resource) -> None:
+    target.parent_id, target.beyond_project = derived_columns(
+        target.type, target.attrs, target.spec)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
@@ -52,11 +52,14 @@ async def list_candidates(session: AsyncSession, ctx: RequestContext
     Owner, public, community and shared images are read; visibility rules
     (``records.visible``) and Glance's filters are applied by the caller.
     """
-    # NOTE: visibility lives in the JSON spec, so it is applied in Python; the
-    # candidates are every live image. Fine for thousands of images; an indexed
-    # visibility column is the next step if image counts grow large.
+    # The caller's project's images and those seen beyond their project (public,
+    # community, member-shared), by index; another project's private images
+    # are never read. Visibility rules proper are applied by the caller.
     stmt = select(Resource).where(Resource.type == records.IMAGE,
                                   Resource.status != "deleted")
+    if not ctx.is_admin:
+        stmt = stmt.where(or_(Resource.project_id == ctx.project_id,
+                              Resource.beyond_project.is_(True)))
     rows = list((await session.scalars(stmt)).all())
     if not rows:
         return []

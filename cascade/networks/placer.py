@@ -147,8 +147,7 @@ class Placer:
                 crash_point("network.regional_created")
                 await self._record(NETWORK, global_id, region, local)
         async with self._sessions() as session:
-            subnets = [r for r in await records.of_types(session, None, [SUBNET])
-                       if r.attrs.get("network_id") == global_id]
+            subnets = await records.children(session, [SUBNET], [global_id])
         for sub in subnets:
             await self.ensure_subnet(ctx, sub.global_id, region, local)
         return local
@@ -188,8 +187,7 @@ class Placer:
                     "stateful": a.get("stateful", True), "tags": list(a.get("tags", []))})
                 await self._record(SECURITY_GROUP, global_id, region, local)
         async with self._sessions() as session:
-            rules = [r for r in await records.of_types(session, None, [RULE])
-                     if r.attrs.get("security_group_id") == global_id]
+            rules = await records.children(session, [RULE], [global_id])
             have = await records.placements(session, [r.global_id for r in rules])
         for rule in rules:
             if region not in have[rule.global_id]:
@@ -212,9 +210,8 @@ class Placer:
         local = str(group["id"])
         await self._record(SECURITY_GROUP, res.global_id, region, local)
         async with self._sessions() as session:
-            rules = [r for r in await records.of_types(session, None, [RULE])
-                     if r.attrs.get("security_group_id") == res.global_id
-                     and r.attrs.get("default_rule")]
+            rules = [r for r in await records.children(session, [RULE], [res.global_id])
+                     if r.attrs.get("default_rule")]
         for rule in rules:
             for regional in group.get("security_group_rules") or []:
                 if (regional.get("direction") == rule.attrs["direction"]

@@ -82,8 +82,8 @@ class Ports:
         ctx.can("create_port", {"project_id": owner})
         async with self._sessions() as session:
             network = await records.get(session, ctx, NETWORK, attrs["network_id"])
-            subnets = {s.global_id for s in await records.of_types(session, None, [SUBNET])
-                       if s.attrs.get("network_id") == network.global_id}
+            subnets = {s.global_id for s in await records.children(
+                session, [SUBNET], [network.global_id])}
             for ip in attrs["requested_fixed_ips"]:
                 if ip.get("subnet_id") and ip["subnet_id"] not in subnets:
                     raise faults.bad_request(f"Subnet {ip['subnet_id']} is not on network "

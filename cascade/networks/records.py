@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Iterable, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.context import RequestContext
@@ -19,7 +19,7 @@ from cascade.networks import faults
 
 __all__ = ["NETWORK", "SUBNET", "PORT", "SECURITY_GROUP", "RULE", "COLLECTION", "TAG_PREFIX",
            "tag_for", "global_of_tag", "now", "visible", "get", "get_for_update",
-           "placements", "of_types", "placement_in", "derived_id",
+           "placements", "of_types", "children", "placement_in", "derived_id",
            "OWNER_TAG_PREFIX", "owner_of_tags"]
 
 NETWORK = "network"
@@ -124,11 +124,32 @@ async def placement_in(session: AsyncSession, global_id: str, region: str) -> Pl
 
 async def of_types(session: AsyncSession, ctx: RequestContext | None,
                    types: Sequence[str]) -> list[Resource]:
-    """Every object of ``types`` the caller may see (None: all)."""
-    stmt = select(Resource).where(Resource.type.in_(list(types)))
-    if ctx is not None and not ctx.is_admin:
-        if NETWORK in types or SUBNET in types:
-            rows = (await session.scalars(stmt)).all()
-            return [r for r in rows if visible(ctx, r)]
-        stmt = stmt.where(Resource.project_id == ctx.project_id)
-    return list((await session.scalars(stmt)).all())
+    """Every object of ``types`` the caller may see (None: all).
+
+    In SQL, by index: the caller's project's rows, shared networks and their
+    subnets; another project's private rows are never read.
+    """
+    of_type = Resource.type.in_(list(types))
+    if ctx is None or ctx.is_admin:
+        return list((await session.scalars(select(Resource).where(of_type))).all())
+    # NOTE: each branch carries its own index's columns: PostgreSQL then ORs
+    # index scans (one type test around the OR made it scan, 4x slower).
+    scope = [and_(of_type, Resource.project_id == ctx.project_id)]
+    if NETWORK in types:
+        scope.append(and_(Resource.type == NETWORK, Resource.beyond_project.is_(True)))
+    if SUBNET in types:
+        shared = select(Resource.global_id).where(Resource.type == NETWORK,
+                                                  Resource.beyond_project.is_(True))
+        scope.append(and_(Resource.type == SUBNET, Resource.parent_id.in_(shared)))
+    return list((await session.scalars(select(Resource).where(or_(*scope)))).all())
+
+
+async def children(session: AsyncSession, types: Sequence[str],
+                   parents: Iterable[str]) -> list[Resource]:
+    """Objects of ``types`` belonging to ``parents`` (subnets and ports of networks,
+    rules of groups), by index, whoever owns them."""
+    ids = list(parents)
+    if not ids:
+        return []
+    return list((await session.scalars(select(Resource).where(
+        Resource.type.in_(list(types)), Resource.parent_id.in_(ids)))).all())

@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable
 
 from oslo_config import cfg
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
@@ -63,9 +64,11 @@ class NetworkObjects:
         types = {r.type for r in rows}
         related: list[Resource] = []
         if NETWORK in types:
-            related += await records.of_types(session, None, [SUBNET])
+            related += await records.children(
+                session, [SUBNET], [r.global_id for r in rows if r.type == NETWORK])
         if SECURITY_GROUP in types:
-            related += await records.of_types(session, None, [RULE])
+            related += await records.children(
+                session, [RULE], [r.global_id for r in rows if r.type == SECURITY_GROUP])
         zones = self._zones()
         out = []
         for res in rows:
@@ -129,9 +132,8 @@ class NetworkObjects:
         async with self._sessions.begin() as session:
             net = await records.get(session, ctx, NETWORK, attrs["network_id"])
             ctx.can("create_subnet", {"project_id": net.project_id})
-            for other in await records.of_types(session, None, [SUBNET]):
-                if (other.attrs.get("network_id") == net.global_id
-                        and _overlaps(other.attrs["cidr"], attrs["cidr"])):
+            for other in await records.children(session, [SUBNET], [net.global_id]):
+                if _overlaps(other.attrs["cidr"], attrs["cidr"]):
                     raise faults.bad_request(
                         f"Requested subnet with cidr: {attrs['cidr']} for network: "
                         f"{net.global_id} overlaps with another subnet")
@@ -208,9 +210,8 @@ class NetworkObjects:
             group = await records.get(session, ctx, SECURITY_GROUP, attrs["security_group_id"])
             if attrs.get("remote_group_id"):
                 await records.get(session, ctx, SECURITY_GROUP, attrs["remote_group_id"])
-            for other in await records.of_types(session, None, [RULE]):
-                if (other.attrs.get("security_group_id") == group.global_id
-                        and specs.rule_key(other.attrs) == specs.rule_key(attrs)):
+            for other in await records.children(session, [RULE], [group.global_id]):
+                if specs.rule_key(other.attrs) == specs.rule_key(attrs):
                     raise faults.conflict(
                         "SecurityGroupRuleExists",
                         f"Security group rule already exists. Rule id is {other.global_id}.")
@@ -342,7 +343,7 @@ class NetworkObjects:
                     and not ctx.is_admin:
                 raise faults.conflict("SecurityGroupCannotRemoveDefault",
                                       "Removing default security group not allowed.")
-            others = await records.of_types(session, None, [PORT, SUBNET, RULE])
+            others = await _related(session, res)
         dependants = await self._prune_vanished(ctx, _dependants(res, others))
         if type_ == NETWORK and any(o.type == PORT for o in dependants):
             raise faults.in_use(NETWORK, global_id, "There are one or more ports still in "
@@ -389,6 +390,20 @@ class NetworkObjects:
                         continue
             kept.append(row)
         return kept
+
+
+async def _related(session: AsyncSession, res: Resource) -> list[Resource]:
+    """What may depend on ``res`` (``_dependants`` picks), read by index."""
+    if res.type == NETWORK:
+        return await records.children(session, [SUBNET, PORT], [res.global_id])
+    if res.type == SUBNET:
+        return await records.children(session, [PORT], [str(res.attrs.get("network_id"))])
+    if res.type == SECURITY_GROUP:
+        rules = await records.children(session, [RULE], [res.global_id])
+        ports = (await session.scalars(select(Resource).where(
+            Resource.type == PORT, Resource.project_id == res.project_id))).all()
+        return [*rules, *ports]
+    return []
 
 
 def _dependants(res: Resource, others: list[Resource]) -> list[Resource]:

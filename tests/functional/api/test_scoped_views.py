@@ -1,0 +1,71 @@
+"""One project's network, subnet and image views read only its own rows and what
+is shared with it, never other projects' private rows (SQLite and PostgreSQL):
+counted as the ORM loads them while 300 foreign rows sit in the database."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import event, insert
+
+from cascade.appkeys import SESSIONS
+from cascade.db.models import Resource, derived_columns
+from tests.fakes.region import FakeRegion
+from tests.functional.gateway import DEMO, gateway_app, gateway_conf
+
+
+def _row(type_: str, project: str, attrs: dict[str, Any], spec: dict[str, Any]
+         ) -> dict[str, Any]:
+    parent, beyond = derived_columns(type_, attrs, spec)
+    return {"global_id": str(uuid.uuid4()), "type": type_, "project_id": project,
+            "user_id": "u", "spec": spec, "attrs": attrs, "status": "ACTIVE",
+            "parent_id": parent, "beyond_project": beyond}
+
+
+@pytest.fixture
+def loaded() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def on_load(target: Resource, _context: Any) -> None:
+        seen.append(target.project_id)
+
+    event.listen(Resource, "load", on_load)
+    yield seen
+    event.remove(Resource, "load", on_load)
+
+
+async def test_views_never_read_other_projects_private_rows(
+        aiohttp_server: Any, aiohttp_client: Any, migrated_db: str, tmp_path: Path,
+        loaded: list[str]) -> None:
+    fake = FakeRegion("RegionOne")
+    srv = await aiohttp_server(fake.app())
+    fake.base = str(srv.make_url("")).rstrip("/")
+    client = await aiohttp_client(gateway_app(gateway_conf(
+        tmp_path, migrated_db, {"RegionOne": fake.base})))
+    mine = await (await client.post("/networking/v2.0/networks", headers=DEMO,
+                                    json={"network": {"name": "mine"}})).json()
+    image = {"name": "i", "visibility": "private", "disk_format": "raw",
+             "container_format": "bare"}
+    shared_net = _row("network", "owner", {"name": "shared", "shared": True}, {})
+    foreign = [shared_net,
+               _row("subnet", "owner", {"network_id": shared_net["global_id"],
+                                        "cidr": "10.5.0.0/24"}, {})]
+    for i in range(100):
+        net = _row("network", f"other{i}", {"name": f"n{i}", "shared": False}, {})
+        foreign += [net, _row("subnet", f"other{i}", {"network_id": net["global_id"],
+                                                      "cidr": "10.6.0.0/24"}, {}),
+                    _row("image", f"other{i}", {"members": {}}, image)]
+    async with client.server.app[SESSIONS].begin() as session:
+        await session.execute(insert(Resource), foreign)
+    loaded.clear()
+    for path in ("/networking/v2.0/networks", "/networking/v2.0/subnets",
+                 f"/networking/v2.0/networks/{mine['network']['id']}", "/image/v2/images"):
+        resp = await client.get(path, headers=DEMO)
+        assert resp.status == 200, await resp.text()
+    assert set(loaded) <= {"demo", "owner"}, sorted(set(loaded))[:5]
+    listed = await (await client.get("/networking/v2.0/networks", headers=DEMO)).json()
+    assert {n["name"] for n in listed["networks"]} == {"mine", "shared"}
+    subnets = await (await client.get("/networking/v2.0/subnets", headers=DEMO)).json()
+    assert [s["cidr"] for s in subnets["subnets"]] == ["10.5.0.0/24"]
