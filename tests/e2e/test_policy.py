@@ -21,8 +21,10 @@ KEYSTONE = "http://127.0.0.1:25000/v3"
 def _token(user: str, password: str, project: str | None) -> str:
     auth: dict[str, object] = {"identity": {"methods": ["password"], "password": {"user": {
         "name": user, "password": password, "domain": {"name": "Default"}}}}}
-    if project:
-        auth["scope"] = {"project": {"name": project, "domain": {"name": "Default"}}}
+    # Without a scope Keystone would scope to the user's default project:
+    # "unscoped" asks for an unscoped token explicitly.
+    auth["scope"] = ({"project": {"name": project, "domain": {"name": "Default"}}}
+                     if project else "unscoped")
     req = urllib.request.Request(f"{KEYSTONE}/auth/tokens",
                                  data=json.dumps({"auth": auth}).encode(),
                                  headers={"Content-Type": "application/json"})
