@@ -53,6 +53,9 @@ def test_traversal_tails_never_reach_the_regions_own_api(cli: Cli,
                 assert status == 404, (method, path, status, body)
                 assert body["itemNotFound"]["code"] == 404, body
                 assert "servers" not in body, body
+        # A real Nova's 400 (a bad filter) is the caller's 400, not a 503.
+        status, body = _call(cascade, token, "GET", "/compute/v2.1/flavors/detail?minRam=abc")
+        assert status == 400 and body["badRequest"]["code"] == 400, body
         # What the grammar allows still reaches the real Nova and comes back.
         status, _ = _call(cascade, token, "PUT", f"/compute/v2.1/servers/{sid}/tags/a%20b")
         assert status in (201, 204), status

@@ -241,6 +241,10 @@ class FakeRegion:
         return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def list_flavors(self, request: web.Request) -> web.Response:
+        for key in ("minRam", "minDisk"):
+            if key in request.query and not request.query[key].isdigit():
+                return self.nova_fault(400, "badRequest",
+                                       f"Invalid input for query parameters {key}.")
         return web.json_response({"flavors": [
             {**f, "links": [{"rel": "self",
                              "href": f"{self.base}/compute/v2.1/flavors/{f['id']}"}]}

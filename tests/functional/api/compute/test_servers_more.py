@@ -249,3 +249,14 @@ async def test_concurrent_deletes_of_one_server_never_answer_500(gw: Gateway) ->
         texts = [await a.text() for a in answers]
         assert all(s in (202, 204, 404, 409) for s in statuses), (statuses, texts)
         assert any(s in (202, 204) for s in statuses), statuses
+
+
+async def test_a_regions_400_on_a_flavor_list_is_the_callers_error(gw: Gateway) -> None:
+    """A bad filter is refused by the regions with 400: the caller gets that 400 in
+    Nova's format, not a 503 as if the regions were down."""
+    from tests.functional.gateway import DEMO as demo
+
+    resp = await gw.client.get("/compute/v2.1/flavors/detail?minRam=abc", headers=demo)
+    body = await resp.json()
+    assert resp.status == 400, body
+    assert body["badRequest"]["code"] == 400 and "minRam" in body["badRequest"]["message"]
