@@ -114,7 +114,8 @@ async def adopt_images(sessions: async_sessionmaker[AsyncSession], client: Regio
                 res, placements = None, []
             if res is None:
                 first = next(iter(copies.values()))
-                odd = [r for r, c in copies.items() if not _same(first, c)]
+                odd = [r for r, c in copies.items()
+                       if not _same(first, c) or c.get("owner") != first.get("owner")]
                 if odd:
                     report.conflicts += [(gid, r) for r in odd]
                     continue
@@ -127,7 +128,9 @@ async def adopt_images(sessions: async_sessionmaker[AsyncSession], client: Regio
             for name, copy in sorted(copies.items()):
                 if name in have:
                     continue
-                if not _same(res.attrs, copy):
+                if not _same(res.attrs, copy) or copy.get("owner") != res.project_id:
+                    # Another project's image with this id (planted, or a
+                    # coincidence) is never taken as this image's replica.
                     report.conflicts.append((gid, name))
                     continue
                 await mapping_store.ensure_placement(

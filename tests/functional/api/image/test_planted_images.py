@@ -71,3 +71,25 @@ async def test_copy_image_never_fills_or_deletes_an_image_planted_in_the_target(
         return copy["id"] not in fake.glance
     await env.until("replica deleted", gone)
     assert fake.glance[image_id] is planted
+
+
+async def test_image_adopt_never_takes_another_projects_image_as_a_replica(env: Env) -> None:
+    """``cascade-manage image adopt``: an image planted in RegionTwo with the same
+    id and the very same data, owned by another project, is a conflict, not a copy."""
+    import hashlib
+
+    from cascade.appkeys import REGION_CLIENT, REGIONS, SESSIONS
+    from cascade.images.adopt import adopt_images
+
+    image_id = await env.image()
+    assert (await env.upload(image_id)).status == 204
+    source = env.regions["RegionOne"].glance[image_id]
+    _plant(env, "RegionTwo", image_id, status="active", size=len(DATA),
+           checksum=hashlib.md5(DATA).hexdigest(), os_hash_algo=source["os_hash_algo"],
+           os_hash_value=source["os_hash_value"])
+    env.regions["RegionTwo"].data[image_id] = DATA
+    app = env.client.server.app
+    report = await adopt_images(app[SESSIONS], app[REGION_CLIENT], app[REGIONS])
+    assert (image_id, "RegionTwo") in report.conflicts
+    assert (image_id, "RegionTwo") not in report.replicas_added
+    assert (await env.show(image_id))["stores"] == "RegionOne"
