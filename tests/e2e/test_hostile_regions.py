@@ -102,3 +102,76 @@ def test_a_shared_network_planted_with_the_victims_tag_is_not_adopted(
         cli("regions-alt", "network", "rbac", "delete", rbac["id"], region="RegionTwo")
         cli("regions-alt", "network", "delete", planted["id"], region="RegionTwo")
         cli("cascade-demo", "network", "delete", net["id"], check=False)
+
+
+def test_a_server_planted_with_the_victims_marker_is_neither_adopted_nor_deleted(
+        cli: Cli, cascade: CascadeProcess) -> None:
+    """Another project boots a server straight in RegionTwo carrying the metadata
+    of the victim's server and of this Cascade deployment: a repairing audit
+    reports it as foreign and leaves it, and the victim's mapping is untouched."""
+    victim = cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano", "--image",
+                      "cirros-0.6.2-x86_64-disk", "--nic", "none", "--availability-zone",
+                      "RegionTwo", "--wait", "e2e-victim-vm")
+    before = _placement(cascade, victim["id"])
+    planted = cli.json("regions-alt", "server", "create", "--flavor", "m1.nano", "--image",
+                       "cirros-0.6.2-x86_64-disk", "--nic", "none", "--property",
+                       f"cascade_global_id={victim['id']}", "--property",
+                       "cascade_owner=cascade-e2e", "--wait", "e2e-planted-vm",
+                       region="RegionTwo")
+    try:
+        audit = cascade.manage("mapping", "adopt", "--region", "RegionTwo", "--type",
+                               "server", "--grace", "0", "-f", "json")
+        assert audit.returncode in (0, 1), audit.stdout + audit.stderr
+        findings = [f for f in json.loads(audit.stdout)["findings"]
+                    if f.get("local_id") == planted["id"]]
+        assert [f["action"] for f in findings] == ["orphan_foreign"], findings
+        assert cli.json("regions-admin", "server", "show", planted["id"],
+                        region="RegionTwo")["status"] == "ACTIVE"
+        after = _placement(cascade, victim["id"])
+        assert (after["local_id"], after["state"]) == (before["local_id"], before["state"])
+        shown = cli.json("cascade-demo", "server", "show", victim["id"])
+        assert shown["status"] == "ACTIVE"
+    finally:
+        cli("regions-alt", "server", "delete", "--wait", planted["id"], region="RegionTwo")
+        cli("cascade-demo", "server", "delete", "--wait", victim["id"])
+
+
+def test_a_security_group_planted_with_the_victims_tag_is_not_adopted(
+        cli: Cli, cascade: CascadeProcess) -> None:
+    """The attacker's group in RegionTwo tagged with the victim's group id and this
+    deployment's name is never used for the victim's server there."""
+    victim_project = _project_of(cli, "regions-demo")
+    group = cli.json("cascade-demo", "security", "group", "create", "e2e-victim-sg")
+    planted = cli.json("regions-alt", "security", "group", "create", "e2e-planted-sg",
+                       region="RegionTwo")
+    cli("regions-alt", "security", "group", "set", "--tag", f"cascade:{group['id']}",
+        "--tag", "cascade-owner:cascade-e2e", planted["id"], region="RegionTwo")
+    # Shared with the victim's project, so the victim's own token can see it.
+    rbac = cli.json("regions-alt", "network", "rbac", "create", "--type", "security_group",
+                    "--action", "access_as_shared", "--target-project", victim_project,
+                    planted["id"], region="RegionTwo")
+    net = cli.json("cascade-demo", "network", "create", "e2e-sg-net")
+    cli.json("cascade-demo", "subnet", "create", "--network", net["id"], "--subnet-range",
+             "10.78.0.0/24", "e2e-sg-subnet")
+    server = None
+    try:
+        server = cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano",
+                          "--image", "cirros-0.6.2-x86_64-disk", "--nic",
+                          f"net-id={net['id']}", "--security-group", group["id"],
+                          "--availability-zone", "RegionTwo", "--wait", "e2e-sg-vm")
+        local = _placement(cascade, server["id"])["local_id"]
+        for listed in cli.json("regions-admin", "port", "list", "--server", local,
+                               region="RegionTwo"):
+            port = cli.json("regions-admin", "port", "show", listed["ID"], region="RegionTwo")
+            assert planted["id"] not in port["security_group_ids"], port
+            for sg in port["security_group_ids"]:
+                owner = cli.json("regions-admin", "security", "group", "show", sg,
+                                 region="RegionTwo")["project_id"]
+                assert owner == victim_project, sg
+    finally:
+        if server:
+            cli("cascade-demo", "server", "delete", "--wait", server["id"])
+        cli("regions-alt", "network", "rbac", "delete", rbac["id"], region="RegionTwo")
+        cli("regions-alt", "security", "group", "delete", planted["id"], region="RegionTwo")
+        cli("cascade-demo", "network", "delete", net["id"], check=False)
+        cli("cascade-demo", "security", "group", "delete", group["id"], check=False)
