@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
-from cascade.quota import ledger
 
 __all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
            "regions_in_use",
            "resolve", "resolve_local_ids",
-           "regions_of_project", "pending_of_project", "activate", "remove",
+           "regions_of_project", "pending_of_project", "activate", "remove_rows",
            "resources_in_region",
            "placements_in_state"]
 
@@ -39,7 +38,7 @@ def create_resource(session: AsyncSession, *, global_id: str, type_: str, projec
 
     ``usage`` is what the resource counts against its project's quota (e.g.
     ``{"instances": 1, "cores": 2, "ram": 512}``); write it in the transaction
-    that commits the quota reservation, and ``remove`` gives it back.
+    that commits the quota reservation, and ``cascade.quota.forget`` gives it back.
     """
     res = Resource(global_id=global_id, type=type_, project_id=project_id, user_id=user_id,
                    spec=spec, attrs=attrs, status=status, usage=usage)
@@ -188,14 +187,17 @@ async def activate(session: AsyncSession, placement_id: int, local_id: str,
             res.attrs = {**res.attrs, **attrs}
 
 
-async def remove(session: AsyncSession, global_id: str) -> None:
-    """Forget a resource and all its placements, and give its quota usage back.
+async def remove_rows(session: AsyncSession, global_id: str
+                      ) -> tuple[str, dict[str, Any]] | None:
+    """Delete a resource and all its placements.
 
-    The usage goes back in the same transaction as the row, and only from the
-    call that actually deleted it, so concurrent removes never give back twice.
+    :returns: (project, usage) of the row this call deleted; None when it was
+        gone already (a concurrent remove), so only one caller gives the usage
+        back (``cascade.quota.forget``).
     """
     await session.execute(delete(Placement).where(Placement.global_id == global_id))
     gone = (await session.execute(delete(Resource).where(Resource.global_id == global_id)
                                   .returning(Resource.project_id, Resource.usage))).first()
-    if gone is not None and gone.usage:
-        await ledger.give_back(session, gone.project_id, gone.usage)
+    if gone is None:
+        return None
+    return str(gone.project_id), dict(gone.usage or {})

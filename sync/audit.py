@@ -38,8 +38,8 @@ from cascade.db.models import Job, JobState, Placement, PlacementState, Resource
 from cascade.networks import records as net_records
 from cascade.quota import ledger
 from cascade.regions.client import RegionClient
-from mapping import store
 from mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
+from cascade.quota.forget import forget
 from sync.reconcile import MISSING
 
 __all__ = ["Finding", "Report", "audit", "TYPES"]
@@ -220,7 +220,7 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
                 if repair:
                     async with sessions.begin() as session:
                         if type_ in ("server", "port"):
-                            await store.remove(session, pl.global_id)
+                            await forget(session, pl.global_id)
                         else:
                             # Images, networks and groups live on without this copy.
                             row = await session.get(Placement, pl.id)
@@ -237,7 +237,7 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
             note("finalised", pl.global_id, pl.local_id)
             if repair:
                 async with sessions.begin() as session:
-                    await store.remove(session, pl.global_id)
+                    await forget(session, pl.global_id)
             continue
         if pl.global_id in busy or created > old_enough:
             continue

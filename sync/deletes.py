@@ -15,6 +15,7 @@ from cascade import errors
 from cascade.db.models import PlacementState
 from cascade.regions.client import RegionClient
 from mapping import store
+from cascade.quota.forget import forget
 
 __all__ = ["sweep_deletes"]
 
@@ -49,7 +50,7 @@ async def sweep_deletes(sessions: async_sessionmaker[AsyncSession],
             LOG.info("delete sweep: skipping %s: %s", pl.region, exc.message)
             continue
         async with sessions.begin() as session:
-            await store.remove(session, pl.global_id)
+            await forget(session, pl.global_id)
         LOG.info("server %s deleted in %s; mapping removed", pl.global_id, pl.region)
         done += 1
     return done

@@ -12,7 +12,7 @@ from aiohttp import web
 from cascade import appkeys
 from sync import registry
 from sync.deletes import sweep_deletes
-from sync.jobs import purge_finished
+from cascade.jobs.queue import purge_finished
 from sync.audit import audit
 from sync.quota_sweep import sweep as sweep_quota
 from sync.reconcile import reconcile_all

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors, jsonutil
 from cascade.db.models import Placement, PlacementState, Resource, SyncWatermark
 from cascade.regions.client import RegionClient
-from mapping import store
+from cascade.quota.forget import forget
 
 __all__ = ["Pass", "reconcile_servers", "reconcile_all", "refresh_server", "MISSING"]
 
@@ -151,7 +151,7 @@ async def apply_servers(sessions: async_sessionmaker[AsyncSession], region: str,
             server = by_local[str(local_id)]
             if _deleted(server):
                 if state == PlacementState.DELETING:
-                    await store.remove(session, gid)
+                    await forget(session, gid)
                     result.finalised += 1
                 elif state != MISSING:
                     await session.execute(update(Placement).where(Placement.id == pl_id)

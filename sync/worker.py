@@ -24,7 +24,7 @@ from cascade import errors
 from cascade.db.models import Job, JobState
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
-from sync import jobs
+from cascade.jobs import queue as jobs
 
 __all__ = ["Outcome", "JobContext", "Handler", "PermanentError", "Worker"]
 

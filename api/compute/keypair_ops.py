@@ -27,7 +27,7 @@ from cascade.quota import ledger
 from cascade.quota.service import QuotaService
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
-from mapping import store
+from cascade.quota.forget import forget
 
 __all__ = ["Keypairs", "fingerprint"]
 
@@ -181,7 +181,7 @@ class Keypairs:
         owner = self._owner(ctx, user_id, "delete")
         async with self._sessions.begin() as session:
             res = await self._get(session, owner, name)
-            await store.remove(session, res.global_id)  # gives key_pairs back
+            await forget(session, res.global_id)  # gives key_pairs back
 
     async def ensure_in_region(self, ctx: RequestContext, name: str, region: str) -> None:
         """Make the caller's keypair ``name`` present (same public key) in ``region``.

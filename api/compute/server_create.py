@@ -33,7 +33,8 @@ from cascade.sealing import SEALED_KEY, sealer_for
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
 from mapping import rewrite, store
-from sync import jobs
+from cascade.jobs import queue as jobs
+from cascade.quota.forget import forget
 
 __all__ = ["ServerCreator", "SERVER"]
 
@@ -367,7 +368,7 @@ class ServerCreator:
 
 async def _forget(sessions: async_sessionmaker[AsyncSession], global_id: str) -> None:
     async with sessions.begin() as session:
-        await store.remove(session, global_id)
+        await forget(session, global_id)
 
 
 async def mark_error(sessions: async_sessionmaker[AsyncSession], global_id: str,

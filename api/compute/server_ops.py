@@ -28,6 +28,7 @@ from cascade.regions.registry import RegionRegistry
 from mapping import listed_views, rewrite, store
 from mapping.cache import Mapping, MappingCache
 from mapping.listed_views import ListedView, ListedViews
+from cascade.quota.forget import forget
 
 __all__ = ["Servers", "ListResult", "Forwarded"]
 
@@ -637,7 +638,7 @@ class Servers:
         self._cache.forget(global_id)
         self._in_use.clear()
         async with self._sessions.begin() as session:
-            await store.remove(session, global_id)
+            await forget(session, global_id)
 
     # -- everything else: forwarded to the server's region -------------------
 

@@ -24,7 +24,7 @@ from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from mapping import store as mapping_store
-from sync import jobs
+from cascade.jobs import queue as jobs
 
 __all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body", "is_own_replica",
            "create_regional",

@@ -30,7 +30,7 @@ from cascade.manage.progress import ProgressLine, render
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
-from sync import jobs
+from cascade.jobs import queue as jobs
 
 __all__ = ["add_parser"]
 

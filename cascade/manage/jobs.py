@@ -10,11 +10,11 @@ from typing import Any
 
 from oslo_config import cfg
 
-from api.admin.jobs import job_view
 from cascade import errors
 from cascade.db import engine as db_engine
 from cascade.manage.output import FORMATS, emit_list, emit_one
-from sync import jobs
+from cascade.jobs import queue as jobs
+from cascade.jobs.views import job_view
 
 __all__ = ["add_parser"]
 

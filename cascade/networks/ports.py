@@ -29,6 +29,7 @@ from cascade.regions.client import RegionClient
 from cascade.regions.fanout import scatter_gather, split_results
 from cascade.regions.registry import RegionRegistry
 from mapping import store
+from cascade.quota.forget import forget
 
 __all__ = ["Ports", "REGION_HINT"]
 
@@ -127,7 +128,7 @@ class Ports:
             await self._placer.ensure_port(ctx, global_id, region)
         except (errors.RegionError, errors.ClientError):
             async with self._sessions.begin() as session:
-                await store.remove(session, global_id)
+                await forget(session, global_id)
             raise
         return await self.show(ctx, global_id)
 
@@ -335,7 +336,7 @@ class Ports:
             placed = (await records.placements(session, [global_id]))[global_id]
         await self._placer.delete_copies(ctx, res, placed)
         async with self._sessions.begin() as session:
-            await store.remove(session, global_id)
+            await forget(session, global_id)
 
     # -- boots -------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.quota import ledger
 from cascade.regions.registry import RegionRegistry
 from mapping import store
+from cascade.quota.forget import forget
 
 __all__ = ["NetworkObjects", "QUOTA_OF"]
 
@@ -237,7 +238,7 @@ class NetworkObjects:
             if res is not None:
                 placed = await records.placements(session, [global_id])
                 await self._delete_copies(ctx, res, placed[global_id])
-                await store.remove(session, global_id)
+                await forget(session, global_id)
 
     # -- reads -------------------------------------------------------------
 
@@ -362,8 +363,8 @@ class NetworkObjects:
             for child in dependants:
                 if child.type in (SUBNET, RULE):
                     # Regional subnets and rules went with their network or group.
-                    await store.remove(session, child.global_id)
-            await store.remove(session, global_id)
+                    await forget(session, child.global_id)
+            await forget(session, global_id)
 
 
     async def _prune_vanished(self, ctx: RequestContext,
@@ -386,7 +387,7 @@ class NetworkObjects:
                 except errors.RegionHTTPError as exc:
                     if exc.status == 404:
                         async with self._sessions.begin() as session:
-                            await store.remove(session, row.global_id)
+                            await forget(session, row.global_id)
                         continue
             kept.append(row)
         return kept

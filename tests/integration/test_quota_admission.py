@@ -16,6 +16,7 @@ from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation, Resource
 from cascade.quota import ledger, resources
 from mapping import store
+from cascade.quota.forget import forget
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -75,7 +76,7 @@ async def test_1000_concurrent_creates_against_500_admit_exactly_500(
 
     async def delete(gid: str) -> None:
         async with sessions.begin() as s:
-            await store.remove(s, gid)
+            await forget(s, gid)
 
     # Every resource deleted twice, concurrently: each gives its usage back once.
     await asyncio.gather(*(delete(gid) for gid in ids + ids))

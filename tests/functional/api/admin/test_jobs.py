@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from cascade.appkeys import SESSIONS
-from sync import jobs
+from cascade.jobs import queue as jobs
 from tests.fakes.region import FakeRegion
 from tests.functional.gateway import ADMIN, DEMO, gateway_app, gateway_conf
 

@@ -16,6 +16,7 @@ from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation
 from cascade.quota import ledger, resources
 from mapping import store
+from cascade.quota.forget import forget
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -187,7 +188,7 @@ async def test_removing_a_resource_gives_its_usage_back_once(sessions: Sessions)
     assert await _usage(sessions) == {"instances": (1, 0), "cores": (4, 0)}
     for _ in range(2):
         async with sessions.begin() as s:
-            await store.remove(s, "g1")
+            await forget(s, "g1")
     assert await _usage(sessions) == {}
 
 
