@@ -87,7 +87,7 @@ def main() -> int:
 
     import _benchlib as bl
     from api.compute import server_cache
-    from api.compute.server_ops import Servers
+    from cascade.compute.server_ops import Servers
     from cascade.context import RequestContext
     from cascade.regions.client import RegionResponse
     from mapping.cache import Mapping

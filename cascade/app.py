@@ -18,10 +18,10 @@ from oslo_config import cfg
 from api import middleware, ops
 from api.admin.app import create_admin_app
 from api.compute.app import create_compute_app
-from api.compute.keypair_ops import Keypairs
-from api.compute.region_choice import RegionChooser
-from api.compute.server_create import ServerCreator
-from api.compute.server_ops import Servers
+from cascade.compute.keypair_ops import Keypairs
+from cascade.compute.region_choice import RegionChooser
+from cascade.compute.server_create import ServerCreator
+from cascade.compute.server_ops import Servers
 from api.image.app import create_image_app
 from api.network.app import create_network_app
 from cascade import appkeys

@@ -11,7 +11,7 @@ import logging
 
 from oslo_config import cfg
 
-from api.compute.server_create import SEALED_FIELDS, mark_error, regional_create, with_image
+from cascade.compute.server_create import SEALED_FIELDS, mark_error, regional_create, with_image
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import PlacementState

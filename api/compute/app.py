@@ -5,10 +5,10 @@ from aiohttp import web
 
 from api.compute import (availability_zones, flavors, keypairs, limits, quota_sets, servers,
                          versions)
-from api.compute.keypair_ops import Keypairs
+from cascade.compute.keypair_ops import Keypairs
 from api.compute.keys import KEYPAIRS, SERVERS
 from api.compute.microversion import microversion_middleware
-from api.compute.server_ops import Servers
+from cascade.compute.server_ops import Servers
 from cascade.appkeys import REGIONS
 from cascade.regions.registry import RegionRegistry
 

@@ -1,8 +1,8 @@
 """App keys of the compute sub-application."""
 from aiohttp import web
 
-from api.compute.keypair_ops import Keypairs
-from api.compute.server_ops import Servers
+from cascade.compute.keypair_ops import Keypairs
+from cascade.compute.server_ops import Servers
 
 __all__ = ["SERVERS", "KEYPAIRS"]
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from cascade.jsonutil import json_response
 
 from api.body import json_body
-from api.compute import server_schema
+from cascade.compute import server_schema
 from api.compute.keys import SERVERS
 from api.compute.microversion import MICROVERSION
 from api.urls import compute_base

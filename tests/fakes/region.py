@@ -272,7 +272,7 @@ class FakeRegion:
         return web.json_response({"keypair": pair})
 
     async def create_keypair(self, request: web.Request) -> web.Response:
-        from api.compute.keypair_ops import fingerprint
+        from cascade.compute.keypair_ops import fingerprint
 
         pair = (await request.json())["keypair"]
         pair["fingerprint"] = fingerprint(pair["public_key"])

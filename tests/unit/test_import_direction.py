@@ -3,9 +3,9 @@ nothing imports api or the composition root but the root itself. The root
 builds everything from configuration: the app (``cascade.app``), the processes
 (``cascade.cmd``) and the operator CLI's commands (``cascade.manage``).
 
-Issue 12 moves the code that still points the other way; until then those
-imports are listed in ``KNOWN`` and this test is a ratchet: a new import against
-the direction fails it, and so does a listed one that is gone (strike it off).
+An import that must point the other way for a while is listed in ``KNOWN``
+(empty now): a new import against the direction fails the test, and so does a
+listed one that is gone (strike it off).
 """
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ MAPPING_MAY_USE = ("cascade.db", "cascade.errors", "cascade.typedefs", "cascade.
                    "cascade.jsonutil")
 
 #: (importer, imported package) pairs against the direction, still to move (issue 12).
-KNOWN = {
-    ("sync.server_build", "api.compute"),  # the compute service still lives in api/
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _layer(module: str) -> str:

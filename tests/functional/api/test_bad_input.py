@@ -149,7 +149,7 @@ async def test_a_client_image_id_cannot_take_another_projects_keypair_id(client:
     created first with that id must not block the owner's keypair."""
     import uuid
 
-    from api.compute.keypair_ops import _key_id
+    from cascade.compute.keypair_ops import _key_id
 
     stolen = _key_id("u1", "mykey")
     resp = await client.post("/image/v2/images", headers=ALT, json={

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 
 from api.body import MAX_DEPTH, parse_json
-from api.compute import servers_list
+from cascade.compute import servers_list
 from api.image import listing
 from cascade import errors
 from cascade.context import RequestContext

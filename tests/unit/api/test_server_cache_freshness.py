@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from api.compute.server_cache import cached_view
+from cascade.compute.server_cache import cached_view
 from cascade.db.models import Resource
 
 

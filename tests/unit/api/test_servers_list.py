@@ -1,6 +1,6 @@
 """The cross-region merge: sort keys first, then region, ties in each region's order;
 a full page cuts the answer at its end; markers filter what was served."""
-from api.compute.servers_list import Marker, after_marker, merge_pages, parse_sort
+from cascade.compute.servers_list import Marker, after_marker, merge_pages, parse_sort
 
 SPEC = parse_sort([], [])  # created_at desc
 

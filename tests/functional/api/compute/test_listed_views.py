@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.compute.server_ops import Servers
+from cascade.compute.server_ops import Servers
 
 from cascade.appkeys import SESSIONS
 from cascade.db.models import Resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from api.compute.keypair_ops import fingerprint
+from cascade.compute.keypair_ops import fingerprint
 from tests.functional.api.compute.conftest import Gateway
 from tests.functional.gateway import ADMIN, ALT, DEMO
 

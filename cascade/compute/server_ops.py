@@ -15,8 +15,8 @@ from oslo_config import cfg
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.compute import server_cache, servers_list
-from api.compute.server_create import SERVER, ServerCreator
+from cascade.compute import server_cache, servers_list
+from cascade.compute.server_create import SERVER, ServerCreator
 from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.bus import Waker

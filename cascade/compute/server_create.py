@@ -16,9 +16,9 @@ from typing import Any, Awaitable, Callable
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.compute import server_cache, server_schema
-from api.compute.keypair_ops import Keypairs
-from api.compute.region_choice import RegionChooser
+from cascade.compute import server_cache, server_schema
+from cascade.compute.keypair_ops import Keypairs
+from cascade.compute.region_choice import RegionChooser
 from cascade.networks.ports import Ports
 from cascade.quota import ledger
 from cascade.quota.service import QuotaService
