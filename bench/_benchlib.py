@@ -327,7 +327,10 @@ def _memoize_resolve() -> None:
     """EXPERIMENT ONLY (--what-if cached-resolve): keep each server's (resource,
     placement) lookup in a dict in this process, to measure what Cascade's show path
     would cost without a database round trip. Not a fix: it ignores invalidation."""
-    from api.compute import server_ops
+    try:
+        from cascade.compute import server_ops
+    except ImportError:  # a checkout from before the compute service left api/
+        from api.compute import server_ops  # type: ignore[no-redef]
 
     cls = server_ops.Servers
     name = next((n for n in ("resolve", "_resolve") if hasattr(cls, n)), None)

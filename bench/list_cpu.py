@@ -86,8 +86,12 @@ def main() -> int:
     import orjson
 
     import _benchlib as bl
-    from api.compute import server_cache
-    from cascade.compute.server_ops import Servers
+    try:
+        from cascade.compute import server_cache
+        from cascade.compute.server_ops import Servers
+    except ImportError:  # a checkout from before the compute service left api/ (--src)
+        from api.compute import server_cache  # type: ignore[no-redef]
+        from api.compute.server_ops import Servers  # type: ignore[no-redef]
     from cascade.context import RequestContext
     from cascade.regions.client import RegionResponse
     from mapping.cache import Mapping
