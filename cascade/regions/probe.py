@@ -22,6 +22,10 @@ _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5, sock_connect=2)
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str) -> Any:
+    # NOTE: not through RegionClient, on purpose: a probe reads the unauthenticated
+    # version document at an endpoint's root (a path RegionClient refuses to
+    # build), must reach regions marked down (that is how they come back up),
+    # and has its own short deadline. It shares the client's HTTP session.
     async with session.get(url, timeout=_PROBE_TIMEOUT,
                            headers={"Accept": "application/json"}) as resp:
         if resp.status >= 400 and resp.status != 300:

@@ -70,6 +70,8 @@ class ServiceAuth:
                                   "domain": {"name": c.project_domain_name}}},
         }}
         try:
+            # NOTE: Keystone, not a region: RegionClient needs this token (and
+            # the catalog it comes with) before it can call any region.
             async with self._session.post(
                     f"{self.auth_url}/auth/tokens", json=body,
                     timeout=aiohttp.ClientTimeout(total=10)) as resp:
