@@ -22,6 +22,18 @@ __all__ = ["list_flavors", "list_flavors_detail", "show_flavor", "create_flavor"
            "delete_flavor"]
 
 
+def _raise_callers_error(failed: list[Any], but_not: int | None = None) -> None:
+    """A region's 4xx is the caller's error, whatever the other regions did.
+
+    :raises RegionHTTPError: the first regional 4xx (other than ``but_not``).
+    """
+    for failure in failed:
+        error = failure.error
+        if (isinstance(error, errors.RegionHTTPError) and 400 <= error.status < 500
+                and error.status != but_not):
+            raise error
+
+
 async def _ask_all(request: web.Request, path: str,
                    params: dict[str, str] | None = None) -> dict[str, Any]:
     client = request.config_dict[REGION_CLIENT]
@@ -38,10 +50,7 @@ async def _ask_all(request: web.Request, path: str,
     results = await scatter_gather(regions, ask,
                                    timeout=request.config_dict[CONF].api.region_timeout)
     good, failed = split_results(results)
-    refused = [f.error for f in failed if isinstance(f.error, errors.RegionHTTPError)
-               and 400 <= f.error.status < 500 and f.error.status != 404]
-    if refused:  # a region's 4xx (a bad filter, say) is the caller's error
-        raise refused[0]
+    _raise_callers_error(failed, but_not=404)  # a bad filter, say
     if not good:
         not_found = [f for f in failed if isinstance(f.error, errors.RegionHTTPError)
                      and f.error.status == 404]
@@ -152,10 +161,7 @@ async def create_flavor(request: web.Request) -> web.Response:
                     request[CTX], region, "compute", _flavor_path(flavor["id"]))
             except errors.RegionError:
                 pass
-        refused = [f.error for f in failed if isinstance(f.error, errors.RegionHTTPError)
-                   and f.error.status < 500]
-        if refused:  # a region's 4xx (the id is taken, a bad field) is the caller's
-            raise refused[0]
+        _raise_callers_error(failed)  # the id is taken, a bad field
         raise errors.ServiceUnavailable(
             "Flavor not created: " + "; ".join(f.message for f in failed))
     region, answer = next(iter(made.items()))
