@@ -7,6 +7,7 @@ ERROR with a fault naming the cause, as Nova shows a failed build.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from oslo_config import cfg
@@ -31,12 +32,13 @@ _POLL = 1.0
 _SEALERS: dict[tuple[str | None, str], Sealer] = {}
 
 
-def _sealer(conf: cfg.ConfigOpts) -> Sealer:
-    """The deployment's sealer, its key read once per key setting and state path."""
+async def _sealer(conf: cfg.ConfigOpts) -> Sealer:
+    """The deployment's sealer, its key read once per key setting and state path
+    (in a thread: the key file is read, or made, off the event loop)."""
     key = (conf.sync.job_secret_key, conf.state_path)
     found = _SEALERS.get(key)
     if found is None:
-        found = _SEALERS[key] = sealer_for(conf)
+        found = _SEALERS[key] = await asyncio.to_thread(sealer_for, conf)
     return found
 
 
@@ -69,7 +71,7 @@ async def handle(ctx: JobContext) -> Outcome:
         return Outcome.done()
     c = p["ctx"]
     # Jobs queued before sealing kept the token in ctx (and nothing else secret).
-    secrets = (_sealer(ctx.conf).open(p[SEALED_KEY]) if SEALED_KEY in p
+    secrets = ((await _sealer(ctx.conf)).open(p[SEALED_KEY]) if SEALED_KEY in p
                else {"auth_token": c.get("auth_token")})
     rctx = RequestContext(request_id=c["request_id"], project_id=c["project_id"],
                           user_id=c["user_id"], roles=tuple(c["roles"]),
