@@ -121,6 +121,7 @@ async def _current_tags(request: web.Request, type_: str, gid: str) -> list[str]
 
 async def get_tags(request: web.Request) -> web.Response:
     type_, gid = _tag_target(request)
+    request[CTX].can(f"get_{type_}")
     return json_response({"tags": await _current_tags(request, type_, gid)})
 
 

@@ -70,6 +70,17 @@ async def _purge(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse answers anything else with 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     grp = sub.add_parser("jobs", help="durable jobs")
     jsub = grp.add_subparsers(dest="action", required=True)
@@ -85,6 +96,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("-f", "--format", choices=FORMATS, default="table")
         p.set_defaults(func=_one)
     purge = jsub.add_parser("purge", help="delete finished jobs past their retention")
-    purge.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
+    purge.add_argument("--older-than", type=_seconds, default=None, metavar="SECONDS",
                        help="default: [sync] job_retention")
     purge.set_defaults(func=_purge)

@@ -78,3 +78,12 @@ async def test_show_and_exit_codes(run: Run, capsys: pytest.CaptureFixture[str])
     assert await run("mapping", "show", "no-such-id") == 1
     assert "No mapping for no-such-id" in capsys.readouterr().out
     assert await run("mapping") == 127
+
+
+def test_jobs_purge_refuses_a_retention_that_is_not_seconds() -> None:
+    """A negative, infinite or non-numeric --older-than would purge what it should
+    not (or nothing): bad arguments, 127, before any database is touched."""
+    from cascade.cmd.manage import main
+
+    for value in ("-5", "nan", "inf", "abc"):
+        assert main(["jobs", "purge", f"--older-than={value}"]) == 127, value
