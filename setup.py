@@ -6,8 +6,7 @@ setup(
     version="0.1.0",
     description="Multi-region federation gateway for OpenStack",
     python_requires=">=3.11",
-    packages=find_packages(include=["cascade", "cascade.*", "api", "api.*",
-                                    "mapping", "mapping.*", "sync", "sync.*"]),
+    packages=find_packages(include=["cascade", "cascade.*"]),
     package_data={"cascade.db": ["migrations/*.py", "migrations/*.mako",
                                  "migrations/versions/*.py", "alembic.ini"]},
     install_requires=[
@@ -38,6 +37,7 @@ setup(
             "types-PyYAML",
             "ruff>=0.5",
             "hypothesis>=6.100",
+            "setuptools>=70.1",
         ],
     },
     entry_points={

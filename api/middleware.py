@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from aiohttp import web
 from oslo_config import cfg
 
-from api.faults import fault_response, unauthorized_response
+from cascade.api.faults import fault_response, unauthorized_response
 from cascade import errors
 from cascade.appkeys import AUTH, CONF, CTX, POLICY, PUBLIC_URLS, REQUEST_ID, SERVICE, URLS
 from cascade.context import RequestContext, new_request_id

@@ -15,7 +15,7 @@ import datetime as dt
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from api.middleware import public
+from cascade.api.middleware import public
 from cascade import metrics
 from cascade import errors
 from cascade.appkeys import AUTH, POLICY, REGIONS, SESSIONS

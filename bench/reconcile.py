@@ -268,7 +268,7 @@ async def run(args: argparse.Namespace, db: bl.Database, stubs: dict[str, bl.Chi
     from cascade.regions.client import RegionClient
     from cascade.regions.registry import RegionInfo, RegionRegistry
     from cascade.regions.service_auth import ServiceAuth
-    from sync import reconcile
+    from cascade.sync import reconcile
 
     names = list(stubs)
     n = args.servers_per_region

@@ -463,8 +463,8 @@ async def _whatif_copy(ctx: Any, attrs: dict[str, Any], source: str, source_id: 
 
     The checks at the end are the original's, kept short. Returns the chunk count.
     """
-    from sync.image_replication import _matches
-    from sync.worker import PermanentError
+    from cascade.sync.image_replication import _matches
+    from cascade.sync.worker import PermanentError
 
     def _update(md5: Any, digest: Any, chunk: bytes) -> None:   # as at a43e7a9
         md5.update(chunk)
@@ -544,7 +544,7 @@ async def _copier(args: argparse.Namespace) -> dict[str, Any]:
         from cascade import config
         from cascade.regions.client import RegionClient
         from cascade.regions.registry import RegionInfo, RegionRegistry
-        from sync import image_replication
+        from cascade.sync import image_replication
 
         out["cascade_from"] = str(Path(image_replication.__file__).resolve())
         conf = config.load([], default_config_files=[])

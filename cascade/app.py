@@ -15,15 +15,15 @@ import aiohttp
 from aiohttp import web
 from oslo_config import cfg
 
-from api import middleware, ops
-from api.admin.app import create_admin_app
-from api.compute.app import create_compute_app
+from cascade.api import middleware, ops
+from cascade.api.admin.app import create_admin_app
+from cascade.api.compute.app import create_compute_app
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
 from cascade.compute.server_create import ServerCreator
 from cascade.compute.server_ops import Servers
-from api.image.app import create_image_app
-from api.network.app import create_network_app
+from cascade.api.image.app import create_image_app
+from cascade.api.network.app import create_network_app
 from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
 from cascade.bus import make_waker
@@ -41,9 +41,9 @@ from cascade.regions.client import RegionClient
 from cascade.regions.probe import probe_all
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
-from sync.loops import sync_context
-from sync.notifications import ON_CHANGE, notify_context
-from sync.refresh import refresher
+from cascade.sync.loops import sync_context
+from cascade.sync.notifications import ON_CHANGE, notify_context
+from cascade.sync.refresh import refresher
 
 __all__ = ["create_app"]
 

@@ -38,9 +38,9 @@ from cascade.db.models import Job, JobState, Placement, PlacementState, Resource
 from cascade.networks import records as net_records
 from cascade.quota import ledger
 from cascade.regions.client import RegionClient
-from mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
+from cascade.mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
 from cascade.quota.forget import forget
-from sync.reconcile import MISSING
+from cascade.sync.reconcile import MISSING
 
 __all__ = ["Finding", "Report", "audit", "TYPES"]
 

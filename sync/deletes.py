@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.db.models import PlacementState
 from cascade.regions.client import RegionClient
-from mapping import store
+from cascade.mapping import store
 from cascade.quota.forget import forget
 
 __all__ = ["sweep_deletes"]

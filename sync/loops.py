@@ -10,13 +10,13 @@ from typing import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from cascade import appkeys
-from sync import registry
-from sync.deletes import sweep_deletes
+from cascade.sync import registry
+from cascade.sync.deletes import sweep_deletes
 from cascade.jobs.queue import purge_finished
-from sync.audit import audit
-from sync.quota_sweep import sweep as sweep_quota
-from sync.reconcile import reconcile_all
-from sync.worker import Worker
+from cascade.sync.audit import audit
+from cascade.sync.quota_sweep import sweep as sweep_quota
+from cascade.sync.reconcile import reconcile_all
+from cascade.sync.worker import Worker
 
 __all__ = ["LOOPS", "sync_context", "run_periodic", "WORKER"]
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from cascade import appkeys
 from cascade.notify.listener import OnChange, RegionListeners
-from sync import registry
+from cascade.sync import registry
 
 __all__ = ["notify_context", "ON_CHANGE", "LISTENERS", "NAME"]
 

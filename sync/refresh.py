@@ -17,7 +17,7 @@ from cascade import errors
 from cascade.db.models import Placement, Resource
 from cascade.notify.events import Change
 from cascade.regions.client import RegionClient
-from sync.reconcile import MISSING, refresh_server
+from cascade.sync.reconcile import MISSING, refresh_server
 
 __all__ = ["refresher"]
 

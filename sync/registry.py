@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sync import image_replication, server_build
-from sync.worker import Handler
+from cascade.sync import image_replication, server_build
+from cascade.sync.worker import Handler
 
 __all__ = ["HANDLERS", "enabled"]
 

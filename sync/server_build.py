@@ -18,8 +18,8 @@ from cascade.context import RequestContext
 from cascade.db.models import PlacementState
 from cascade.images import store as image_store
 from cascade.sealing import SEALED_KEY, Sealer, sealer_for
-from mapping import store
-from sync.worker import JobContext, Outcome
+from cascade.mapping import store
+from cascade.sync.worker import JobContext, Outcome
 
 __all__ = ["handle"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.admin import jobs, mappings, regions
+from cascade.api.admin import jobs, mappings, regions
 
 __all__ = ["create_admin_app"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.urls import public_base
+from cascade.api.urls import public_base
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS
 from cascade.jsonutil import json_response
-from mapping import inspect
+from cascade.mapping import inspect
 
 __all__ = ["list_mappings", "show_mapping", "DEFAULT_LIMIT", "MAX_LIMIT"]
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from cascade.jsonutil import json_response
 from sqlalchemy import select
 
-from api.body import json_body
+from cascade.api.body import json_body
 from cascade import errors
 from cascade.appkeys import CTX, HTTP, REGIONS, SERVICE_AUTH, SESSIONS
 from cascade.db.models import Region

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.compute import (availability_zones, flavors, keypairs, limits, quota_sets, servers,
+from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_sets, servers,
                          versions)
 from cascade.compute.keypair_ops import Keypairs
-from api.compute.keys import KEYPAIRS, SERVERS
-from api.compute.microversion import microversion_middleware
+from cascade.api.compute.keys import KEYPAIRS, SERVERS
+from cascade.api.compute.microversion import microversion_middleware
 from cascade.compute.server_ops import Servers
 from cascade.appkeys import REGIONS
 from cascade.regions.registry import RegionRegistry

@@ -9,14 +9,14 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.body import json_body
-from api.compute.microversion import MICROVERSION
-from api.urls import compute_base
+from cascade.api.body import json_body
+from cascade.api.compute.microversion import MICROVERSION
+from cascade.api.urls import compute_base
 from cascade import errors
 from cascade.appkeys import CONF, CTX, REGION_CLIENT, REGIONS
 from cascade.regions import paths
 from cascade.regions.fanout import scatter_gather, split_results
-from mapping.rewrite import flavor_to_global
+from cascade.mapping.rewrite import flavor_to_global
 
 __all__ = ["list_flavors", "list_flavors_detail", "show_flavor", "create_flavor",
            "delete_flavor"]

@@ -5,8 +5,8 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.body import json_body
-from api.compute.keys import KEYPAIRS
+from cascade.api.body import json_body
+from cascade.api.compute.keys import KEYPAIRS
 from cascade.appkeys import CTX
 
 __all__ = ["list_keypairs", "create_keypair", "show_keypair", "delete_keypair"]

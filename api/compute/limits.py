@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.compute.microversion import MICROVERSION, parse
+from cascade.api.compute.microversion import MICROVERSION, parse
 from cascade.appkeys import CTX, QUOTAS
 from cascade.jsonutil import json_response
 

@@ -9,7 +9,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from api.faults import fault_response
+from cascade.api.faults import fault_response
 from cascade.appkeys import REGIONS
 from cascade.regions.registry import RegionRegistry
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from api.body import json_body
-from api.compute.microversion import MICROVERSION, parse
+from cascade.api.body import json_body
+from cascade.api.compute.microversion import MICROVERSION, parse
 from cascade import errors
 from cascade.appkeys import CTX, QUOTAS
 from cascade.context import RequestContext

@@ -9,15 +9,15 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.body import json_body
+from cascade.api.body import json_body
 from cascade.compute import server_schema
-from api.compute.keys import SERVERS
-from api.compute.microversion import MICROVERSION
-from api.urls import compute_base
+from cascade.api.compute.keys import SERVERS
+from cascade.api.compute.microversion import MICROVERSION
+from cascade.api.urls import compute_base
 from cascade import errors
 from cascade.appkeys import CONF, CTX
 from cascade.regions import paths
-from mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
+from cascade.mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
 
 __all__ = ["create_server", "show_server", "list_servers", "list_servers_detail",
            "delete_server", "update_server", "server_action", "server_subresource",

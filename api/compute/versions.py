@@ -7,9 +7,9 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.compute.microversion import supported_range
-from api.middleware import public
-from api.urls import public_base
+from cascade.api.compute.microversion import supported_range
+from cascade.api.middleware import public
+from cascade.api.urls import public_base
 from cascade.appkeys import REGIONS
 
 __all__ = ["versions", "version_v21"]

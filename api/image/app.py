@@ -5,11 +5,11 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.image import images, members, patch, schemas, tags
-from api.image.keys import IMAGES
-from api.image.list_images import list_images
-from api.middleware import public
-from api.urls import image_base
+from cascade.api.image import images, members, patch, schemas, tags
+from cascade.api.image.keys import IMAGES
+from cascade.api.image.list_images import list_images
+from cascade.api.middleware import public
+from cascade.api.urls import image_base
 from cascade.appkeys import REGIONS
 from cascade.images.service import ImageService
 

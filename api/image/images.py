@@ -7,9 +7,9 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.body import json_body
-from api.image.keys import IMAGES
-from api.urls import image_base
+from cascade.api.body import json_body
+from cascade.api.image.keys import IMAGES
+from cascade.api.urls import image_base
 from cascade import errors
 from cascade.appkeys import CTX, REGIONS
 

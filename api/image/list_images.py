@@ -7,7 +7,7 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.image.listing import filter_sort_page
+from cascade.api.image.listing import filter_sort_page
 from cascade.appkeys import CTX, SESSIONS
 from cascade.images import store
 

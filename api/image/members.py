@@ -16,7 +16,7 @@ from aiohttp import web
 
 from cascade.jsonutil import json_response
 
-from api.body import json_body
+from cascade.api.body import json_body
 from cascade.images.rowlock import load_for_update
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from api.body import json_body
+from cascade.api.body import json_body
 from cascade.images.rowlock import load_for_update, touch
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.image.patch import TAG_QUOTA
+from cascade.api.image.patch import TAG_QUOTA
 from cascade.images.rowlock import load_for_update, touch
 from cascade import errors
 from cascade.appkeys import CTX, SESSIONS

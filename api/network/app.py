@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.middleware import public
-from api.network import extensions, quotas, resources
-from api.network.keys import OBJECTS, PORTS
-from api.urls import network_base
+from cascade.api.middleware import public
+from cascade.api.network import extensions, quotas, resources
+from cascade.api.network.keys import OBJECTS, PORTS
+from cascade.api.urls import network_base
 from cascade.jsonutil import json_response
 from cascade.networks.ports import Ports
 from cascade.networks.service import NetworkObjects

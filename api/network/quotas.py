@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from api.body import json_body
-from api.compute.quota_sets import parse_limit
+from cascade.api.body import json_body
+from cascade.api.compute.quota_sets import parse_limit
 from cascade import errors
 from cascade.appkeys import CTX, QUOTAS
 from cascade.context import RequestContext

@@ -5,9 +5,9 @@ from typing import Any
 
 from aiohttp import web
 
-from api.body import json_body
-from api.network.keys import OBJECTS, PORTS
-from api.urls import network_base
+from cascade.api.body import json_body
+from cascade.api.network.keys import OBJECTS, PORTS
+from cascade.api.urls import network_base
 from cascade.appkeys import CTX
 from cascade.jsonutil import json_response
 from cascade.networks import query as neutron_query

@@ -32,7 +32,7 @@ from cascade.images.service import ImageService
 from cascade.sealing import SEALED_KEY, sealer_for
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
-from mapping import rewrite, store
+from cascade.mapping import rewrite, store
 from cascade.jobs import queue as jobs
 from cascade.quota.forget import forget
 

@@ -25,9 +25,9 @@ from cascade.db.models import Placement, PlacementState, Resource
 from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.fanout import scatter_process, split_results
 from cascade.regions.registry import RegionRegistry
-from mapping import listed_views, rewrite, store
-from mapping.cache import Mapping, MappingCache
-from mapping.listed_views import ListedView, ListedViews
+from cascade.mapping import listed_views, rewrite, store
+from cascade.mapping.cache import Mapping, MappingCache
+from cascade.mapping.listed_views import ListedView, ListedViews
 from cascade.quota.forget import forget
 
 __all__ = ["Servers", "ListResult", "Forwarded"]

@@ -22,7 +22,7 @@ from cascade.db.models import PlacementState, Resource
 from cascade.images import records, store
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
-from mapping import store as mapping_store
+from cascade.mapping import store as mapping_store
 
 __all__ = ["AdoptReport", "adopt_images"]
 

@@ -23,7 +23,7 @@ from cascade.images import records, rowlock, store
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
-from mapping import store as mapping_store
+from cascade.mapping import store as mapping_store
 from cascade.jobs import queue as jobs
 
 __all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body", "is_own_replica",

@@ -20,7 +20,7 @@ from cascade import errors
 from cascade.db import engine as db_engine
 from cascade.manage.output import FORMATS, emit_list, emit_one
 from cascade.manage import verify
-from mapping import inspect
+from cascade.mapping import inspect
 
 __all__ = ["add_parser", "Subcommand", "SUBCOMMANDS"]
 

@@ -14,7 +14,7 @@ from oslo_config import cfg
 from cascade.db import engine as db_engine
 from cascade.manage.output import FORMATS, emit_list
 from cascade.quota import ledger, resources
-from sync.quota_sweep import release_expired
+from cascade.sync.quota_sweep import release_expired
 
 __all__ = ["add_parser"]
 

@@ -27,7 +27,7 @@ from cascade.manage.output import emit_list, emit_one
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
-from sync import audit as drift
+from cascade.sync import audit as drift
 
 __all__ = ["verify", "adopt", "arguments"]
 

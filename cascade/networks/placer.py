@@ -26,7 +26,7 @@ from cascade.db.models import Placement, PlacementState, Resource
 from cascade.networks import records
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.regions.client import RegionClient
-from mapping import store
+from cascade.mapping import store
 
 __all__ = ["Placer", "REGIONAL_PATH"]
 

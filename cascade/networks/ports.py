@@ -28,7 +28,7 @@ from cascade.quota import ledger
 from cascade.regions.client import RegionClient
 from cascade.regions.fanout import scatter_gather, split_results
 from cascade.regions.registry import RegionRegistry
-from mapping import store
+from cascade.mapping import store
 from cascade.quota.forget import forget
 
 __all__ = ["Ports", "REGION_HINT"]

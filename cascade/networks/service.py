@@ -23,7 +23,7 @@ from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.quota import ledger
 from cascade.regions.registry import RegionRegistry
-from mapping import store
+from cascade.mapping import store
 from cascade.quota.forget import forget
 
 __all__ = ["NetworkObjects", "QUOTA_OF"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.quota import ledger
-from mapping import store
+from cascade.mapping import store
 
 __all__ = ["forget"]
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from cascade.bus import RpcWaker
-from sync.loops import run_periodic
+from cascade.sync.loops import run_periodic
 from tests.conftest import write_conf
 
 TRANSPORT = os.environ.get("CASCADE_TEST_TRANSPORT_URL", "rabbit://guest:guest@127.0.0.1:5672/")

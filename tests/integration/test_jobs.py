@@ -15,7 +15,7 @@ from cascade.db import engine as db_engine
 from cascade.db.models import Job, JobState
 from cascade.regions.registry import RegionRegistry
 from cascade.jobs import queue as jobs
-from sync.worker import JobContext, Outcome, PermanentError, Worker
+from cascade.sync.worker import JobContext, Outcome, PermanentError, Worker
 from tests.conftest import write_conf
 
 

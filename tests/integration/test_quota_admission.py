@@ -15,7 +15,7 @@ from cascade import config, errors
 from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation, Resource
 from cascade.quota import ledger, resources
-from mapping import store
+from cascade.mapping import store
 from cascade.quota.forget import forget
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from cascade.appkeys import REGION_CLIENT, SESSIONS
 from cascade.db.models import Placement, PlacementState, Resource, SyncWatermark
 from cascade.quota import ledger
-from sync.audit import audit
-from sync.reconcile import MISSING, reconcile_servers, refresh_server
+from cascade.sync.audit import audit
+from cascade.sync.reconcile import MISSING, reconcile_servers, refresh_server
 from tests.functional.api.compute.conftest import Gateway
 from tests.functional.gateway import DEMO
 

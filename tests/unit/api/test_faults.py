@@ -1,7 +1,7 @@
 """Each service's error body format, as its real service renders it."""
 import json
 
-from api.faults import fault_response, unauthorized_response
+from cascade.api.faults import fault_response, unauthorized_response
 
 
 def test_nova_fault_names() -> None:

@@ -1,5 +1,5 @@
 """The advertised compute range is what every enabled region supports."""
-from api.compute.microversion import supported_range
+from cascade.api.compute.microversion import supported_range
 from cascade.regions.registry import RegionInfo, RegionRegistry
 
 

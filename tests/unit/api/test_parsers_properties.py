@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from api.body import parse_json
+from cascade.api.body import parse_json
 from cascade.compute import servers_list
-from api.image import listing
+from cascade.api.image import listing
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource

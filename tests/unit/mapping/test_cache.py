@@ -1,5 +1,5 @@
 """The in-process mapping cache: lookups both ways, eviction, staleness, bounds."""
-from mapping.cache import Mapping, MappingCache
+from cascade.mapping.cache import Mapping, MappingCache
 
 
 def _m(i: int) -> Mapping:

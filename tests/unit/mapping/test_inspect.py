@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import config, errors
 from cascade.db import engine as db_engine
 from cascade.db.models import PlacementState, Region, Resource
-from mapping import inspect, store
+from cascade.mapping import inspect, store
 
 # Fixed ids so the expected order does not depend on uuid4; '0...' < 'a...' in
 # every collation.

@@ -1,5 +1,5 @@
 """Remembered list entries: exact keys, bounded, and the page split they key on."""
-from mapping.listed_views import ListedView, ListedViews, split_servers
+from cascade.mapping.listed_views import ListedView, ListedViews, split_servers
 
 
 def _view(i: int) -> ListedView:

@@ -1,5 +1,5 @@
 """Regional ids and URLs never reach tenants."""
-from mapping.rewrite import GLOBAL_ID_KEY, rewrite_url, server_to_global
+from cascade.mapping.rewrite import GLOBAL_ID_KEY, rewrite_url, server_to_global
 
 REGIONAL = "http://127.0.0.1:25774/v2.1"
 CASCADE = "http://127.0.0.1:28080/compute/v2.1"
@@ -35,7 +35,7 @@ def test_foreign_urls_are_left_alone() -> None:
 
 
 def test_a_swapped_image_id_is_swapped_in_its_links_too() -> None:
-    from mapping.rewrite import swap_image_id
+    from cascade.mapping.rewrite import swap_image_id
     image = {"id": "local-img", "links": [
         {"rel": "bookmark", "href": "http://127.0.0.1:28080/compute/images/local-img"}]}
     out = swap_image_id(image, "global-img")

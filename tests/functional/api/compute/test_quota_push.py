@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from cascade.appkeys import QUOTAS, SESSIONS
 from cascade.quota import ledger
-from sync.quota_sweep import sweep
+from cascade.sync.quota_sweep import sweep
 from tests.fakes.neutron import SERVICE_TOKEN
 from tests.fakes.region import FakeRegion
 from tests.functional.gateway import ADMIN, DEMO, gateway_app, gateway_conf

@@ -8,7 +8,7 @@ import pytest
 
 from cascade.appkeys import REGION_CLIENT, SESSIONS
 from cascade.db.models import PlacementState
-from sync.deletes import sweep_deletes
+from cascade.sync.deletes import sweep_deletes
 from tests.functional.api.compute.conftest import Gateway
 from tests.functional.gateway import ADMIN, ALT, DEMO
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
-from api.image import listing, members, schemas, tags
-from api.image.patch import apply_patch
+from cascade.api.image import listing, members, schemas, tags
+from cascade.api.image.patch import apply_patch
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource

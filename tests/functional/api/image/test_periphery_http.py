@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api import middleware
-from api.image import members, schemas, tags
-from api.image.listing import filter_sort_page
-from api.image.patch import PATCH_MEDIA_TYPE, patch_image
+from cascade.api import middleware
+from cascade.api.image import members, schemas, tags
+from cascade.api.image.listing import filter_sort_page
+from cascade.api.image.patch import PATCH_MEDIA_TYPE, patch_image
 from cascade import config
 from cascade.appkeys import AUTH, CONF, CTX, SESSIONS, URLS
 from cascade.auth.identity import NoAuth

@@ -10,7 +10,7 @@ from aiohttp import web
 from cascade import appkeys
 from cascade.notify.events import Change
 from cascade.regions.registry import RegionInfo, RegionRegistry
-from sync.notifications import LISTENERS, ON_CHANGE, notify_context
+from cascade.sync.notifications import LISTENERS, ON_CHANGE, notify_context
 from tests.conftest import write_conf
 
 URL = "nosuchdriver://u:p@h/v"   # never connects: these tests need no broker

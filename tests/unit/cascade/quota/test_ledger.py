@@ -15,7 +15,7 @@ from cascade import config, errors
 from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation
 from cascade.quota import ledger, resources
-from mapping import store
+from cascade.mapping import store
 from cascade.quota.forget import forget
 
 Sessions = async_sessionmaker[AsyncSession]
