@@ -18,6 +18,7 @@ from oslo_config import cfg
 from cascade.api import middleware, ops
 from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
+from cascade.compute.flavors import Flavors
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
 from cascade.compute.server_create import ServerCreator
@@ -165,7 +166,8 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
                       waker=lambda: app[appkeys.WAKER])
     app.router.add_get("/healthcheck", ops.healthcheck)
     app.router.add_get("/metrics", ops.prometheus)
-    app.add_subapp("/compute", create_compute_app(servers, pairs, registry))
+    flavor_service = Flavors(client, registry, conf.api.region_timeout)
+    app.add_subapp("/compute", create_compute_app(servers, pairs, flavor_service, registry))
     app.add_subapp("/image", create_image_app(image_service))
     app.add_subapp("/networking", create_network_app(network_objects, ports))
     app.add_subapp("/v1", create_admin_app())

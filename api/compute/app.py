@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_sets, servers,
-                         versions)
-from cascade.compute.keypair_ops import Keypairs
-from cascade.api.compute.keys import KEYPAIRS, SERVERS
+from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_sets,
+                                 servers, versions)
+from cascade.api.compute.keys import FLAVORS, KEYPAIRS, SERVERS
 from cascade.api.compute.microversion import microversion_middleware
-from cascade.compute.server_ops import Servers
 from cascade.appkeys import REGIONS
+from cascade.compute.flavors import Flavors
+from cascade.compute.keypair_ops import Keypairs
+from cascade.compute.server_ops import Servers
 from cascade.regions.registry import RegionRegistry
 
 __all__ = ["create_compute_app"]
@@ -19,13 +20,14 @@ S = V + "/servers/{server_id}"
 Q = V + "/os-quota-sets/{project_id}"
 
 
-def create_compute_app(ops: Servers, pairs: Keypairs,
+def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
                        registry: RegionRegistry) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
     app[REGIONS] = registry
     app[SERVERS] = ops
     app[KEYPAIRS] = pairs
+    app[FLAVORS] = flavor_service
 
     async def stop_watchers(app: web.Application) -> None:
         await ops.creator.close()

@@ -43,7 +43,7 @@ async def list_objects(request: web.Request) -> web.Response:
         if failed:
             headers[_PARTIAL] = ",".join(failed)
     else:
-        items = await request.app[OBJECTS].list_all(ctx, type_)
+        items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
     collection = records.COLLECTION[type_]
     base = f"{network_base(request)}/v2.0/{request.match_info['collection']}"
     return json_response(query.page(items, collection, base), headers=headers)

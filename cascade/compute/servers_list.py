@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import heapq
 from typing import Any, Callable, Iterable, Sequence
 
 import re2
 
 from cascade import errors
+from cascade.listing.merge import merge
 
 __all__ = ["SortSpec", "parse_sort", "parse_limit", "MergeKey", "Marker", "merge_pages",
            "anchor_for", "not_past", "after_marker", "apply_cached_filters", "MAX_LIMIT"]
@@ -185,68 +185,22 @@ def merge_pages(spec: SortSpec, pages: dict[str, list[dict[str, Any]]],
 
     ``ends`` holds, for each region whose page came back full, the last server
     it returned: servers it did not return sort after that one, so the merged
-    answer stops after the earliest such end.
+    answer stops after the earliest such end. Ties between regions go to
+    region names in ascending order, as ``MergeKey`` orders them.
     """
-    if len(set(spec.dirs)) == 1:
-        return _merge_one_direction(spec, pages, ends, limit)
-    streams = [[MergeKey(spec, s, region) for s in page]
-               for region, page in sorted(pages.items())]
-    boundary: MergeKey | None = None
-    for region, last_server in ends.items():
-        last = MergeKey(spec, last_server, region)
-        if boundary is None or last < boundary:
-            boundary = last
-    out: list[dict[str, Any]] = []
-    for key in heapq.merge(*streams):
-        if boundary is not None and boundary < key:
-            break
-        out.append(key.server)
-        if limit is not None and len(out) >= limit:
-            break
-    return out
-
-
-def _merge_one_direction(spec: SortSpec, pages: dict[str, list[dict[str, Any]]],
-                         ends: dict[str, dict[str, Any]], limit: int | None
-                         ) -> list[dict[str, Any]]:
-    """``merge_pages`` when every sort key goes the same way (the usual case).
-
-    The same order as ``MergeKey``, with plain tuples compared in C: the region
-    becomes its rank among the names, negated when the merge runs in reverse, so
-    that ties still go to regions by name in ascending order.
-    """
-    desc = spec.dirs[0] == "desc"
     fields = [SORT_FIELDS[k] for k in spec.keys]
-    names = sorted(set(pages) | set(ends))
-    rank = {r: (-i if desc else i) for i, r in enumerate(names)}
-
-    def key(server: dict[str, Any], region: str) -> tuple[Any, ...]:
-        return (*[server.get(f) or "" for f in fields], rank[region])
-
-    if len(fields) == 1:  # the usual single sort key: no per-server list to unpack
+    if len(fields) == 1:  # the usual single sort key: no generator per server
         field = fields[0]
-        streams = [[((s.get(field) or "", r), s) for s in page]
-                   for region, page in sorted(pages.items()) for r in (rank[region],)]
+
+        def values(server: dict[str, Any]) -> tuple[Any, ...]:
+            return (server.get(field) or "",)
     else:
-        streams = [[(key(s, region), s) for s in page]
-                   for region, page in sorted(pages.items())]
-    boundary: tuple[Any, ...] | None = None
-    for region, last_server in ends.items():
-        last = key(last_server, region)
-        if boundary is None or (last > boundary if desc else last < boundary):
-            boundary = last
-    out: list[dict[str, Any]] = []
-    for k, server in heapq.merge(*streams, key=_first, reverse=desc):
-        if boundary is not None and (k < boundary if desc else k > boundary):
-            break
-        out.append(server)
-        if limit is not None and len(out) >= limit:
-            break
-    return out
-
-
-def _first(pair: tuple[tuple[Any, ...], dict[str, Any]]) -> tuple[Any, ...]:
-    return pair[0]
+        def values(server: dict[str, Any]) -> tuple[Any, ...]:
+            return tuple(server.get(f) or "" for f in fields)
+    streams = {region: pages.get(region, []) for region in sorted(set(pages) | set(ends))}
+    merged = merge(values, [d == "desc" for d in spec.dirs], streams, ends=ends,
+                   limit=limit)
+    return [server for _, server in merged]
 
 
 _RE2_OPTIONS = re2.Options()

@@ -258,7 +258,7 @@ class SyncWatermark(Base):
 
 
 #: Which attribute names an object's parent, per resource type.
-_PARENT_KEY = {"subnet": "network_id", "port": "network_id",
+PARENT_KEY = {"subnet": "network_id", "port": "network_id",
                "security_group_rule": "security_group_id"}
 
 
@@ -266,7 +266,7 @@ def derived_columns(type_: str, attrs: dict[str, Any] | None,
                     spec: dict[str, Any] | None) -> tuple[str | None, bool]:
     """(parent_id, beyond_project) of a resource, from its JSON documents."""
     attrs, spec = attrs or {}, spec or {}
-    key = _PARENT_KEY.get(type_)
+    key = PARENT_KEY.get(type_)
     parent = attrs.get(key) if key else None
     if type_ == "network":
         beyond = bool(attrs.get("shared") or attrs.get("router:external"))

@@ -10,6 +10,7 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
 from cascade.images import records
+from cascade.listing.narrow import Narrow
 
 __all__ = ["get_image", "get_visible", "list_candidates", "placements_of"]
 
@@ -45,9 +46,11 @@ async def get_visible(session: AsyncSession, ctx: RequestContext,
     return res, placements
 
 
-async def list_candidates(session: AsyncSession, ctx: RequestContext
+async def list_candidates(session: AsyncSession, ctx: RequestContext,
+                          narrow: Narrow | None = None
                           ) -> Sequence[tuple[Resource, list[Placement]]]:
-    """Every image the caller might see in a list, with replicas; filters come after.
+    """Every image the caller might see in a list, within ``narrow``, with replicas;
+    filters come after.
 
     Owner, public, community and shared images are read; visibility rules
     (``records.visible``) and Glance's filters are applied by the caller.
@@ -60,6 +63,8 @@ async def list_candidates(session: AsyncSession, ctx: RequestContext
     if not ctx.is_admin:
         stmt = stmt.where(or_(Resource.project_id == ctx.project_id,
                               Resource.beyond_project.is_(True)))
+    if narrow is not None:
+        stmt = narrow.apply(stmt)
     rows = list((await session.scalars(stmt)).all())
     if not rows:
         return []

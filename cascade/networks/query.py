@@ -4,17 +4,22 @@ Neutron filters on any attribute by equality, a repeated key meaning "any of
 these"; ``tags``/``tags-any``/``not-tags``/``not-tags-any`` match tag sets;
 ``fixed_ips=ip_address=...`` and ``fixed_ips=subnet_id=...`` match a port's
 addresses. Pages are ``limit`` + ``marker`` (an id) on the sort keys, with a
-``<collection>_links`` next link.
+``<collection>_links`` next link. Sorting and paging are the shared engine's
+(``cascade/listing/order.py``); the id, owner and parent filters are also
+pushed into SQL (:meth:`ListQuery.narrow`).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from multidict import MultiMapping
 
 from cascade import errors
+from cascade.db.models import PARENT_KEY
+from cascade.listing.narrow import Narrow
+from cascade.listing.order import Order, page
 
 __all__ = ["ListQuery", "parse_query"]
 
@@ -55,29 +60,38 @@ class ListQuery:
             return obj
         return {k: v for k, v in obj.items() if k in self.fields}
 
+    def narrow(self, type_: str) -> Narrow:
+        """The filters an index serves, for reading fewer rows."""
+        projects = self.filters.get("project_id") or self.filters.get("tenant_id")
+        # The attribute a row's parent_id is derived from is also its filter's name.
+        parent_key = PARENT_KEY.get(type_)
+        return Narrow(ids=Narrow.of(self.filters.get("id")),
+                      projects=Narrow.of(projects),
+                      parents=Narrow.of(self.filters.get(parent_key) if parent_key else None))
+
+    def order(self) -> Order[dict[str, Any]]:
+        keys = [key for key, _ in self.sort]
+        return Order(lambda obj: tuple(_sortable(obj.get(k)) for k in keys),
+                     tuple(not ascending for _, ascending in self.sort))
+
     def page(self, items: Iterable[dict[str, Any]], collection: str,
              base: str) -> dict[str, Any]:
-        """Filtered, sorted, paged answer body with Neutron's next link."""
+        """Filtered, sorted, paged answer body with Neutron's next link.
+
+        The marker counts only when it passes the filters itself.
+        """
         rows = [o for o in items if self.matches(o)]
-        for key, ascending in reversed(self.sort):
-            rows.sort(key=_by(key), reverse=not ascending)
-        if self.marker:
-            ids = [o["id"] for o in rows]
-            if self.marker in ids:
-                rows = rows[ids.index(self.marker) + 1:]
+        after = next((o for o in rows if o["id"] == self.marker), None) if self.marker \
+            else None
+        chosen, more = page(rows, self.order(), after=after, limit=self.limit)
         body: dict[str, Any] = {}
-        if self.limit is not None and len(rows) > self.limit:
-            rows = rows[:self.limit]
+        if more:
             keep = [(k, v) for k, v in self.raw if k != "marker"]
             body[f"{collection}_links"] = [{
                 "rel": "next",
-                "href": f"{base}?{urlencode(keep + [('marker', rows[-1]['id'])])}"}]
-        body[collection] = [self.select(o) for o in rows]
+                "href": f"{base}?{urlencode(keep + [('marker', chosen[-1]['id'])])}"}]
+        body[collection] = [self.select(o) for o in chosen]
         return body
-
-
-def _by(key: str) -> Callable[[Mapping[str, Any]], tuple[int, Any]]:
-    return lambda obj: _sortable(obj.get(key))
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

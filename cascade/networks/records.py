@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
+from cascade.listing.narrow import Narrow
 from cascade.networks import faults
 
 __all__ = ["NETWORK", "SUBNET", "PORT", "SECURITY_GROUP", "RULE", "COLLECTION", "TAG_PREFIX",
@@ -123,15 +124,17 @@ async def placement_in(session: AsyncSession, global_id: str, region: str) -> Pl
 
 
 async def of_types(session: AsyncSession, ctx: RequestContext | None,
-                   types: Sequence[str]) -> list[Resource]:
-    """Every object of ``types`` the caller may see (None: all).
+                   types: Sequence[str], narrow: Narrow | None = None) -> list[Resource]:
+    """Every object of ``types`` the caller may see (None: all), within ``narrow``.
 
     In SQL, by index: the caller's project's rows, shared networks and their
     subnets; another project's private rows are never read.
     """
+    narrow = narrow or Narrow()
     of_type = Resource.type.in_(list(types))
     if ctx is None or ctx.is_admin:
-        return list((await session.scalars(select(Resource).where(of_type))).all())
+        stmt = narrow.apply(select(Resource).where(of_type))
+        return list((await session.scalars(stmt)).all())
     # NOTE: each branch carries its own index's columns: PostgreSQL then ORs
     # index scans (one type test around the OR made it scan, 4x slower).
     scope = [and_(of_type, Resource.project_id == ctx.project_id)]
@@ -141,7 +144,8 @@ async def of_types(session: AsyncSession, ctx: RequestContext | None,
         shared = select(Resource.global_id).where(Resource.type == NETWORK,
                                                   Resource.beyond_project.is_(True))
         scope.append(and_(Resource.type == SUBNET, Resource.parent_id.in_(shared)))
-    return list((await session.scalars(select(Resource).where(or_(*scope)))).all())
+    stmt = narrow.apply(select(Resource).where(or_(*scope)))
+    return list((await session.scalars(stmt)).all())
 
 
 async def children(session: AsyncSession, types: Sequence[str],

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
+from cascade.listing.narrow import Narrow
 from cascade.networks import faults, records, specs, views
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
@@ -249,12 +250,14 @@ class NetworkObjects:
             res = await records.get(session, ctx, type_, global_id)
             return await self.view(session, ctx, res)
 
-    async def list_all(self, ctx: RequestContext, type_: str) -> list[dict[str, Any]]:
-        """Every object of ``type_`` the caller may see; the API filters and pages."""
+    async def list_all(self, ctx: RequestContext, type_: str,
+                       narrow: Narrow | None = None) -> list[dict[str, Any]]:
+        """Every object of ``type_`` the caller may see within ``narrow`` (the filters
+        an index serves); the query engine filters and pages."""
         if type_ in (SECURITY_GROUP, RULE):
             await self.ensure_default_group(ctx.project_id, ctx.user_id)
         async with self._sessions() as session:
-            rows = await records.of_types(session, ctx, [type_])
+            rows = await records.of_types(session, ctx, [type_], narrow)
             return await self.views(session, ctx, rows)
 
     # -- updates -----------------------------------------------------------

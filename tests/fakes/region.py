@@ -241,14 +241,21 @@ class FakeRegion:
         return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def list_flavors(self, request: web.Request) -> web.Response:
-        for key in ("minRam", "minDisk"):
-            if key in request.query and not request.query[key].isdigit():
-                return self.nova_fault(400, "badRequest",
-                                       f"Invalid input for query parameters {key}.")
+        """Nova's flavor list: minRam/minDisk filters, sort_key/sort_dir (flavorid asc)."""
+        flavors = list(self.flavors)
+        for key, field in (("minRam", "ram"), ("minDisk", "disk")):
+            if key in request.query:
+                if not request.query[key].lstrip("-").isdigit():
+                    return self.nova_fault(400, "badRequest",
+                                           f"Invalid {key} filter [{request.query[key]}]")
+                flavors = [f for f in flavors if f[field] >= int(request.query[key])]
+        field = {"flavorid": "id", "name": "name", "memory_mb": "ram", "root_gb": "disk",
+                 "vcpus": "vcpus"}.get(request.query.get("sort_key", "flavorid"), "id")
+        flavors.sort(key=lambda f: f[field], reverse=request.query.get("sort_dir") == "desc")
         return web.json_response({"flavors": [
             {**f, "links": [{"rel": "self",
                              "href": f"{self.base}/compute/v2.1/flavors/{f['id']}"}]}
-            for f in self.flavors]})
+            for f in flavors]})
 
     async def create_flavor(self, request: web.Request) -> web.Response:
         flavor = (await request.json())["flavor"]

@@ -12,7 +12,7 @@ from multidict import MultiDict
 
 from cascade.api.body import parse_json
 from cascade.compute import servers_list
-from cascade.api.image import listing
+from cascade.images import query as listing
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource

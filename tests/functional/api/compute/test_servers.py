@@ -202,7 +202,8 @@ async def test_microversion_is_forwarded_and_echoed(gw: Gateway) -> None:
     assert resp.status == 200
     assert resp.headers["OpenStack-API-Version"] == "compute 2.60"
     assert resp.headers["X-OpenStack-Nova-API-Version"] == "2.60"
-    sent = [h for _, p, h in gw.regions["RegionOne"].requests if p.endswith("/flavors")]
+    sent = [h for _, p, h in gw.regions["RegionOne"].requests
+            if p.endswith(("/flavors", "/flavors/detail"))]
     assert sent[-1]["OpenStack-API-Version"] == "compute 2.60"
     resp = await gw.client.get("/compute/v2.1/flavors",
                                headers={**DEMO, "X-OpenStack-Nova-API-Version": "2.95"})
@@ -213,7 +214,8 @@ async def test_request_id_is_passed_to_regions(gw: Gateway) -> None:
     resp = await gw.client.get("/compute/v2.1/flavors", headers=DEMO)
     rid = resp.headers["x-compute-request-id"]
     assert rid == resp.headers["x-openstack-request-id"]
-    sent = [h for _, p, h in gw.regions["RegionOne"].requests if p.endswith("/flavors")]
+    sent = [h for _, p, h in gw.regions["RegionOne"].requests
+            if p.endswith(("/flavors", "/flavors/detail"))]
     assert sent[-1]["X-OpenStack-Request-ID"] == rid
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
-from cascade.api.image import listing, members, schemas, tags
+from cascade.api.image import members, schemas, tags
+from cascade.images import query as listing
 from cascade.api.image.patch import apply_patch
 from cascade import errors
 from cascade.context import RequestContext

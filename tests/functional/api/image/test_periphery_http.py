@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from cascade.api import middleware
 from cascade.api.image import members, schemas, tags
-from cascade.api.image.listing import filter_sort_page
+from cascade.images.query import filter_sort_page
 from cascade.api.image.patch import PATCH_MEDIA_TYPE, patch_image
 from cascade import config
 from cascade.appkeys import AUTH, CONF, CTX, SESSIONS, URLS

@@ -1,28 +1,35 @@
 """GET /v2/images query semantics: who sees what, Glance's filters, sorting, paging.
 
-Visibility lives in the JSON spec, so candidates come from the database
-unfiltered (``store.list_candidates``) and everything Glance's SQL would do
-happens here, in the same order: the visibility union (owned, public,
-community, shared-with-me at ``member_status``), the ``visibility`` filter
-(community images of others only when asked for), ``os_hidden``, the
-attribute and property filters, then keyset paging on the sort keys with
-``created_at`` and ``id`` appended, so pages stay stable while images come
-and go.
+Visibility lives in the JSON spec, so the database gives the candidates
+(``store.list_candidates``: the caller's project's images and those seen
+beyond their project, narrowed in SQL by the ``id`` and ``owner`` filters,
+which an index serves) and everything else Glance's SQL would do happens
+here, in the same order: the visibility union (owned, public, community,
+shared-with-me at ``member_status``), the ``visibility`` filter (community
+images of others only when asked for), ``os_hidden``, the attribute and
+property filters, then keyset paging (the shared engine,
+``cascade/listing/order.py``) on the sort keys with ``created_at`` and
+``id`` appended, so pages stay stable while images come and go.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import operator
 from typing import Any, Callable, Sequence
 
 from multidict import MultiMapping
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
-from cascade.images import records
+from cascade.images import records, store
+from cascade.listing.narrow import Narrow
+from cascade.listing.order import Order, page
 
-__all__ = ["LIMIT_DEFAULT", "LIMIT_MAX", "SORT_KEYS", "filter_sort_page"]
+__all__ = ["LIMIT_DEFAULT", "LIMIT_MAX", "SORT_KEYS", "ImageQuery", "parse", "filter_sort_page",
+           "list_images"]
 
 #: Glance's limit_param_default and api_limit_max.
 LIMIT_DEFAULT = 25
@@ -109,6 +116,14 @@ def _split_quoted(value: str) -> list[str]:
         i = j + 1
 
 
+def _in_values(value: str) -> set[str]:
+    """The values an ``in``-capable filter (``name``, ``id``...) accepts."""
+    op, text = _split_op(value)
+    # NOTE: Glance answers 400 to any other prefix; a name holding a colon
+    # ("ubuntu:22.04") is more likely than a mistyped operator, so it is literal.
+    return set(_split_quoted(text)) if op == "in" else {text if op == "eq" else value}
+
+
 def _bool(query: MultiMapping[str], key: str, default: str | None) -> bool | None:
     raw = query.get(key, default)
     if raw is None:
@@ -147,10 +162,7 @@ def _filter(key: str, value: str) -> Test:
             return when is not None and compare(when, threshold)
         return timed
     if key in _IN_KEYS:
-        op, text = _split_op(value)
-        # NOTE: Glance answers 400 to any other prefix; a name holding a colon
-        # ("ubuntu:22.04") is more likely than a mistyped operator, so it is literal.
-        wanted = set(_split_quoted(text)) if op == "in" else {text if op == "eq" else value}
+        wanted = _in_values(value)
         return lambda r: _value(r, key) in wanted
     if key in _EXACT_KEYS:
         return lambda r: _value(r, key) is not None and str(_value(r, key)) == value
@@ -250,44 +262,84 @@ def _sort_value(res: Resource, key: str) -> Any:
     return value
 
 
-def filter_sort_page(ctx: RequestContext, rows: Sequence[Row],
-                     query: MultiMapping[str]) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the caller's image list, rendered, and the next page's marker.
+@dataclasses.dataclass(frozen=True)
+class ImageQuery:
+    """A parsed image list request, every bad value already refused."""
 
-    ``rows`` are every live image with its replicas (``store.list_candidates``).
-    The next marker is given only when more images follow (Glance gives one
-    whenever the page is full, costing clients an empty last page).
+    tests: list[Test]
+    order: Order[Row]
+    limit: int
+    marker: str | None
+    member_status: str
+    visibility: str | None
+    narrow: Narrow
 
-    :raises BadRequest: a bad filter, sort, limit or member_status, or a marker
-        that is not an image the caller can see.
-    """
-    limit = _limit(query)
-    marker = query.get("marker")
+
+def parse(query: MultiMapping[str]) -> ImageQuery:
+    """:raises BadRequest: a bad filter, sort, limit, visibility or member_status."""
     member_status = query.get("member_status", "accepted")
     if member_status not in _MEMBER_STATUSES:
         raise errors.BadRequest(f"Invalid status: {member_status}")
     visibility = query.get("visibility")
     if visibility is not None and visibility not in _VISIBILITIES:
         raise errors.BadRequest(f"Invalid visibility value: {visibility}")
-    tests = _tests(query)
     sorting = _sorting(query)
+    order: Order[Row] = Order(
+        lambda row: tuple(_sort_value(row[0], key) for key, _ in sorting),
+        tuple(descending for _, descending in sorting))
+    owner = query.get("owner")
+    return ImageQuery(
+        tests=_tests(query), order=order, limit=_limit(query), marker=query.get("marker"),
+        member_status=member_status, visibility=visibility,
+        narrow=Narrow(ids=Narrow.of(_in_values(query["id"]) if "id" in query else None),
+                      projects=Narrow.of([owner] if owner is not None else None)))
 
-    chosen = [row for row in rows if _listable(ctx, row[0], visibility, member_status)
-              and all(test(row[0]) for test in tests)]
-    if marker is not None:
+
+def filter_sort_page(ctx: RequestContext, rows: Sequence[Row], query: MultiMapping[str]
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the caller's image list, rendered, and the next page's marker.
+
+    ``rows`` are the candidates (``store.list_candidates``), and the marker's
+    row if it is not among them. The next marker is given only when more
+    images follow (Glance gives one whenever the page is full, costing clients
+    an empty last page).
+
+    :raises BadRequest: a bad filter, sort, limit or member_status, or a marker
+        that is not an image the caller can see.
+    """
+    q = parse(query)
+    after = None
+    if q.marker is not None:
         # The marker need only be visible (as in Glance): filtered out or not,
         # its sort values say where the next page starts.
-        found = next((row for row in rows if row[0].global_id == marker
+        after = next((row for row in rows if row[0].global_id == q.marker
                       and records.visible(ctx, row[0])), None)
-        if found is None:
-            raise errors.BadRequest(f"No image found with ID {marker}")
-        if all(row[0].global_id != marker for row in chosen):
-            chosen.append(found)
-    for key, descending in reversed(sorting):
-        chosen.sort(key=lambda row: _sort_value(row[0], key), reverse=descending)
-    if marker is not None:
-        at = next(i for i, row in enumerate(chosen) if row[0].global_id == marker)
-        chosen = chosen[at + 1:]
-    page = chosen[:limit]
-    next_marker = page[-1][0].global_id if page and len(chosen) > limit else None
-    return [records.to_glance(res, pls) for res, pls in page], next_marker
+        if after is None:
+            raise errors.BadRequest(f"No image found with ID {q.marker}")
+    tests = q.tests
+
+    def chosen(row: Row) -> bool:
+        res = row[0]
+        return (_listable(ctx, res, q.visibility, q.member_status)
+                and all(test(res) for test in tests))
+
+    rows_page, more = page(rows, q.order, tests=[chosen], after=after, limit=q.limit)
+    next_marker = rows_page[-1][0].global_id if rows_page and more else None
+    return [records.to_glance(res, pls) for res, pls in rows_page], next_marker
+
+
+async def list_images(sessions: async_sessionmaker[AsyncSession], ctx: RequestContext,
+                      query: MultiMapping[str]) -> tuple[list[dict[str, Any]], str | None]:
+    """:func:`filter_sort_page` over the candidates read from the database, narrowed
+    in SQL by what an index serves."""
+    q = parse(query)
+    async with sessions() as session:
+        rows = list(await store.list_candidates(session, ctx, q.narrow))
+        if q.marker and all(row[0].global_id != q.marker for row in rows):
+            # Outside the narrowed rows, the marker still says where a page starts;
+            # the filters keep it off the page.
+            try:
+                rows.append(await store.get_image(session, q.marker))
+            except errors.NotFound:
+                pass
+    return filter_sort_page(ctx, rows, query)
