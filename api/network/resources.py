@@ -37,16 +37,14 @@ async def list_objects(request: web.Request) -> web.Response:
     ctx = request[CTX]
     ctx.can(f"get_{type_}")
     query = neutron_query.parse_query(request.query, _SORT_KEYS)
-    headers = {}
-    if type_ == PORT:
-        items, failed = await request.app[PORTS].list_ports(ctx, query.filters)
-        if failed:
-            headers[_PARTIAL] = ",".join(failed)
-    else:
-        items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
     collection = records.COLLECTION[type_]
     base = f"{network_base(request)}/v2.0/{request.match_info['collection']}"
-    return json_response(query.page(items, collection, base), headers=headers)
+    if type_ == PORT:
+        answers, failed = await request.app[PORTS].list_ports(ctx, query.filters)
+        headers = {_PARTIAL: ",".join(failed)} if failed else {}
+        return json_response(query.page_streams(answers, collection, base), headers=headers)
+    items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
+    return json_response(query.page(items, collection, base))
 
 
 async def create_object(request: web.Request) -> web.Response:

@@ -31,12 +31,14 @@ from cascade.regions.registry import RegionRegistry
 from cascade.mapping import store
 from cascade.quota.forget import forget
 
-__all__ = ["Ports", "REGION_HINT"]
+__all__ = ["Ports", "REGION_HINT", "OWN_ROWS"]
 
 LOG = logging.getLogger(__name__)
 
 #: ``binding:profile`` key naming the region a port is created in at once.
 REGION_HINT = "cascade_region"
+#: Where a port list's entries from Cascade's own rows come from (never a region name).
+OWN_ROWS = ""
 _SERVER = "server"
 
 
@@ -190,8 +192,11 @@ class Ports:
                 res.attrs = {**res.attrs, "cached": cached}
 
     async def list_ports(self, ctx: RequestContext, filters: dict[str, list[str]]
-                   ) -> tuple[list[dict[str, Any]], list[str]]:
-        """Every port the caller may see (the API filters and pages); regions that failed.
+                         ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+        """Every port the caller may see, by where the answer came from (each region,
+        then :data:`OWN_ROWS` for ports no region showed: not yet made, or in a
+        region that failed, from their last known state); and the regions that
+        failed. The query engine merges, filters and pages.
 
         Each region holding one of the caller's networks or ports is asked in
         parallel, within its deadline, for the ports on Cascade's networks there.
@@ -218,29 +223,31 @@ class Ports:
         results = await scatter_gather(list(by_region), ask,
                                        timeout=self._conf.api.region_timeout)
         good, bad = split_results(results)
-        out: list[dict[str, Any]] = []
+        out: dict[str, list[dict[str, Any]]] = {}
         seen: set[str] = set()
+        tags = {r.global_id: r.attrs.get("tags") for r in rows}
         for region, ports in good.items():
             to_global = await self._global_ids(region, ports)
             mapped = await self._mapped_ports(region, ports)
             adopt = [p for p in ports if p["id"] not in mapped]
             if adopt:
                 mapped.update(await self._adopt(region, adopt))
-            tags = {r.global_id: r.attrs.get("tags") for r in rows}
-            for port in ports:
-                gid = mapped[port["id"]]
-                seen.add(gid)
-                out.append(views.regional_port(port, gid, to_global, tags.get(gid)))
+            seen.update(mapped[port["id"]] for port in ports)
+            out[region] = [views.regional_port(port, mapped[port["id"]], to_global,
+                                               tags.get(mapped[port["id"]]))
+                           for port in ports]
         failed = sorted(f.region for f in bad)
+        out[OWN_ROWS] = []
         for res in rows:
             if res.global_id in seen:
                 continue
             where = [p for p in placed[res.global_id].values() if p.local_id]
             if not where:
-                out.append(views.deferred_port(ctx, res))
+                out[OWN_ROWS].append(views.deferred_port(ctx, res))
             elif where[0].region in failed:
-                out.append({**views.deferred_port(ctx, res), "ip_allocation": "immediate",
-                            **res.attrs.get("cached", {}), "id": res.global_id})
+                out[OWN_ROWS].append({**views.deferred_port(ctx, res),
+                                      "ip_allocation": "immediate",
+                                      **res.attrs.get("cached", {}), "id": res.global_id})
         return out, failed
 
     async def _mapped_ports(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:

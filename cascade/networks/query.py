@@ -19,6 +19,7 @@ from multidict import MultiMapping
 from cascade import errors
 from cascade.db.models import PARENT_KEY
 from cascade.listing.narrow import Narrow
+from cascade.listing.merge import merge
 from cascade.listing.order import Order, page
 
 __all__ = ["ListQuery", "parse_query"]
@@ -74,6 +75,36 @@ class ListQuery:
         return Order(lambda obj: tuple(_sortable(obj.get(k)) for k in keys),
                      tuple(not ascending for _, ascending in self.sort))
 
+    def page_streams(self, streams: Mapping[str, Iterable[dict[str, Any]]],
+                     collection: str, base: str) -> dict[str, Any]:
+        """:meth:`page` over answers from several places (regions' port lists), joined
+        with the shared heap merge; only what the page needs is merged."""
+        order = self.order()
+        kept = {name: order.sorted(o for o in rows if self.matches(o))
+                for name, rows in streams.items()}
+        after = next((o for rows in kept.values() for o in rows if o["id"] == self.marker),
+                     None) if self.marker else None
+        if after is not None:
+            start = order.key(after)
+            kept = {name: [o for o in rows if start < order.key(o)]
+                    for name, rows in kept.items()}
+        want = None if self.limit is None else self.limit + 1
+        merged = [o for _, o in merge(order.values, order.descending, kept, limit=want)]
+        return self._body(merged, self.limit is not None and len(merged) > self.limit,
+                          collection, base)
+
+    def _body(self, rows: list[dict[str, Any]], more: bool, collection: str,
+              base: str) -> dict[str, Any]:
+        chosen = rows[:self.limit] if self.limit is not None else rows
+        body: dict[str, Any] = {}
+        if more:
+            keep = [(k, v) for k, v in self.raw if k != "marker"]
+            body[f"{collection}_links"] = [{
+                "rel": "next",
+                "href": f"{base}?{urlencode(keep + [('marker', chosen[-1]['id'])])}"}]
+        body[collection] = [self.select(o) for o in chosen]
+        return body
+
     def page(self, items: Iterable[dict[str, Any]], collection: str,
              base: str) -> dict[str, Any]:
         """Filtered, sorted, paged answer body with Neutron's next link.
@@ -84,14 +115,7 @@ class ListQuery:
         after = next((o for o in rows if o["id"] == self.marker), None) if self.marker \
             else None
         chosen, more = page(rows, self.order(), after=after, limit=self.limit)
-        body: dict[str, Any] = {}
-        if more:
-            keep = [(k, v) for k, v in self.raw if k != "marker"]
-            body[f"{collection}_links"] = [{
-                "rel": "next",
-                "href": f"{base}?{urlencode(keep + [('marker', chosen[-1]['id'])])}"}]
-        body[collection] = [self.select(o) for o in chosen]
-        return body
+        return self._body(chosen, more, collection, base)
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

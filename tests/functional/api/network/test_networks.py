@@ -215,3 +215,25 @@ async def test_network_quota_is_neutrons_over_quota(gw: Gateway) -> None:
     details = await (await gw.client.get(f"{N}/quotas/demo/details",
                                          headers=DEMO)).json()
     assert details["quota"]["network"]["used"] == 1
+
+
+async def test_port_pages_merge_regions_and_deferred_ports_in_one_order(
+        gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    made = {}
+    for name, region in (("p-c", "RegionOne"), ("p-a", "RegionTwo"), ("p-d", "RegionTwo"),
+                         ("p-b", None), ("p-e", "RegionOne")):
+        port = {"network_id": network["id"], "name": name}
+        if region:
+            port["binding:profile"] = {"cascade_region": region}
+        made[name] = (await _post(gw, "/ports", {"port": port}))["port"]["id"]
+    want = [made[n] for n in ("p-e", "p-d", "p-c", "p-b", "p-a")]
+    got: list[str] = []
+    url: str | None = N + "/ports?sort_key=name&sort_dir=desc&limit=2"
+    while url:
+        body = await (await gw.client.get(url, headers=DEMO)).json()
+        got += [p["id"] for p in body["ports"]]
+        links = body.get("ports_links")
+        url = links[0]["href"].split("/networking", 1)[1] if links else None
+        url = "/networking" + url if url else None
+    assert got == want
