@@ -1,177 +1,22 @@
-"""PATCH /v2/images/{image_id}: Glance's JSON-patch dialect on the image record.
-
-Glance accepts a restricted RFC 6902 under the media type
-``application/openstack-images-v2.1-json-patch``: ``add``, ``remove`` and
-``replace`` only, one-segment pointers only (``/name``, ``/tags``,
-``/<extra property>``), ``add`` meaning "set" (it never conflicts). Clients
-(glanceclient, openstacksdk, Horizon) build their patches for exactly this
-dialect, so the error codes and messages follow Glance's: malformed -> 400,
-read-only or reserved names -> 403, missing property -> 409.
-
-The deprecated ``v2.0`` media type is not served: no supported client sends it.
-"""
+"""PATCH /v2/images/{image_id}: the media type is checked here; Glance's patch dialect
+is applied by ``cascade/images/patch.py``."""
 from __future__ import annotations
-
-import copy
-import dataclasses
-import re
-from typing import Any
 
 from aiohttp import hdrs, web
 
-from cascade.api.body import json_body
-from cascade.images.rowlock import load_for_update, touch
 from cascade import errors
+from cascade.api.body import json_body
 from cascade.appkeys import CTX, SESSIONS
+from cascade.images.patch import PATCH_MEDIA_TYPE, patch_image as apply_image_patch
 from cascade.jsonutil import json_response
-from cascade.context import RequestContext
-from cascade.db.models import Resource
-from cascade.images import records
 
-__all__ = ["PATCH_MEDIA_TYPE", "PROPERTY_QUOTA", "TAG_QUOTA", "UnsupportedMediaType",
-           "Change", "parse_changes", "apply_patch", "patch_image"]
-
-PATCH_MEDIA_TYPE = "application/openstack-images-v2.1-json-patch"
-#: Glance's defaults for image_property_quota and image_tag_quota.
-PROPERTY_QUOTA = 128
-TAG_QUOTA = 128
-
-_OPS = ("add", "remove", "replace")
-#: Names Glance reserves beside the read-only ones (403 "reserved").
-_RESERVED = frozenset({"location", "deleted", "deleted_at"})
-_RESERVED_PREFIX = "os_glance"
-#: Glance refuses to change these once data exists (the replicas were made from them).
-_QUEUED_ONLY = frozenset({"disk_format", "container_format"})
+__all__ = ["PATCH_MEDIA_TYPE", "UnsupportedMediaType", "patch_image"]
 
 
 class UnsupportedMediaType(errors.ClientError):
     """415: PATCH bodies must say which patch dialect they speak."""
 
     status = 415
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Change:
-    """One validated operation: ``key`` is the decoded (unescaped) pointer segment."""
-
-    op: str
-    key: str
-    value: Any = None
-
-
-def _decode_pointer(pointer: Any) -> list[str]:
-    """The segments of a JSON pointer, with Glance's checks and messages."""
-    if not isinstance(pointer, str) or not pointer.startswith("/"):
-        raise errors.BadRequest(f'Pointer `{pointer}` does not start with "/".')
-    if re.search(r"/\s*?/", pointer[1:]):
-        raise errors.BadRequest(f'Pointer `{pointer}` contains adjacent "/".')
-    if len(pointer) > 1 and pointer.endswith("/"):
-        raise errors.BadRequest(f'Pointer `{pointer}` end with "/".')
-    if re.search(r"~[^01]", pointer) or pointer.endswith("~"):
-        raise errors.BadRequest(f'Pointer `{pointer}` contains "~" not part of a '
-                                f'recognized escape sequence.')
-    parts = [p.replace("~1", "/").replace("~0", "~").strip() for p in pointer[1:].split("/")]
-    if not parts[0]:
-        raise errors.BadRequest(f"Pointer `{pointer}` does not contains valid token.")
-    return parts
-
-
-def parse_changes(ops: Any) -> list[Change]:
-    """Validate a patch document without touching any image.
-
-    Done before the image is loaded, as Glance does, so a malformed patch is
-    a 400 (or a 403 for read-only names) even for an image the caller cannot edit.
-
-    :raises BadRequest: not a list of well-formed operations.
-    :raises Forbidden: a read-only or reserved attribute.
-    """
-    if not isinstance(ops, list):
-        raise errors.BadRequest("Request body must be a JSON array of operation objects.")
-    available = ", ".join(_OPS)
-    changes = []
-    for raw in ops:
-        if not isinstance(raw, dict):
-            raise errors.BadRequest("Operations must be JSON objects.")
-        op = raw.get("op")
-        if op is None:
-            raise errors.BadRequest("Unable to find `op` in JSON Schema change. It must be "
-                                    f"one of the following: {available}.")
-        if op not in _OPS:
-            raise errors.BadRequest(f"Invalid operation: `{op}`. It must be one of the "
-                                    f"following: {available}.")
-        if "path" not in raw:
-            raise errors.BadRequest("Unable to find 'path' in JSON Schema change")
-        path = _decode_pointer(raw["path"])
-        if len(path) != 1:
-            raise errors.BadRequest("Invalid JSON pointer for this resource: "
-                                    f"'/{'/'.join(path)}'")
-        key = path[0]
-        if key in records.READ_ONLY:
-            raise errors.Forbidden(f"Attribute '{key}' is read-only.")
-        if key in _RESERVED or key.startswith(_RESERVED_PREFIX):
-            raise errors.Forbidden(f"Attribute '{key}' is reserved.")
-        if op != "remove" and "value" not in raw:
-            raise errors.BadRequest(f'Operation "{op}" requires a member named "value".')
-        changes.append(Change(op, key, raw.get("value")))
-    return changes
-
-
-def _apply(ctx: RequestContext, status: str, spec: dict[str, Any], change: Change) -> None:
-    key = change.key
-    props: dict[str, Any] = spec.setdefault("properties", {})
-    if key in records.BASE_KEYS:
-        if change.op == "remove":
-            raise errors.Forbidden(f"Property {key} may not be removed.")
-        if key in _QUEUED_ONLY and status != "queued":
-            raise errors.Forbidden(f"Attribute {key} can be only replaced for a queued image.")
-        if key == "visibility":
-            records.check_publicize(ctx, change.value)
-        records.set_attribute(spec, key, change.value)
-        return
-    if change.op == "remove":
-        if key not in props:
-            raise errors.Conflict(f"Property {key} does not exist.")
-        del props[key]
-        return
-    if change.op == "replace" and key not in props:
-        raise errors.Conflict(f"Property {key} does not exist.")
-    records.set_attribute(spec, key, change.value)
-
-
-def _check_quotas(before: dict[str, Any], after: dict[str, Any]) -> None:
-    # Only growth is refused, as Glance's quota proxies do: an image already over
-    # a lowered quota can still be edited down.
-    for what, field, quota in (("properties", "properties", PROPERTY_QUOTA),
-                               ("tags", "tags", TAG_QUOTA)):
-        count = len(after.get(field) or ())
-        if count > quota and count > len(before.get(field) or ()):
-            raise errors.RequestTooLarge(
-                f"The limit has been exceeded on the number of allowed image {what}. "
-                f"Attempted: {count}, Maximum: {quota}")
-
-
-def apply_patch(ctx: RequestContext, res: Resource, ops: Any) -> None:
-    """Apply a v2.1 JSON patch to ``res`` (all or nothing).
-
-    The operations run on a copy of the spec, which replaces ``res.spec`` only
-    if every one succeeded: a failing patch leaves the image untouched, as
-    Glance's single save at the end does. Members are kept whatever the
-    visibility becomes (Glance keeps them; they matter again if it goes back
-    to ``shared``).
-
-    :raises BadRequest, Forbidden, Conflict, RequestTooLarge: as Glance answers.
-    """
-    changes = parse_changes(ops)
-    records.editable(ctx, res)
-    if not changes:
-        return
-    before = res.spec or {}
-    spec = copy.deepcopy(before)
-    for change in changes:
-        _apply(ctx, res.status, spec, change)
-    _check_quotas(before, spec)
-    res.spec = spec
-    touch(res)
 
 
 async def patch_image(request: web.Request) -> web.Response:
@@ -184,9 +29,6 @@ async def patch_image(request: web.Request) -> web.Response:
         raise UnsupportedMediaType(
             f"The request media type {sent} is not supported by this server.")
     ops = await json_body(request)
-    parse_changes(ops)
-    ctx = request[CTX]
-    async with request.config_dict[SESSIONS].begin() as session:
-        res, placements = await load_for_update(session, ctx, request.match_info["image_id"])
-        apply_patch(ctx, res, ops)
-    return json_response(records.to_glance(res, placements))
+    image = await apply_image_patch(request.config_dict[SESSIONS], request[CTX],
+                                    request.match_info["image_id"], ops)
+    return json_response(image)

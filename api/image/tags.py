@@ -1,73 +1,24 @@
-"""Image tags one at a time: PUT/DELETE /v2/images/{image_id}/tags/{tag_value}.
-
-Tags are also replaceable as a whole list through PATCH ``/tags``; these
-calls exist because clients (``openstack image set --tag``, glanceclient's
-``image-tag-update``) add or drop one tag without resending the others, which
-also spares them a lost update when two clients tag the same image.
-"""
+"""Image tag handlers: PUT/DELETE /v2/images/{image_id}/tags/{tag_value} (rules in
+``cascade/images/tags.py``)."""
 from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.api.image.patch import TAG_QUOTA
-from cascade.images.rowlock import load_for_update, touch
-from cascade import errors
 from cascade.appkeys import CTX, SESSIONS
-from cascade.context import RequestContext
-from cascade.db.models import Resource
-from cascade.images import records
+from cascade.images import tags
 
-__all__ = ["add_tag", "remove_tag", "put_tag", "delete_tag"]
-
-
-def add_tag(ctx: RequestContext, res: Resource, tag: str) -> None:
-    """Add ``tag`` unless present (idempotent: a second PUT changes nothing).
-
-    :raises Forbidden: the caller does not own the image.
-    :raises BadRequest: longer than 255 characters.
-    :raises RequestTooLarge: the tag quota is reached.
-    """
-    records.editable(ctx, res)
-    tags = list(res.spec.get("tags") or [])
-    if tag in tags:
-        return
-    if len(tag) > 255:
-        raise errors.BadRequest("Invalid tag: tags are at most 255 characters")
-    if len(tags) >= TAG_QUOTA:
-        raise errors.RequestTooLarge(
-            "The limit has been exceeded on the number of allowed image tags. "
-            f"Attempted: {len(tags) + 1}, Maximum: {TAG_QUOTA}")
-    res.spec = {**res.spec, "tags": [*tags, tag]}
-    touch(res)
-
-
-def remove_tag(ctx: RequestContext, res: Resource, tag: str) -> None:
-    """Remove ``tag``.
-
-    :raises Forbidden: the caller does not own the image.
-    :raises NotFound: the image has no such tag.
-    """
-    records.editable(ctx, res)
-    tags = list(res.spec.get("tags") or [])
-    if tag not in tags:
-        raise errors.NotFound("The resource could not be found.")
-    res.spec = {**res.spec, "tags": [t for t in tags if t != tag]}
-    touch(res)
+__all__ = ["put_tag", "delete_tag"]
 
 
 async def put_tag(request: web.Request) -> web.Response:
     """PUT /v2/images/{image_id}/tags/{tag_value} -> 204."""
-    ctx = request[CTX]
-    async with request.config_dict[SESSIONS].begin() as session:
-        res, _ = await load_for_update(session, ctx, request.match_info["image_id"])
-        add_tag(ctx, res, request.match_info["tag_value"])
+    await tags.put(request.config_dict[SESSIONS], request[CTX],
+                   request.match_info["image_id"], request.match_info["tag_value"])
     return web.Response(status=204)
 
 
 async def delete_tag(request: web.Request) -> web.Response:
     """DELETE /v2/images/{image_id}/tags/{tag_value} -> 204."""
-    ctx = request[CTX]
-    async with request.config_dict[SESSIONS].begin() as session:
-        res, _ = await load_for_update(session, ctx, request.match_info["image_id"])
-        remove_tag(ctx, res, request.match_info["tag_value"])
+    await tags.delete(request.config_dict[SESSIONS], request[CTX],
+                      request.match_info["image_id"], request.match_info["tag_value"])
     return web.Response(status=204)

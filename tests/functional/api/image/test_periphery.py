@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
-from cascade.api.image import members, schemas, tags
+from cascade.api.image import schemas
+from cascade.images import members, tags
 from cascade.images import query as listing
-from cascade.api.image.patch import apply_patch
+from cascade.images.patch import apply_patch
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource
