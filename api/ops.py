@@ -10,28 +10,14 @@ bytes, job queue depth and age, reconcile lag and region health.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
-from sqlalchemy import func, select, text
 
+from cascade import errors, metrics, status
 from cascade.api.middleware import public
-from cascade import metrics
-from cascade import errors
 from cascade.appkeys import AUTH, POLICY, REGIONS, SESSIONS
-from cascade.db.models import HealthState, Job, JobState, SyncWatermark
 from cascade.jsonutil import json_response
 
 __all__ = ["healthcheck", "prometheus"]
-
-
-async def _database_ok(request: web.Request) -> str | None:
-    try:
-        async with request.config_dict[SESSIONS]() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 async def _is_admin(request: web.Request) -> bool:
@@ -52,55 +38,24 @@ async def _is_admin(request: web.Request) -> bool:
 @public
 async def healthcheck(request: web.Request) -> web.Response:
     """GET /healthcheck."""
-    problem = await _database_ok(request)
-    status = 503 if problem else 200
+    problem = await status.database_problem(request.config_dict[SESSIONS])
+    code = 503 if problem else 200
     wants = "detail" in request.query or "json" in request.headers.get("Accept", "")
     if wants and await _is_admin(request):
         regions = {r.name: {"health": r.health, "enabled": r.enabled}
                    for r in request.config_dict[REGIONS]}
         return json_response({"status": "DOWN" if problem else "OK",
                               "database": problem or "OK", "regions": regions},
-                             status=status)
-    return web.Response(status=status, text="DOWN" if problem else "OK",
+                             status=code)
+    return web.Response(status=code, text="DOWN" if problem else "OK",
                         content_type="text/plain")
 
 
 @public
 async def prometheus(request: web.Request) -> web.Response:
     """GET /metrics."""
-    now = dt.datetime.now(dt.timezone.utc)
-    extra: list[str] = []
-    health: dict[tuple[tuple[str, str], ...], float] = {
-        (("region", r.name),): 1.0 if r.health != HealthState.DOWN else 0.0
-        for r in request.config_dict[REGIONS]}
-    extra += metrics.gauge_lines("cascade_region_up",
-                                 "1 while a region is not marked down.", health)
-    try:
-        async with request.config_dict[SESSIONS]() as session:
-            rows = (await session.execute(
-                select(Job.kind, Job.state, func.count(), func.min(Job.created_at))
-                .where(Job.state.in_(JobState.ACTIVE)).group_by(Job.kind, Job.state))).all()
-            marks = (await session.execute(select(SyncWatermark))).scalars().all()
-    except Exception:  # noqa: BLE001 - metrics must answer even without a database
-        rows, marks = [], []
-    Labels = tuple[tuple[str, str], ...]
-    depth: dict[Labels, float] = {(("kind", k), ("state", s)): float(n)
-                                  for k, s, n, _ in rows}
-    age: dict[Labels, float] = {}
-    for kind, _, _, oldest in rows:
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.timezone.utc)
-            key = (("kind", kind),)
-            age[key] = max(age.get(key, 0.0), (now - oldest).total_seconds())
-    lag: dict[Labels, float] = {}
-    for mark in marks:
-        value = mark.value if mark.value.tzinfo else mark.value.replace(tzinfo=dt.timezone.utc)
-        lag[(("kind", mark.kind), ("region", mark.region))] = (now - value).total_seconds()
-    extra += metrics.gauge_lines("cascade_jobs", "Jobs queued or running.", depth)
-    extra += metrics.gauge_lines("cascade_job_oldest_age_seconds",
-                                 "Age of the oldest queued or running job.", age)
-    extra += metrics.gauge_lines("cascade_reconcile_lag_seconds",
-                                 "Time since the last complete reconciliation pass.", lag)
+    regions = list(request.config_dict[REGIONS])
+    extra = await status.gauge_lines(request.config_dict[SESSIONS], regions)
     return web.Response(text=metrics.render(extra),
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Prometheus-Format": "0.0.4"})
