@@ -54,7 +54,8 @@ async def healthcheck(request: web.Request) -> web.Response:
 @public
 async def prometheus(request: web.Request) -> web.Response:
     """GET /metrics."""
-    regions = list(request.config_dict[REGIONS])
+    registry = request.config_dict[REGIONS]
+    regions = [region for region in registry]
     extra = await status.gauge_lines(request.config_dict[SESSIONS], regions)
     return web.Response(text=metrics.render(extra),
                         content_type="text/plain", charset="utf-8",
