@@ -19,6 +19,8 @@ from cascade.api import middleware, ops
 from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
 from cascade.compute.flavors import Flavors
+from cascade.networks.extensions import Extensions
+from cascade.regions.admin import RegionAdmin
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
 from cascade.compute.server_create import ServerCreator
@@ -169,8 +171,10 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     flavor_service = Flavors(client, registry, conf.api.region_timeout)
     app.add_subapp("/compute", create_compute_app(servers, pairs, flavor_service, registry))
     app.add_subapp("/image", create_image_app(image_service))
-    app.add_subapp("/networking", create_network_app(network_objects, ports))
-    app.add_subapp("/v1", create_admin_app())
+    agreed = Extensions(client, registry, conf.api.region_timeout)
+    app.add_subapp("/networking", create_network_app(network_objects, ports, agreed))
+    app.add_subapp("/v1", create_admin_app(RegionAdmin(sessions, registry,
+                                                       lambda: _refresh_regions(app))))
     return app
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from cascade.api.admin import jobs, mappings, regions
+from cascade.api.admin.keys import REGION_ADMIN
+from cascade.regions.admin import RegionAdmin
 
 __all__ = ["create_admin_app"]
 
 
-def create_admin_app() -> web.Application:
+def create_admin_app(region_admin: RegionAdmin) -> web.Application:
     app = web.Application()
+    app[REGION_ADMIN] = region_admin
     app.router.add_routes([
         web.get("/regions", regions.list_regions),
         web.post("/regions", regions.add_region),

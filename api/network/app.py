@@ -5,9 +5,10 @@ from aiohttp import web
 
 from cascade.api.middleware import public
 from cascade.api.network import extensions, quotas, resources
-from cascade.api.network.keys import OBJECTS, PORTS
+from cascade.api.network.keys import EXTENSIONS, OBJECTS, PORTS
 from cascade.api.urls import network_base
 from cascade.jsonutil import json_response
+from cascade.networks.extensions import Extensions
 from cascade.networks.ports import Ports
 from cascade.networks.service import NetworkObjects
 
@@ -35,10 +36,12 @@ async def collections(request: web.Request) -> web.Response:
          "links": [{"href": f"{base}/{coll}", "rel": "self"}]} for name, coll in _RESOURCES]})
 
 
-def create_network_app(objects: NetworkObjects, ports: Ports) -> web.Application:
+def create_network_app(objects: NetworkObjects, ports: Ports,
+                       agreed_extensions: Extensions) -> web.Application:
     app = web.Application()
     app[OBJECTS] = objects
     app[PORTS] = ports
+    app[EXTENSIONS] = agreed_extensions
     app.router.add_routes([
         web.get("", versions),
         web.get("/", versions),
