@@ -330,7 +330,7 @@ def _memoize_resolve() -> None:
     try:
         from cascade.compute import server_ops
     except ImportError:  # a checkout from before the compute service left api/
-        from cascade.api.compute import server_ops  # type: ignore[no-redef]
+        from api.compute import server_ops  # type: ignore[no-redef]
 
     cls = server_ops.Servers
     name = next((n for n in ("resolve", "_resolve") if hasattr(cls, n)), None)

@@ -90,11 +90,14 @@ def main() -> int:
         from cascade.compute import server_cache
         from cascade.compute.server_ops import Servers
     except ImportError:  # a checkout from before the compute service left api/ (--src)
-        from cascade.api.compute import server_cache  # type: ignore[no-redef]
-        from cascade.api.compute.server_ops import Servers  # type: ignore[no-redef]
+        from api.compute import server_cache  # type: ignore[no-redef]
+        from api.compute.server_ops import Servers  # type: ignore[no-redef]
     from cascade.context import RequestContext
     from cascade.regions.client import RegionResponse
-    from cascade.mapping.cache import Mapping
+    try:
+        from cascade.mapping.cache import Mapping
+    except ImportError:  # a checkout from before one import namespace (--src)
+        from mapping.cache import Mapping  # type: ignore[no-redef]
 
     regions = [f"Region{i + 1}" for i in range(args.regions)]
     # Under --count the same pages are built whatever --lists is (up to 200 lists),
