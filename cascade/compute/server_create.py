@@ -89,7 +89,7 @@ class ServerCreator:
         await self._check_metadata(ctx, server.get("metadata") or {})
         async with self._sessions() as session:
             project_regions = await store.regions_of_project(session, SERVER, ctx.project_id)
-        allowed = await self._ports.regions_for(ctx, server.get("networks"))
+        allowed = await self._ports.boot.regions_for(ctx, server.get("networks"))
         candidates = await self._chooser.candidates(
             ctx, server.get("availability_zone"), server.get("flavorRef"), project_regions)
         if allowed is not None:
@@ -110,15 +110,15 @@ class ServerCreator:
             # the request then names them by their regional ids.
             global_networks = server.get("networks")
             if global_networks is not None:
-                server["networks"] = await self._ports.for_boot(ctx, region.name,
+                server["networks"] = await self._ports.boot.for_boot(ctx, region.name,
                                                                 global_networks)
             if server.get("security_groups"):
-                server["security_groups"] = await self._ports.groups_for_boot(
+                server["security_groups"] = await self._ports.boot.groups_for_boot(
                     ctx, region.name, server["security_groups"])
             elif global_networks != "none":
                 # Nova gives the server's ports the region's "default" group: it
                 # must hold the rules the project's default group has here.
-                await self._ports.groups_for_boot(ctx, region.name, [{"name": "default"}])
+                await self._ports.boot.groups_for_boot(ctx, region.name, [{"name": "default"}])
             if server.get("key_name"):
                 await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
         except BaseException:

@@ -13,15 +13,15 @@ import logging
 from typing import Any
 
 from oslo_config import cfg
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.context import RequestContext
-from cascade.db.models import PlacementState, Resource
+from cascade.db.models import Resource
 from cascade.networks import faults, records, specs, views
 from cascade.networks.placer import REGIONAL_PATH, Placer
+from cascade.networks.port_boot import BootNetworks
+from cascade.networks.port_ids import PortIds
 from cascade.networks.records import NETWORK, PORT, SECURITY_GROUP, SUBNET
 from cascade.networks.service import NetworkObjects
 from cascade.quota import ledger
@@ -39,7 +39,6 @@ LOG = logging.getLogger(__name__)
 REGION_HINT = "cascade_region"
 #: Where a port list's entries from Cascade's own rows come from (never a region name).
 OWN_ROWS = ""
-_SERVER = "server"
 
 
 class Ports:
@@ -54,6 +53,9 @@ class Ports:
         self._placer: Placer = objects.placer
         self._quota_defaults = quota_defaults
         self._ttl = quota_ttl
+        self._ids = PortIds(sessions, self._placer.owner_tag, quota_defaults)
+        #: What a server boot needs of networks and ports (``port_boot.py``).
+        self.boot = BootNetworks(sessions, registry, objects, self._ids)
 
     # -- where -------------------------------------------------------------
 
@@ -136,23 +138,6 @@ class Ports:
 
     # -- read --------------------------------------------------------------
 
-    async def _global_ids(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
-        """Regional ids of networks, subnets, groups and servers -> global ids."""
-        wanted: dict[str, set[str]] = {NETWORK: set(), SUBNET: set(), SECURITY_GROUP: set(),
-                                       _SERVER: set()}
-        for p in ports:
-            wanted[NETWORK].add(p.get("network_id", ""))
-            wanted[SUBNET].update(ip.get("subnet_id", "") for ip in p.get("fixed_ips") or [])
-            wanted[SECURITY_GROUP].update(p.get("security_groups") or [])
-            if p.get("device_id"):
-                wanted[_SERVER].add(p["device_id"])
-        out: dict[str, str] = {}
-        async with self._sessions() as session:
-            for type_, ids in wanted.items():
-                found = await store.map_local_ids(session, type_, region, ids, None)
-                out.update({local: gid for local, (gid, _, _) in found.items()})
-        return out
-
     async def _regional(self, ctx: RequestContext, region: str,
                         params: Any) -> list[dict[str, Any]]:
         resp = await self._client.get(ctx, region, "network", REGIONAL_PATH[PORT],
@@ -177,7 +162,7 @@ class Ports:
             return {**views.deferred_port(ctx, res), "ip_allocation": "immediate",
                     **res.attrs.get("cached", {}), "id": global_id}
         port = resp.body["port"]
-        to_global = await self._global_ids(pl.region, [port])
+        to_global = await self._ids.global_ids(pl.region, [port])
         view = views.regional_port(port, global_id, to_global, res.attrs.get("tags"))
         await self._cache(global_id, view)
         return view
@@ -227,11 +212,11 @@ class Ports:
         seen: set[str] = set()
         tags = {r.global_id: r.attrs.get("tags") for r in rows}
         for region, ports in good.items():
-            to_global = await self._global_ids(region, ports)
-            mapped = await self._mapped_ports(region, ports)
+            to_global = await self._ids.global_ids(region, ports)
+            mapped = await self._ids.mapped_ports(region, ports)
             adopt = [p for p in ports if p["id"] not in mapped]
             if adopt:
-                mapped.update(await self._adopt(region, adopt))
+                mapped.update(await self._ids.adopt(region, adopt))
             seen.update(mapped[port["id"]] for port in ports)
             out[region] = [views.regional_port(port, mapped[port["id"]], to_global,
                                                tags.get(mapped[port["id"]]))
@@ -249,54 +234,6 @@ class Ports:
                                       "ip_allocation": "immediate",
                                       **res.attrs.get("cached", {}), "id": res.global_id})
         return out, failed
-
-    async def _mapped_ports(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
-        async with self._sessions() as session:
-            found = await store.map_local_ids(session, PORT, region,
-                                              [p["id"] for p in ports], None)
-        return {local: gid for local, (gid, _, _) in found.items()}
-
-    async def _adopted_id(self, session: AsyncSession, region: str, port: dict[str, Any],
-                          project: str) -> str:
-        """The global id an unmapped regional port is adopted under: the one its tag
-        names only when the port proves to be Cascade's (this deployment's tag, and
-        the tagged port, if Cascade knows it, is a port of the same project);
-        otherwise one derived from its regional id, which no one else can claim."""
-        tags = port.get("tags") or []
-        tagged = records.global_of_tag(tags)
-        if tagged and self._placer.owner_tag in tags:
-            known = await session.get(Resource, tagged)
-            if known is None or (known.type == PORT and known.project_id == project):
-                return tagged
-        return records.derived_id("port", region, str(port["id"]))
-
-    async def _adopt(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
-        """Map ports Cascade did not create (Nova's, for net-id boots); their global ids."""
-        out = {}
-        async with self._sessions.begin() as session:
-            insert = (pg_insert if session.get_bind().dialect.name == "postgresql"
-                      else sqlite_insert)
-            for port in ports:
-                project = str(port.get("project_id") or port.get("tenant_id") or "")
-                gid = await self._adopted_id(session, region, port, project)
-                out[port["id"]] = gid
-                now = records.now()
-                made = await session.execute(insert(Resource).values(
-                    global_id=gid, type=PORT, project_id=project, user_id=None, spec={},
-                    status=port.get("status", "DOWN"), usage={"port": 1},
-                    attrs={"name": port.get("name", ""), "network_id": None,
-                           "adopted": True, "created_at": now, "updated_at": now,
-                           "tags": [], "revision_number": 0},
-                ).on_conflict_do_nothing(index_elements=[Resource.global_id])
-                    .returning(Resource.global_id))
-                if made.first() is not None:
-                    # Counted, never refused: the region already created it.
-                    await ledger.charge(session, project, {"port": 1},
-                                        defaults=self._quota_defaults, check=False)
-                await store.ensure_placement(session, global_id=gid, type_=PORT,
-                                             region=region, local_id=port["id"],
-                                             state=PlacementState.ACTIVE)
-        return out
 
     # -- update and delete -------------------------------------------------
 
@@ -344,128 +281,3 @@ class Ports:
         await self._placer.delete_copies(ctx, res, placed)
         async with self._sessions.begin() as session:
             await forget(session, global_id)
-
-    # -- boots -------------------------------------------------------------
-
-    async def regions_for(self, ctx: RequestContext,
-                          networks: Any) -> set[str] | None:
-        """Regions a server with these ``networks`` may go to (None: any).
-
-        A port already in a region pins the server there; a network restricted
-        by zone hints allows only those zones' regions.
-        """
-        if not isinstance(networks, list):
-            return None
-        allowed: set[str] | None = None
-        async with self._sessions() as session:
-            for item in networks:
-                if not isinstance(item, dict):
-                    continue
-                here: set[str] | None = None
-                if item.get("port"):
-                    res = await records.get(session, ctx, PORT, str(item["port"]))
-                    placed = (await records.placements(session, [res.global_id]))[
-                        res.global_id]
-                    if placed:
-                        here = set(placed)
-                    else:
-                        item_net = res.attrs.get("network_id")
-                        here = await self._net_regions(session, ctx, item_net)
-                elif item.get("uuid"):
-                    here = await self._net_regions(session, ctx, str(item["uuid"]))
-                if here is not None:
-                    allowed = here if allowed is None else allowed & here
-        return allowed
-
-    async def _net_regions(self, session: AsyncSession, ctx: RequestContext,
-                           network_id: str | None) -> set[str] | None:
-        if not network_id:
-            return None
-        net = await records.get(session, ctx, NETWORK, network_id)
-        hints = net.attrs.get("availability_zone_hints") or []
-        if not hints:
-            return None
-        return {r.name for r in list(self._registry) if r.availability_zone in hints}
-
-    async def for_boot(self, ctx: RequestContext, region: str,
-                       networks: Any) -> Any:
-        """The server's ``networks`` in the region's ids: networks instantiated and
-        ports materialised there first.
-
-        :raises Conflict: a port already bound in another region.
-        :raises BadRequest: an unknown network or port.
-        """
-        if not isinstance(networks, list):
-            return networks
-        out = []
-        for item in networks:
-            if not isinstance(item, dict):
-                out.append(item)
-                continue
-            item = dict(item)
-            if item.get("port"):
-                item["port"] = await self._local_port(ctx, str(item["port"]), region)
-            elif item.get("uuid"):
-                item["uuid"] = await self._local_network(ctx, str(item["uuid"]), region)
-            out.append(item)
-        return out
-
-    async def _local_port(self, ctx: RequestContext, global_id: str, region: str) -> str:
-        async with self._sessions() as session:
-            try:
-                await records.get(session, ctx, PORT, global_id)
-            except errors.NotFound:
-                raise errors.BadRequest(f"Port {global_id} not found.") from None
-        return await self._placer.ensure_port(ctx, global_id, region)
-
-    async def _local_network(self, ctx: RequestContext, global_id: str, region: str) -> str:
-        async with self._sessions() as session:
-            try:
-                await records.get(session, ctx, NETWORK, global_id)
-            except errors.NotFound:
-                raise errors.BadRequest(f"Network {global_id} could not be found.") from None
-        return await self._placer.ensure_network(ctx, global_id, region)
-
-    async def groups_for_boot(self, ctx: RequestContext, region: str,
-                              groups: Any) -> Any:
-        """Security groups named in a create, made present in ``region``.
-
-        Groups are named as Nova accepts them (name or id); Cascade's groups are
-        copied to the region and named by their regional id; others pass as given.
-        """
-        if not isinstance(groups, list):
-            return groups
-        await self._objects.ensure_default_group(ctx.project_id, ctx.user_id)
-        async with self._sessions() as session:
-            mine = [g for g in await records.of_types(session, ctx, [SECURITY_GROUP])
-                    if g.project_id == ctx.project_id]
-        out = []
-        for item in groups:
-            name = item.get("name") if isinstance(item, dict) else None
-            match = next((g for g in mine if name in (g.global_id, g.attrs.get("name"))),
-                         None)
-            if match is None:
-                out.append(item)
-                continue
-            local = await self._placer.ensure_security_group(ctx, match.global_id, region)
-            out.append({"name": local if name == match.global_id else name})
-        return out
-
-    async def rewrite_interfaces(self, region: str, body: Any) -> Any:
-        """os-interface answers in global port and network ids."""
-        items = body.get("interfaceAttachments") if isinstance(body, dict) else None
-        single = body.get("interfaceAttachment") if isinstance(body, dict) else None
-        attachments = items if items is not None else [single] if single else []
-        if not attachments:
-            return body
-        ports = [{"id": a.get("port_id"), "network_id": a.get("net_id"),
-                  "fixed_ips": a.get("fixed_ips")} for a in attachments]
-        to_global = await self._global_ids(region, ports)
-        mapped = await self._mapped_ports(region, [p for p in ports if p["id"]])
-        for a in attachments:
-            a["port_id"] = mapped.get(a.get("port_id"), a.get("port_id"))
-            a["net_id"] = to_global.get(a.get("net_id"), a.get("net_id"))
-            for ip in a.get("fixed_ips") or []:
-                ip["subnet_id"] = to_global.get(ip.get("subnet_id"), ip.get("subnet_id"))
-        return body
-
