@@ -22,7 +22,7 @@ from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Region, Resource
 from cascade.images import records, rowlock, store
 from cascade.regions import paths
-from cascade.images.service import create_regional, is_own_replica
+from cascade.images.replicas import create_regional, is_own_replica
 from cascade.sync.worker import JobContext, Outcome, PermanentError
 
 __all__ = ["handle", "delete_replica"]
