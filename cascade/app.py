@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
 from oslo_config import cfg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cascade.api import middleware, ops
 from cascade.api.admin.app import create_admin_app
@@ -54,6 +56,9 @@ LOG = logging.getLogger(__name__)
 
 _DB_ENGINE = web.AppKey("db_engine", object)
 
+#: A resource's lifetime: set up before the yield, torn down after it.
+_CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
 
 def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = None,
                migrate_db: bool = False, background: bool = True, run_sync: bool = False,
@@ -66,11 +71,44 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     :param run_sync: run the sync loops in this process.
     :param all_in_one: wake-ups stay in process (no broker needed).
     """
-    engine = db_engine.make_engine(conf)
-    sessions = db_engine.make_sessionmaker(engine)
-    registry = RegionRegistry()
-    client = RegionClient(conf, registry)
+    core = _Core.build(conf)
+    app = _root_app(conf)
+    quotas = _share(app, core)
+    contexts = [_database(core.engine, migrate_db), _http(conf), _auth(conf, authenticator),
+                _regions(core, background), _bus(conf, run_sync, all_in_one)]
+    if run_sync:
+        contexts.append(sync_context)
+        # Regional notifications make the reconciler look at an object at once.
+        contexts.append(notify_context)
+        app[ON_CHANGE] = refresher(core.sessions, core.client)
+    app.cleanup_ctx.extend(contexts)
+    _mount(app, _Services.build(app, core, quotas), core.registry)
+    return app
 
+
+# -- what every part shares ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Core:
+    """The database and the regions, built without I/O."""
+
+    conf: cfg.ConfigOpts
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    registry: RegionRegistry
+    client: RegionClient
+
+    @classmethod
+    def build(cls, conf: cfg.ConfigOpts) -> _Core:
+        engine = db_engine.make_engine(conf)
+        sessions = db_engine.make_sessionmaker(engine)
+        registry = RegionRegistry()
+        return cls(conf, engine, sessions, registry, RegionClient(conf, registry))
+
+
+def _root_app(conf: cfg.ConfigOpts) -> web.Application:
+    """The root application, with no state and no routes yet."""
     app = web.Application(
         client_max_size=conf.api.max_request_body_size,
         middlewares=[middleware.api_middleware],
@@ -78,22 +116,37 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
         # (no service takes compressed requests), never inflated (no zip bombs).
         handler_args={"auto_decompress": False})
     app.on_response_prepare.append(middleware.stamp_streamed)
+    return app
+
+
+def _share(app: web.Application, core: _Core) -> QuotaService:
+    """Put what handlers and background tasks share into the app; the quota service."""
+    conf = core.conf
     app[appkeys.CONF] = conf
     app[appkeys.URLS] = PublicUrls(conf.api.public_url)
-    app[appkeys.SESSIONS] = sessions
-    app[appkeys.REGIONS] = registry
-    app[appkeys.REGION_CLIENT] = client
-    quotas = QuotaService(conf, sessions, client, registry)
+    app[appkeys.SESSIONS] = core.sessions
+    app[appkeys.REGIONS] = core.registry
+    app[appkeys.REGION_CLIENT] = core.client
+    quotas = QuotaService(conf, core.sessions, core.client, core.registry)
     app[appkeys.QUOTAS] = quotas
     app[appkeys.POLICY] = Policy(conf)
-    app[_DB_ENGINE] = engine
+    app[_DB_ENGINE] = core.engine
+    return quotas
 
+
+# -- lifetimes, in dependency order ------------------------------------------
+
+
+def _database(engine: AsyncEngine, migrate_db: bool) -> _CleanupContext:
     async def database(app: web.Application) -> AsyncIterator[None]:
         if migrate_db:
             await migrate.upgrade(engine)
         yield
         await engine.dispose()
+    return database
 
+
+def _http(conf: cfg.ConfigOpts) -> _CleanupContext:
     async def http(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=200, limit_per_host=50)
         # The regions' deadline is the session's default, so the hot path passes
@@ -106,7 +159,10 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
                                          cookie_jar=aiohttp.DummyCookieJar()) as session:
             app[appkeys.HTTP] = session
             yield
+    return http
 
+
+def _auth(conf: cfg.ConfigOpts, authenticator: Authenticator | None) -> _CleanupContext:
     async def auth(app: web.Application) -> AsyncIterator[None]:
         authn = authenticator
         if authn is None:
@@ -123,6 +179,11 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await authn.close()
+    return auth
+
+
+def _regions(core: _Core, background: bool) -> _CleanupContext:
+    conf, sessions, client = core.conf, core.sessions, core.client
 
     async def regions(app: web.Application) -> AsyncIterator[None]:
         session = app[appkeys.HTTP]
@@ -137,45 +198,71 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+    return regions
 
+
+def _bus(conf: cfg.ConfigOpts, run_sync: bool, all_in_one: bool) -> _CleanupContext:
     async def bus(app: web.Application) -> AsyncIterator[None]:
         waker = make_waker(conf, listen=run_sync, all_in_one=all_in_one)
         await waker.start()
         app[appkeys.WAKER] = waker
         yield
         await waker.stop()
+    return bus
 
-    contexts = [database, http, auth, regions, bus]
-    if run_sync:
-        contexts.append(sync_context)
-        # Regional notifications make the reconciler look at an object at once.
-        contexts.append(notify_context)
-        app[ON_CHANGE] = refresher(sessions, client)
-    app.cleanup_ctx.extend(contexts)
 
-    async def wake(name: str) -> None:
-        await app[appkeys.WAKER].wake(name)
+# -- services and sub-apps ---------------------------------------------------
 
-    image_service = ImageService(conf, sessions, registry, client, wake)
-    pairs = Keypairs(sessions, client, quotas)
-    placer = Placer(sessions, client, conf.cascade_id)
-    network_objects = NetworkObjects(conf, sessions, registry, placer, quotas.defaults)
-    ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
-                  quotas.ttl)
-    creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client), pairs,
-                            image_service, wake, ports=ports, quotas=quotas)
-    servers = Servers(conf, sessions, registry, client, creator,
-                      waker=lambda: app[appkeys.WAKER])
+
+@dataclasses.dataclass(frozen=True)
+class _Services:
+    """The services the sub-apps serve."""
+
+    images: ImageService
+    keypairs: Keypairs
+    network_objects: NetworkObjects
+    ports: Ports
+    servers: Servers
+    flavors: Flavors
+    extensions: Extensions
+    region_admin: RegionAdmin
+
+    @classmethod
+    def build(cls, app: web.Application, core: _Core, quotas: QuotaService) -> _Services:
+        conf, sessions, registry, client = core.conf, core.sessions, core.registry, core.client
+
+        async def wake(name: str) -> None:
+            await app[appkeys.WAKER].wake(name)
+
+        image_service = ImageService(conf, sessions, registry, client, wake)
+        pairs = Keypairs(sessions, client, quotas)
+        placer = Placer(sessions, client, conf.cascade_id)
+        network_objects = NetworkObjects(conf, sessions, registry, placer, quotas.defaults)
+        ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
+                      quotas.ttl)
+        creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client),
+                                pairs, image_service, wake, ports=ports, quotas=quotas)
+        servers = Servers(conf, sessions, registry, client, creator,
+                          waker=lambda: app[appkeys.WAKER])
+        timeout = conf.api.region_timeout
+        return cls(image_service, pairs, network_objects, ports, servers,
+                   Flavors(client, registry, timeout), Extensions(client, registry, timeout),
+                   RegionAdmin(sessions, registry, lambda: _refresh_regions(app)))
+
+
+def _mount(app: web.Application, services: _Services, registry: RegionRegistry) -> None:
+    """The operational routes and one sub-app per API."""
     app.router.add_get("/healthcheck", ops.healthcheck)
     app.router.add_get("/metrics", ops.prometheus)
-    flavor_service = Flavors(client, registry, conf.api.region_timeout)
-    app.add_subapp("/compute", create_compute_app(servers, pairs, flavor_service, registry))
-    app.add_subapp("/image", create_image_app(image_service))
-    agreed = Extensions(client, registry, conf.api.region_timeout)
-    app.add_subapp("/networking", create_network_app(network_objects, ports, agreed))
-    app.add_subapp("/v1", create_admin_app(RegionAdmin(sessions, registry,
-                                                       lambda: _refresh_regions(app))))
-    return app
+    app.add_subapp("/compute", create_compute_app(services.servers, services.keypairs,
+                                                  services.flavors, registry))
+    app.add_subapp("/image", create_image_app(services.images))
+    app.add_subapp("/networking", create_network_app(services.network_objects,
+                                                     services.ports, services.extensions))
+    app.add_subapp("/v1", create_admin_app(services.region_admin))
+
+
+# -- the regions, refreshed --------------------------------------------------
 
 
 async def _refresh_regions(app: web.Application) -> None:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
@@ -167,11 +167,28 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
         report.findings.append(Finding("unreachable", type_, region, None, None, exc.message))
         return
     now = dt.datetime.now(dt.timezone.utc)
-    old_enough = now - dt.timedelta(seconds=grace)
-    by_local = {r.local_id: r for r in regional}
-    by_global = {r.global_id: r for r in regional if r.global_id}
     report.foreign[type_] = report.foreign.get(type_, 0) + sum(
         1 for r in regional if not r.global_id)
+    rows, busy, projects = await _mapped(sessions, region, type_, regional)
+    walk = _Walk(sessions, client, region, type_, repair=repair, report=report, owner=owner,
+                 old_enough=now - dt.timedelta(seconds=grace), regional=regional,
+                 rows=rows, busy=busy, projects=projects)
+    for pl, status, _ in rows:
+        await walk.placement(pl, status)
+    for obj in regional:
+        await walk.regional_object(obj, path, service)
+
+
+if TYPE_CHECKING:
+    #: A placement of the audited region and type, with its resource's status and project.
+    _Row = Row[Placement, str, str]
+
+
+async def _mapped(sessions: async_sessionmaker[AsyncSession], region: str, type_: str,
+                  regional: list[Regional]
+                  ) -> tuple[Sequence[_Row], set[str], dict[str, str]]:
+    """What Cascade maps in ``region``: the placements, the global ids jobs work on,
+    and the project of every global id the region's objects carry or a placement maps."""
     async with sessions() as session:
         rows = (await session.execute(
             select(Placement, Resource.status, Resource.project_id).join(
@@ -185,101 +202,136 @@ async def _audit_one(sessions: async_sessionmaker[AsyncSession], client: RegionC
             .where(Resource.global_id.in_(tagged)))).all()) if tagged else {}
     for pl, _, project in rows:
         projects[pl.global_id] = project
-    mapped_globals = {pl.global_id for pl, _, _ in rows}
-    mapped_locals = {pl.local_id for pl, _, _ in rows if pl.local_id}
+    return rows, busy, projects
 
-    def note(action: str, gid: str | None, local: str | None, detail: str = "") -> None:
-        report.findings.append(Finding(action, type_, region, gid, local, detail))
 
-    for pl, status, _ in rows:
+class _Walk:
+    """One region and type: both sides indexed, one walk over each deciding (and
+    with ``repair``, resolving) what drifted."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: RegionClient,
+                 region: str, type_: str, *, repair: bool, report: Report, owner: str,
+                 old_enough: dt.datetime, regional: list[Regional], rows: Sequence[_Row],
+                 busy: set[str], projects: dict[str, str]) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._region = region
+        self._type = type_
+        self._repair = repair
+        self._report = report
+        self._owner = owner
+        self._old_enough = old_enough
+        self._busy = busy
+        self._projects = projects
+        self._by_local = {r.local_id: r for r in regional}
+        self._by_global = {r.global_id: r for r in regional if r.global_id}
+        self._mapped_globals = {pl.global_id for pl, _, _ in rows}
+        self._mapped_locals = {pl.local_id for pl, _, _ in rows if pl.local_id}
+        self._adoptable = {pl.global_id for pl, _, _ in rows if pl.local_id is None}
+
+    def _note(self, action: str, gid: str | None, local: str | None,
+              detail: str = "") -> None:
+        self._report.findings.append(Finding(action, self._type, self._region, gid, local,
+                                             detail))
+
+    async def placement(self, pl: Placement, status: str) -> None:
+        """One placement: its regional object adopted, missing, or gone for good."""
         created = pl.created_at if pl.created_at.tzinfo else pl.created_at.replace(
             tzinfo=dt.timezone.utc)
         if pl.local_id is None:
-            if pl.state not in (PlacementState.CREATING, PlacementState.ERROR):
-                continue
-            found = by_global.get(pl.global_id)
-            if (found is not None and found.local_id not in mapped_locals
-                    and found.project == projects.get(pl.global_id)):
-                note("adopted", pl.global_id, found.local_id)
-                if repair:
-                    async with sessions.begin() as session:
-                        await session.execute(update(Placement).where(Placement.id == pl.id)
-                                              .values(local_id=found.local_id,
-                                                      state=PlacementState.ACTIVE))
-                continue
-            if pl.state == PlacementState.ERROR or pl.global_id in busy or created > old_enough:
-                continue
-            if type_ == "server" and status == "ERROR":
-                note("error", pl.global_id, None, "create never reached the region")
-                if repair:
-                    async with sessions.begin() as session:
-                        await session.execute(update(Placement).where(Placement.id == pl.id)
-                                              .values(state=PlacementState.ERROR))
-            else:
-                note("removed", pl.global_id, None, "create never reached the region")
-                if repair:
-                    async with sessions.begin() as session:
-                        if type_ in ("server", "port"):
-                            await forget(session, pl.global_id)
-                        else:
-                            # Images, networks and groups live on without this copy.
-                            row = await session.get(Placement, pl.id)
-                            if row is not None:
-                                await session.delete(row)
-            continue
+            await self._unplaced(pl, status, created)
+            return
         if pl.state == MISSING:
-            if pl.local_id not in by_local:
-                note("missing", pl.global_id, pl.local_id, "gone from the region (marked)")
-            continue
-        if pl.local_id in by_local:
-            continue
+            if pl.local_id not in self._by_local:
+                self._note("missing", pl.global_id, pl.local_id,
+                           "gone from the region (marked)")
+            return
+        if pl.local_id in self._by_local:
+            return
         if pl.state == PlacementState.DELETING:
-            note("finalised", pl.global_id, pl.local_id)
-            if repair:
-                async with sessions.begin() as session:
+            self._note("finalised", pl.global_id, pl.local_id)
+            if self._repair:
+                async with self._sessions.begin() as session:
                     await forget(session, pl.global_id)
-            continue
-        if pl.global_id in busy or created > old_enough:
-            continue
-        note("missing", pl.global_id, pl.local_id, "gone from the region")
-        if repair:
-            async with sessions.begin() as session:
-                await session.execute(update(Placement).where(Placement.id == pl.id)
-                                      .values(state=MISSING))
+            return
+        if pl.global_id in self._busy or created > self._old_enough:
+            return
+        self._note("missing", pl.global_id, pl.local_id, "gone from the region")
+        if self._repair:
+            await self._set(pl, state=MISSING)
 
-    adoptable = {pl.global_id for pl, _, _ in rows if pl.local_id is None}
-    for obj in regional:
-        if not obj.global_id or obj.local_id in mapped_locals:
-            continue
-        known = projects.get(obj.global_id)
+    async def _unplaced(self, pl: Placement, status: str, created: dt.datetime) -> None:
+        """A placement without a regional id: its tagged object adopted, or the create
+        that never reached the region put in error or removed."""
+        if pl.state not in (PlacementState.CREATING, PlacementState.ERROR):
+            return
+        found = self._by_global.get(pl.global_id)
+        if (found is not None and found.local_id not in self._mapped_locals
+                and found.project == self._projects.get(pl.global_id)):
+            self._note("adopted", pl.global_id, found.local_id)
+            if self._repair:
+                await self._set(pl, local_id=found.local_id, state=PlacementState.ACTIVE)
+            return
+        if (pl.state == PlacementState.ERROR or pl.global_id in self._busy
+                or created > self._old_enough):
+            return
+        if self._type == "server" and status == "ERROR":
+            self._note("error", pl.global_id, None, "create never reached the region")
+            if self._repair:
+                await self._set(pl, state=PlacementState.ERROR)
+            return
+        self._note("removed", pl.global_id, None, "create never reached the region")
+        if self._repair:
+            async with self._sessions.begin() as session:
+                if self._type in ("server", "port"):
+                    await forget(session, pl.global_id)
+                else:
+                    # Images, networks and groups live on without this copy.
+                    row = await session.get(Placement, pl.id)
+                    if row is not None:
+                        await session.delete(row)
+
+    async def _set(self, pl: Placement, **values: Any) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(Placement).where(Placement.id == pl.id)
+                                  .values(**values))
+
+    async def regional_object(self, obj: Regional, path: str, service: str) -> None:
+        """One object the region lists: mapped, foreign, young, or an orphan (deleted
+        with ``repair`` through ``service`` at ``path``)."""
+        if not obj.global_id or obj.local_id in self._mapped_locals:
+            return
+        known = self._projects.get(obj.global_id)
         if known is not None and obj.project != known:
-            note("orphan_foreign", obj.global_id, obj.local_id,
-                 f"carries the tag of a {type_} of another project ({obj.project})")
-            continue
-        if obj.global_id in adoptable and by_global[obj.global_id] is obj:
-            continue  # the copy a creating placement adopts (above)
-        if obj.global_id in mapped_globals and obj.global_id in busy:
-            continue
-        if obj.created is not None and obj.created > old_enough:
-            note("orphan_young", obj.global_id, obj.local_id, "younger than the grace period")
-            continue
-        if obj.global_id in busy:
-            continue
-        if obj.owner != owner:
+            self._note("orphan_foreign", obj.global_id, obj.local_id,
+                       f"carries the tag of a {self._type} of another project ({obj.project})")
+            return
+        if obj.global_id in self._adoptable and self._by_global[obj.global_id] is obj:
+            return  # the copy a creating placement adopts (above)
+        if obj.global_id in self._mapped_globals and obj.global_id in self._busy:
+            return
+        if obj.created is not None and obj.created > self._old_enough:
+            self._note("orphan_young", obj.global_id, obj.local_id,
+                       "younger than the grace period")
+            return
+        if obj.global_id in self._busy:
+            return
+        if obj.owner != self._owner:
             # Another deployment's (or an object from before owners were written):
             # reported, never deleted.
-            note("orphan_foreign", obj.global_id, obj.local_id,
-                 f"tagged by Cascade deployment {obj.owner or '(unnamed)'}")
-            continue
-        note("orphan_deleted" if repair else "orphan", obj.global_id, obj.local_id,
-             "tagged by Cascade, mapped by nothing")
-        if repair:
+            self._note("orphan_foreign", obj.global_id, obj.local_id,
+                       f"tagged by Cascade deployment {obj.owner or '(unnamed)'}")
+            return
+        self._note("orphan_deleted" if self._repair else "orphan", obj.global_id,
+                   obj.local_id, "tagged by Cascade, mapped by nothing")
+        if self._repair:
             try:
-                await client.request(None, region, service, "DELETE", f"{path}/{obj.local_id}")
+                await self._client.request(None, self._region, service, "DELETE",
+                                           f"{path}/{obj.local_id}")
             except errors.RegionHTTPError as exc:
                 if exc.status != 404:
-                    LOG.warning("audit: could not delete orphan %s in %s: %s", obj.local_id,
-                                region, exc.message)
+                    LOG.warning("audit: could not delete orphan %s in %s: %s",
+                                obj.local_id, self._region, exc.message)
 
 
 async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient,

@@ -22,7 +22,7 @@ from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Region, Resource
 from cascade.images import records, rowlock, store
 from cascade.regions import paths
-from cascade.images.service import create_regional, is_own_replica
+from cascade.images.replicas import create_regional, is_own_replica
 from cascade.sync.worker import JobContext, Outcome, PermanentError
 
 __all__ = ["handle", "delete_replica"]
@@ -180,9 +180,7 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
     """
     size = attrs.get("size")
     algo = attrs.get("os_hash_algo") or "sha512"
-    info = ctx.registry.get(target)
-    target_algo = (info.capabilities.get("image_hash_algo") if info else None)
-    digest = hashlib.new(algo) if target_algo != algo and attrs.get("os_hash_value") else None
+    digest = _own_digest(ctx, attrs, target, algo)
     every = ctx.conf.image.progress_every_mib * _CHUNK
     loop = asyncio.get_running_loop()
     done = 0
@@ -221,6 +219,24 @@ async def _copy(ctx: JobContext, attrs: dict[str, Any], source: str, source_id: 
                                           headers=headers):
             pass
     await ctx.progress(done, size)
+    return await _verify(ctx, attrs, target, local_id, done, algo, digest)
+
+
+def _own_digest(ctx: JobContext, attrs: dict[str, Any], target: str, algo: str) -> Any:
+    """The hash the copier computes itself with the image's ``algo``: None when the
+    target's own hashing proves the replica (or the image recorded no hash)."""
+    info = ctx.registry.get(target)
+    target_algo = (info.capabilities.get("image_hash_algo") if info else None)
+    return hashlib.new(algo) if target_algo != algo and attrs.get("os_hash_value") else None
+
+
+async def _verify(ctx: JobContext, attrs: dict[str, Any], target: str, local_id: str,
+                  done: int, algo: str, digest: Any) -> str | None:
+    """Check the replica against the image after ``done`` bytes were copied; the
+    target's hashing algorithm.
+
+    :raises PermanentError: the replica does not match the image.
+    """
     regional = (await ctx.client.get(None, target, "image",
                                      paths.build("v2", "images", local_id))).body
     problems = _problems(attrs, regional, done, algo, digest)

@@ -3,7 +3,8 @@
 Metadata lives in Cascade. Data lives in regions: an upload streams to the
 image's home region (``X-Image-Meta-Store`` or ``[image] default_store``),
 creating the regional image with the same id; replicas elsewhere are made by
-``image_replication`` jobs, one per (image, region), deduplicated.
+``image_replication`` jobs, one per (image, region), deduplicated. What a
+regional copy is, and how Cascade tells its own, is in ``cascade.images.replicas``.
 """
 from __future__ import annotations
 
@@ -20,79 +21,18 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
 from cascade.images import records, rowlock, store
+from cascade.images.replicas import DELETE_REPLICA, REPLICATE, create_regional, replica_job_key
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
 from cascade.mapping import store as mapping_store
 from cascade.jobs import queue as jobs
 
-__all__ = ["ImageService", "REPLICATE", "DELETE_REPLICA", "regional_body", "is_own_replica",
-           "create_regional",
-           "replica_job_key"]
+__all__ = ["ImageService"]
 
 LOG = logging.getLogger(__name__)
 
-REPLICATE = "image_replication"
-DELETE_REPLICA = "image_replica_delete"
 _CHUNK = 1 << 20
-
-
-def replica_job_key(image_id: str, region: str) -> str:
-    """Dedupe key: one replication per (image, region) at a time."""
-    return f"image:{image_id}:{region}"
-
-
-def regional_body(res: Resource, owner: str = "cascade") -> dict[str, Any]:
-    """The create request for the regional copy: same id, owner and properties."""
-    spec = res.spec
-    body: dict[str, Any] = dict(spec.get("properties") or {})
-    body.update({"id": res.global_id, "name": spec.get("name"),
-                 "disk_format": spec.get("disk_format"),
-                 "container_format": spec.get("container_format"),
-                 "visibility": spec.get("visibility", "shared"), "owner": res.project_id,
-                 "min_disk": spec.get("min_disk", 0), "min_ram": spec.get("min_ram", 0),
-                 "tags": spec.get("tags", []), "cascade_global_id": res.global_id,
-                 "cascade_owner": owner})
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def is_own_replica(regional: dict[str, Any], res: Resource, owner: str) -> bool:
-    """Whether a regional image is Cascade's copy of ``res``: owned by the image's
-    project (Glance lets no other project create images owned by it), carrying
-    Cascade's marker for this image and this deployment's name.
-
-    Anything else (an image somebody planted with the same id) is foreign:
-    never written into, adopted or deleted.
-    """
-    return (regional.get("owner") == res.project_id
-            and regional.get("cascade_global_id") == res.global_id
-            and regional.get("cascade_owner") == owner)
-
-
-async def create_regional(client: RegionClient, region: str, res: Resource, owner: str,
-                          preferred: str) -> str:
-    """Create the queued regional copy of ``res``; its regional id.
-
-    ``preferred`` first (the global id, normally); when that id is taken in the
-    region (used up by an earlier copy, or planted by somebody else), a fresh
-    one: the replica's placement records whichever was used.
-
-    :raises RegionError: the region refused or failed otherwise.
-    """
-    body = regional_body(res, owner)
-    for candidate in (preferred, str(uuid.uuid4())):
-        body["id"] = candidate
-        try:
-            await client.post(None, region, "image", "/v2/images", json=body)
-        except errors.RegionHTTPError as exc:
-            if exc.status == 409:
-                LOG.info("image id %s is taken in %s; the copy gets a new id", candidate,
-                         region)
-                continue
-            raise
-        return candidate
-    raise errors.RegionUnavailable(region, f"could not create a copy of image "
-                                           f"{res.global_id} in {region}")
 
 
 class ImageService:

@@ -24,7 +24,8 @@ from cascade.context import RequestContext, new_request_id
 from cascade.db import engine as db_engine
 from cascade.db.models import Job, JobState, Placement, PlacementState
 from cascade.images.adopt import adopt_images
-from cascade.images.service import ImageService, replica_job_key
+from cascade.images.replicas import replica_job_key
+from cascade.images.service import ImageService
 from cascade.manage.output import FORMATS, emit_one
 from cascade.manage.progress import ProgressLine, render
 from cascade.regions.client import RegionClient

@@ -4,7 +4,10 @@ Cascade is the source of truth for their attributes: lists and shows answer
 from its database; creates are recorded at once (nothing in any region
 yet, as a network nobody uses needs no copy); updates and deletes keep every
 regional copy in step. Quota is charged in the transaction that records the
-object. Ports live in :mod:`cascade.networks.ports`.
+object. Ports live in :mod:`cascade.networks.ports`; what Neutron makes of
+security groups (the default group, a new group's rules) in
+:mod:`cascade.networks.security_groups`; what keeps an object from being
+deleted in :mod:`cascade.networks.in_use`.
 """
 from __future__ import annotations
 
@@ -12,14 +15,13 @@ import logging
 from typing import Any, Callable
 
 from oslo_config import cfg
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
 from cascade.listing.narrow import Narrow
-from cascade.networks import faults, records, specs, views
+from cascade.networks import faults, in_use, records, security_groups, specs, views
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.quota import ledger
@@ -150,38 +152,7 @@ class NetworkObjects:
 
     async def ensure_default_group(self, project_id: str, user_id: str | None) -> str:
         """The project's ``default`` group (and its four rules), made on first need."""
-        group_id = records.derived_id("default-security-group", project_id)
-        async with self._sessions() as session:
-            if await session.get(Resource, group_id) is not None:
-                return group_id
-        now = records.now()
-        try:
-            async with self._sessions.begin() as session:
-                session.add(Resource(
-                    global_id=group_id, type=SECURITY_GROUP, project_id=project_id,
-                    user_id=user_id, spec={}, status="ACTIVE",
-                    attrs={"name": "default", "description": "Default security group",
-                           "stateful": True, "tags": [], "shared": False,
-                           "created_at": now, "updated_at": now, "revision_number": 0}))
-                for i, default in enumerate(specs.DEFAULT_RULES):
-                    remote = group_id if default["remote_group_id"] == "self" else None
-                    session.add(Resource(
-                        global_id=records.derived_id("default-rule", project_id, str(i)),
-                        type=RULE, project_id=project_id, user_id=user_id, spec={},
-                        status="ACTIVE",
-                        attrs={"security_group_id": group_id,
-                               "direction": default["direction"],
-                               "ethertype": default["ethertype"], "protocol": None,
-                               "port_range_min": None, "port_range_max": None,
-                               "remote_ip_prefix": None, "remote_group_id": remote,
-                               "remote_address_group_id": None, "description": "",
-                               "default_rule": True, "created_at": now,
-                               "updated_at": now, "revision_number": 0}))
-        except Exception as exc:  # noqa: BLE001 - a concurrent first use made it
-            async with self._sessions() as session:
-                if await session.get(Resource, group_id) is None:
-                    raise exc
-        return group_id
+        return await security_groups.ensure_default_group(self._sessions, project_id, user_id)
 
     async def create_security_group(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         attrs = specs.security_group(body)
@@ -189,19 +160,7 @@ class NetworkObjects:
         await self.ensure_default_group(owner, ctx.user_id)
         async with self._sessions.begin() as session:
             res = await self._record(session, ctx, SECURITY_GROUP, owner, attrs)
-            now = records.now()
-            # Neutron gives a new group the two egress rules.
-            for default in specs.DEFAULT_RULES[:2]:
-                session.add(Resource(
-                    global_id=store.new_global_id(), type=RULE, project_id=owner,
-                    user_id=ctx.user_id, spec={}, status="ACTIVE",
-                    attrs={"security_group_id": res.global_id,
-                           "direction": default["direction"],
-                           "ethertype": default["ethertype"], "protocol": None,
-                           "port_range_min": None, "port_range_max": None,
-                           "remote_ip_prefix": None, "remote_group_id": None,
-                           "remote_address_group_id": None, "description": "",
-                           "created_at": now, "updated_at": now, "revision_number": 0}))
+            session.add_all(security_groups.egress_rules(res.global_id, owner, ctx.user_id))
             await session.flush()
             return await self.view(session, ctx, res)
 
@@ -209,14 +168,7 @@ class NetworkObjects:
         attrs = specs.rule(body)
         await self.ensure_default_group(ctx.project_id, ctx.user_id)
         async with self._sessions.begin() as session:
-            group = await records.get(session, ctx, SECURITY_GROUP, attrs["security_group_id"])
-            if attrs.get("remote_group_id"):
-                await records.get(session, ctx, SECURITY_GROUP, attrs["remote_group_id"])
-            for other in await records.children(session, [RULE], [group.global_id]):
-                if specs.rule_key(other.attrs) == specs.rule_key(attrs):
-                    raise faults.conflict(
-                        "SecurityGroupRuleExists",
-                        f"Security group rule already exists. Rule id is {other.global_id}.")
+            group = await security_groups.rule_group(session, ctx, attrs)
             res = await self._record(session, ctx, RULE, group.project_id, attrs)
             placed = await records.placements(session, [group.global_id])
             view = await self.view(session, ctx, res)
@@ -347,18 +299,9 @@ class NetworkObjects:
                     and not ctx.is_admin:
                 raise faults.conflict("SecurityGroupCannotRemoveDefault",
                                       "Removing default security group not allowed.")
-            others = await _related(session, res)
-        dependants = await self._prune_vanished(ctx, _dependants(res, others))
-        if type_ == NETWORK and any(o.type == PORT for o in dependants):
-            raise faults.in_use(NETWORK, global_id, "There are one or more ports still in "
-                                                   "use on the network.")
-        if type_ == SUBNET and any(o.type == PORT and any(
-                ip.get("subnet_id") == global_id
-                for ip in o.attrs.get("requested_fixed_ips") or []) for o in dependants):
-            raise faults.in_use(SUBNET, global_id, "One or more ports have an IP allocation "
-                                                  "from this subnet.")
-        if type_ == SECURITY_GROUP and any(o.type == PORT for o in dependants):
-            raise faults.in_use(SECURITY_GROUP, global_id, "Security group in use.")
+            others = await in_use.related(session, res)
+        dependants = await self._prune_vanished(ctx, in_use.dependants(res, others))
+        in_use.refuse(type_, global_id, dependants)
         async with self._sessions() as session:
             placed = (await records.placements(session, [global_id]))[global_id]
         await self._delete_copies(ctx, res, placed)
@@ -394,34 +337,6 @@ class NetworkObjects:
                         continue
             kept.append(row)
         return kept
-
-
-async def _related(session: AsyncSession, res: Resource) -> list[Resource]:
-    """What may depend on ``res`` (``_dependants`` picks), read by index."""
-    if res.type == NETWORK:
-        return await records.children(session, [SUBNET, PORT], [res.global_id])
-    if res.type == SUBNET:
-        return await records.children(session, [PORT], [str(res.attrs.get("network_id"))])
-    if res.type == SECURITY_GROUP:
-        rules = await records.children(session, [RULE], [res.global_id])
-        ports = (await session.scalars(select(Resource).where(
-            Resource.type == PORT, Resource.project_id == res.project_id))).all()
-        return [*rules, *ports]
-    return []
-
-
-def _dependants(res: Resource, others: list[Resource]) -> list[Resource]:
-    gid = res.global_id
-    if res.type == NETWORK:
-        return [o for o in others if o.attrs.get("network_id") == gid]
-    if res.type == SUBNET:
-        return [o for o in others if o.type == PORT
-                and o.attrs.get("network_id") == res.attrs.get("network_id")]
-    if res.type == SECURITY_GROUP:
-        return [o for o in others
-                if (o.type == RULE and o.attrs.get("security_group_id") == gid)
-                or (o.type == PORT and gid in (o.attrs.get("security_groups") or []))]
-    return []
 
 
 def _overlaps(a: str, b: str) -> bool:

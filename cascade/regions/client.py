@@ -98,6 +98,44 @@ def _answer(ctx: RequestContext | None, region: str, method: str, url: URL,
     return RegionResponse(region, status, headers, body, rid)
 
 
+def _headers(ctx: RequestContext | None, service: str, token: str | None,
+             microversion: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """A regional call's headers: the caller's token and request id with Cascade's
+    service ``token``, or (no caller) Cascade's own ``token``; the microversion;
+    then the caller's ``extra`` headers."""
+    hdrs = {"Accept": "application/json"}
+    if ctx is not None:
+        if ctx.auth_token:
+            hdrs["X-Auth-Token"] = ctx.auth_token
+        hdrs["X-OpenStack-Request-ID"] = ctx.request_id
+        if token is not None:
+            hdrs["X-Service-Token"] = token
+    elif token is not None:
+        hdrs["X-Auth-Token"] = token
+    if microversion and service in _MICROVERSION_SERVICE:
+        hdrs["OpenStack-API-Version"] = f"{_MICROVERSION_SERVICE[service]} {microversion}"
+    if extra:
+        hdrs.update(extra)
+    return hdrs
+
+
+def _count_answered_error(region: str, service: str, started: float,
+                          exc: errors.RegionHTTPError) -> None:
+    """Metrics of a call the region answered with 4xx/5xx: its latency and class."""
+    metrics.REGION_LATENCY.observe(time.perf_counter() - started,
+                                   region=region, service=service)
+    metrics.REGION_ERRORS.inc(region=region, service=service,
+                              kind=f"{exc.status // 100}xx")
+
+
+def _counted_failure(region: str, service: str, exc: BaseException) -> errors.RegionError:
+    """A call that got no answer, counted in the metrics, as Cascade's typed error."""
+    failure = _region_error(region, exc)
+    metrics.REGION_ERRORS.inc(region=region, service=service, kind=(
+        "timeout" if isinstance(failure, errors.RegionTimeout) else "unreachable"))
+    return failure
+
+
 def _checked(path: str) -> None:
     """``paths.check``, logged: a refusal here means a caller skipped validation."""
     try:
@@ -156,48 +194,18 @@ class RegionClient:
         """
         _checked(path)
         # NOTE: this runs for every regional call (four per list, one per show), so
-        # it is written flat: no helper coroutines, no per-call timeout object
-        # unless the caller asks for one, the endpoint looked up once.
-        info = self._registry.get(region)
-        if info is None:
-            raise errors.RegionUnavailable(region, f"Region {region} is not registered",
-                                           request_sent=False)
-        if info.health == HealthState.DOWN and not allow_down:
-            raise errors.RegionUnavailable(region, f"Region {region} is down",
-                                           request_sent=False)
-        base = info.endpoint(service)
-        if not base:
-            raise errors.RegionUnavailable(region, f"Region {region} has no {service} endpoint",
-                                           request_sent=False)
+        # it stays one coroutine: its parts are plain functions (no helper
+        # coroutines), no per-call timeout object unless the caller asks for one,
+        # the endpoint looked up once.
+        base = self._endpoint(region, service, allow_down)
         # encoded=True: the path is canonical already (checked above) and goes on
         # the wire exactly as built, with no requoting in between.
         url = URL(base.rstrip("/") + path, encoded=True)
-        hdrs = {"Accept": "application/json"}
-        if ctx is not None:
-            if ctx.auth_token:
-                hdrs["X-Auth-Token"] = ctx.auth_token
-            hdrs["X-OpenStack-Request-ID"] = ctx.request_id
-            if ctx.with_service_token and self._service_auth is not None:
-                hdrs["X-Service-Token"] = await self._service_auth.token()
-        elif self._service_auth is not None:
-            hdrs["X-Auth-Token"] = await self._service_auth.token()
-        if microversion and service in _MICROVERSION_SERVICE:
-            hdrs["OpenStack-API-Version"] = f"{_MICROVERSION_SERVICE[service]} {microversion}"
-        if headers:
-            hdrs.update(headers)
-        kwargs: dict[str, Any] = {"headers": hdrs}
-        if params:
-            kwargs["params"] = params
-        if json is not None:
-            kwargs["data"] = jsonutil.dumps(json)
-            hdrs["Content-Type"] = "application/json"
-        elif service == "compute" and method in ("PUT", "POST"):
-            # Nova answers 415 to a body-less PUT (a server tag) without a JSON type.
-            hdrs["Content-Type"] = "application/json"
-        if timeout is not None and timeout is not self._timeout:
-            kwargs["timeout"] = timeout
-        elif not self._session_deadline:
-            kwargs["timeout"] = self._timeout
+        token = None  # Cascade's: a service token beside the caller's, or its own auth
+        if self._service_auth is not None and (ctx is None or ctx.with_service_token):
+            token = await self._service_auth.token()
+        hdrs = _headers(ctx, service, token, microversion, headers)
+        kwargs = self._options(hdrs, service, method, params, json, timeout)
         session = self._session
         if session is None:
             raise errors.RegionUnavailable(region, "Cascade is not started", request_sent=False)
@@ -219,17 +227,49 @@ class RegionClient:
                         raise
                     await asyncio.sleep(random.uniform(0.01, 0.05))
         except errors.RegionHTTPError as exc:
-            metrics.REGION_LATENCY.observe(time.perf_counter() - started,
-                                           region=region, service=service)
-            metrics.REGION_ERRORS.inc(region=region, service=service,
-                                      kind=f"{exc.status // 100}xx")
+            _count_answered_error(region, service, started, exc)
             raise
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            failure = _region_error(region, exc)
-            metrics.REGION_ERRORS.inc(region=region, service=service, kind=(
-                "timeout" if isinstance(failure, errors.RegionTimeout) else "unreachable"))
-            raise failure from exc
+            raise _counted_failure(region, service, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _endpoint(self, region: str, service: str, allow_down: bool) -> str:
+        """``service``'s endpoint in ``region``, the registry read once.
+
+        :raises RegionUnavailable: not registered, down (unless ``allow_down``),
+            or without that endpoint.
+        """
+        info = self._registry.get(region)
+        if info is None:
+            raise errors.RegionUnavailable(region, f"Region {region} is not registered",
+                                           request_sent=False)
+        if info.health == HealthState.DOWN and not allow_down:
+            raise errors.RegionUnavailable(region, f"Region {region} is down",
+                                           request_sent=False)
+        base = info.endpoint(service)
+        if not base:
+            raise errors.RegionUnavailable(region, f"Region {region} has no {service} endpoint",
+                                           request_sent=False)
+        return base
+
+    def _options(self, hdrs: dict[str, str], service: str, method: str, params: Any,
+                 json: Any, timeout: aiohttp.ClientTimeout | None) -> dict[str, Any]:
+        """``session.request``'s keyword arguments: the headers (given their
+        Content-Type here), the query, the body and the deadline if not the session's."""
+        kwargs: dict[str, Any] = {"headers": hdrs}
+        if params:
+            kwargs["params"] = params
+        if json is not None:
+            kwargs["data"] = jsonutil.dumps(json)
+            hdrs["Content-Type"] = "application/json"
+        elif service == "compute" and method in ("PUT", "POST"):
+            # Nova answers 415 to a body-less PUT (a server tag) without a JSON type.
+            hdrs["Content-Type"] = "application/json"
+        if timeout is not None and timeout is not self._timeout:
+            kwargs["timeout"] = timeout
+        elif not self._session_deadline:
+            kwargs["timeout"] = self._timeout
+        return kwargs
 
     @contextlib.asynccontextmanager
     async def open_stream(self, ctx: RequestContext | None, region: str, service: str,
