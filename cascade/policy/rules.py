@@ -28,6 +28,10 @@ def _rule(name: str, check: str, description: str, *ops: _Op) -> policy.Document
 
 
 def _compute() -> list[policy.DocumentedRuleDefault]:
+    return _servers() + _compute_other()
+
+
+def _servers() -> list[policy.DocumentedRuleDefault]:
     c = "os_compute_api:"
     return [
         _rule(c + "servers:index", PROJECT_READER_OR_ADMIN, "List servers.", ("GET", S)),
@@ -57,6 +61,13 @@ def _compute() -> list[policy.DocumentedRuleDefault]:
               ("PUT", S + "/{id}/{metadata,tags}"), ("POST", S + "/{id}/{metadata,"
                                                      "os-interface}"),
               ("DELETE", S + "/{id}/{metadata,tags,os-interface}/{key}")),
+    ]
+
+
+def _compute_other() -> list[policy.DocumentedRuleDefault]:
+    """Flavors, keypairs, zones, quota sets and limits."""
+    c = "os_compute_api:"
+    return [
         _rule(c + "os-flavor-manage:create", ADMIN, "Create a flavor (in every region).",
               ("POST", "/compute/v2.1/flavors")),
         _rule(c + "os-flavor-manage:delete", ADMIN, "Delete a flavor (in every region).",
