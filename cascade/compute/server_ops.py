@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.compute import server_cache, servers_list
 from cascade.compute.server_create import SERVER, ServerCreator
+from cascade.compute.server_rewrite import ServerRewriter
 from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.bus import Waker
@@ -140,13 +141,13 @@ class Servers:
                  waker: Callable[[], Waker] | None = None) -> None:
         self._conf = conf
         self._sessions = sessions
-        self._registry = registry
         self._client = client
         self._waker = waker
         self.creator = creator
         self._cache = MappingCache()
         self._listed = ListedViews(conf.api.list_view_cache_mb << 20)
         self._image_ids: dict[tuple[str, str], str] = {}
+        self._rewriter = ServerRewriter(sessions, registry, client, self._image_ids)
         #: project (None: all) -> (expires, regions in use, any pending)
         self._in_use: dict[str | None, tuple[float, set[str], bool]] = {}
 
@@ -192,18 +193,6 @@ class Servers:
             except errors.MappingNotFound:
                 raise errors.NotFound(f"Instance {global_id} could not be found.") from None
 
-    def _zone(self, region: str) -> str | None:
-        info = self._registry.get(region)
-        return info.availability_zone if info else None
-
-    def _to_global(self, region: str, server: dict[str, Any], global_id: str,
-                   cascade_base: str) -> dict[str, Any]:
-        """``server`` (a regional answer, decoded for this request only) rewritten in place."""
-        rewrite.servers_to_global([(server, global_id)],
-                                  self._client.base_url(region, "compute"), cascade_base,
-                                  availability_zone=self._zone(region))
-        return server
-
     # -- show --------------------------------------------------------------
 
     async def show(self, ctx: RequestContext, global_id: str, microversion: str,
@@ -241,50 +230,13 @@ class Servers:
                      pl.region, exc.message)
             return server_cache.cached_view(res, cascade_base, microversion,
                                             self._conf.api.cache_max_age)
-        await self._global_images(pl.region, [resp.body["server"]])
-        server = self._to_global(pl.region, resp.body["server"], global_id, cascade_base)
+        await self._rewriter.global_images(pl.region, [resp.body["server"]])
+        server = self._rewriter.to_global(pl.region, resp.body["server"], global_id,
+                                          cascade_base)
         self._cache.seen([(global_id, res.attrs.get("server") or {})])
         if self._cache.stale(global_id, server):
             await server_cache.store_views(self._sessions, [(global_id, server)])
         return server
-
-    def _swap_images(self, region: str, servers: list[dict[str, Any]]) -> list[str]:
-        """Swap the regional image ids already known for global ones, in place.
-
-        :returns: the regional image ids not known yet.
-        """
-        unknown: list[str] = []
-        known = self._image_ids
-        for server in servers:
-            image = server.get("image")
-            if isinstance(image, dict) and image.get("id"):
-                local = str(image["id"])
-                gid = known.get((region, local))
-                if gid is None:
-                    if local not in unknown:
-                        unknown.append(local)
-                elif gid != image["id"]:
-                    server["image"] = rewrite.swap_image_id(image, gid)
-        return unknown
-
-    async def _global_images(self, region: str, servers: list[dict[str, Any]]) -> None:
-        """Swap regional image ids for global ones (they differ only when an image's
-        id was used up in the region and its replica got a new one). The answers
-        are cached: an image's regional id never changes."""
-        unknown = self._swap_images(region, servers)
-        if not unknown:
-            return
-        async with self._sessions() as session:
-            mapped = await store.resolve_local_ids(session, "image", region, unknown, None)
-        if len(self._image_ids) > 100_000:
-            self._image_ids.clear()
-        for image_id in unknown:
-            hit = mapped.get(image_id)
-            self._image_ids[(region, image_id)] = hit[0].global_id if hit else image_id
-        # Only the servers left alone above: the others may hold global ids by now.
-        todo = set(unknown)
-        self._swap_images(region, [s for s in servers if isinstance(s.get("image"), dict)
-                                   and str(s["image"].get("id")) in todo])
 
     async def _show_cached(self, ctx: RequestContext, hit: Mapping, microversion: str,
                            cascade_base: str) -> dict[str, Any] | None:
@@ -298,8 +250,8 @@ class Servers:
             self._cache.forget(hit.global_id)
             return None
         server = resp.body["server"]
-        await self._global_images(hit.region, [server])
-        view = self._to_global(hit.region, server, hit.global_id, cascade_base)
+        await self._rewriter.global_images(hit.region, [server])
+        view = self._rewriter.to_global(hit.region, server, hit.global_id, cascade_base)
         if self._cache.stale(hit.global_id, view):
             await server_cache.store_views(self._sessions, [(hit.global_id, view)])
         return view
@@ -450,7 +402,7 @@ class Servers:
             meaningless for an empty page).
         """
         cache, views = self._cache, self._listed
-        zone = self._zone(region)
+        zone = self._rewriter.zone(region)
         regional_base = self._client.base_url(region, "compute")
         #: per item: its merge keys (a hit) or the decoded server; whether listed
         entries: list[dict[str, Any]] = []
@@ -505,7 +457,7 @@ class Servers:
                         zone: str | None) -> list[ListedView | None]:
         """Decoded regional servers rewritten in place, and how lists show them
         (None: not Cascade's, or not the project's: left as they are)."""
-        await self._global_images(region, servers)
+        await self._rewriter.global_images(region, servers)
         local_ids = [s["id"] for s in servers]
         gids = await self._global_ids(region, local_ids, project)
         pairs = [(s, gid) for s, gid in zip(servers, gids) if gid is not None]
@@ -667,8 +619,8 @@ class Servers:
                            cascade_base: str) -> Forwarded:
         body = resp.body
         if isinstance(body, dict) and isinstance(body.get("server"), dict):
-            body = {**body, "server": self._to_global(pl.region, body["server"], global_id,
-                                                      cascade_base)}
+            body = {**body, "server": self._rewriter.to_global(pl.region, body["server"],
+                                                               global_id, cascade_base)}
         if isinstance(body, dict) and isinstance(body.get("metadata"), dict):
             body = {**body, "metadata": {k: v for k, v in body["metadata"].items()
                                          if k not in rewrite.HIDDEN_METADATA_KEYS}}
