@@ -8,7 +8,6 @@ id, named as Nova names them (``name-1``...), sharing one reservation id.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import secrets
 from typing import Any, Awaitable, Callable
@@ -19,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.compute import server_cache, server_schema
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
+from cascade.compute.regional_create import forget_server, now_iso, regional_create
+from cascade.compute.server_cache import SERVER
 from cascade.networks.ports import Ports
 from cascade.quota import ledger
 from cascade.quota.service import QuotaService
@@ -34,23 +35,17 @@ from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
 from cascade.mapping import rewrite, store
 from cascade.jobs import queue as jobs
-from cascade.quota.forget import forget
 
-__all__ = ["ServerCreator", "SERVER"]
+__all__ = ["ServerCreator", "SEALED_FIELDS", "with_image"]
 
 LOG = logging.getLogger(__name__)
 
-SERVER = "server"
 #: Job kind: create a server once its image has reached the region.
 BUILD = "server_build"
 _NO_VALID_HOST = "No valid host was found"
 #: Fields of a create request a deferred build keeps sealed (cascade.sealing).
 SEALED_FIELDS = ("adminPass", "user_data")
 _WATCH_INTERVAL = 1.0
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ServerCreator:
@@ -186,7 +181,7 @@ class ServerCreator:
                           quota: tuple[str, dict[str, int]]) -> dict[str, Any]:
         global_id = store.new_global_id()
         spec = {k: v for k, v in server.items() if k != "adminPass"}
-        attrs = {"name": server["name"], "created": _now_iso(),
+        attrs = {"name": server["name"], "created": now_iso(),
                  "flavor_id": server.get("flavorRef"), "image_id": server.get("imageRef"),
                  "availability_zone": region.availability_zone,
                  "reservation_id": reservation}
@@ -360,82 +355,7 @@ class ServerCreator:
             except errors.RegionError as exc:
                 LOG.warning("could not undo server %s: %s", global_id, exc.message)
                 return
-        await self._forget(global_id)
-
-    async def _forget(self, global_id: str) -> None:
-        await _forget(self._sessions, global_id)
-
-
-async def _forget(sessions: async_sessionmaker[AsyncSession], global_id: str) -> None:
-    async with sessions.begin() as session:
-        await forget(session, global_id)
-
-
-async def mark_error(sessions: async_sessionmaker[AsyncSession], global_id: str,
-                     message: str, code: int = 500) -> None:
-    """The server failed to build: ERROR with a fault, as Nova shows it."""
-    async with sessions.begin() as session:
-        res = await session.get(Resource, global_id)
-        if res is not None:
-            res.status = "ERROR"
-            res.attrs = {**res.attrs, "fault": {"code": code, "message": message,
-                                                "created": _now_iso()}}
-
-
-async def regional_create(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
-                          ctx: RequestContext, global_id: str, placement_id: int,
-                          region: RegionInfo, server: dict[str, Any],
-                          microversion: str, *, answered: bool = False,
-                          owner: str = "cascade") -> dict[str, Any]:
-    """Create the server in its region and record the regional id.
-
-    On a definite refusal the mapping is removed, unless the tenant was already
-    ``answered`` 202 (a deferred build): then the server stays, in ERROR. When
-    the outcome is unknown the server is marked ERROR and its placement stays
-    *creating* for the audit.
-    """
-    regional = dict(server)
-    regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id,
-                            rewrite.OWNER_KEY: owner}
-    regional.pop("availability_zone", None)
-    regional.pop("min_count", None)
-    regional.pop("max_count", None)
-    if region.local_availability_zone:
-        regional["availability_zone"] = region.local_availability_zone
-    try:
-        resp = await client.post(ctx, region.name, "compute", "/servers",
-                                 json={"server": regional}, microversion=microversion)
-    except errors.RegionHTTPError as exc:
-        if exc.status < 500 and not answered:
-            # The region refused the request itself: nothing was created there.
-            await _forget(sessions, global_id)
-        elif exc.status < 500:
-            await mark_error(sessions, global_id, exc.message, code=exc.status)
-            async with sessions.begin() as session:
-                row = await session.get(Placement, placement_id)
-                if row is not None:
-                    row.state = "error"
-        else:
-            await mark_error(sessions, global_id, exc.message)
-        raise
-    except errors.RegionError as exc:
-        if not exc.request_sent:
-            await _forget(sessions, global_id)
-        else:
-            # Whether the region created it is unknown: the placement stays
-            # *creating* so the audit can adopt or clean up what the region holds.
-            await mark_error(sessions, global_id, exc.message)
-        raise errors.ServiceUnavailable(
-            f"Region {region.name} did not complete the create: {exc.message}") from exc
-    created: dict[str, Any] = (resp.body or {}).get("server") or {}
-    crash_point("server_create.regional_created")
-    local_id = created.get("id")
-    if not local_id:
-        await mark_error(sessions, global_id, "region answered without a server id")
-        raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
-    async with sessions.begin() as session:
-        await store.activate(session, placement_id, local_id)
-    return created
+        await forget_server(self._sessions, global_id)
 
 
 def _image_of(server: dict[str, Any]) -> str | None:

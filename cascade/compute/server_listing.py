@@ -15,7 +15,7 @@ from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.compute import server_cache, servers_list
-from cascade.compute.server_create import SERVER
+from cascade.compute.server_cache import SERVER
 from cascade.compute.server_pages import Gathered, Item, ServerPages, decoded
 from cascade.compute.server_rewrite import ServerRewriter
 from cascade import errors

@@ -15,7 +15,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.compute import server_cache
-from cascade.compute.server_create import SERVER, ServerCreator
+from cascade.compute.server_cache import SERVER
+from cascade.compute.server_create import ServerCreator
 from cascade.compute.server_listing import ListResult, ServerLister
 from cascade.compute.server_rewrite import ServerRewriter
 from cascade import errors

@@ -13,7 +13,7 @@ import orjson
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade.compute.server_create import SERVER
+from cascade.compute.server_cache import SERVER
 from cascade.compute.server_rewrite import ServerRewriter
 from cascade import errors
 from cascade.db.models import PlacementState
