@@ -20,6 +20,7 @@ from cascade.compute.build_watch import BuildWatcher
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
 from cascade.compute.regional_create import forget_server, now_iso, regional_create
+from cascade.compute.server_admission import Admission
 from cascade.compute.server_cache import SERVER
 from cascade.networks.ports import Ports
 from cascade.quota import ledger
@@ -57,10 +58,10 @@ class ServerCreator:
         self._quotas = quotas
         self._sessions = sessions
         self._client = client
-        self._chooser = chooser
         self._keypairs = keypairs
         self._images = images
         self._wake = wake
+        self._admission = Admission(sessions, chooser, ports, quotas)
         self._builds = BuildWatcher(conf, sessions, client, keypairs)
         self._sealer = sealer_for(conf)
 
@@ -78,43 +79,18 @@ class ServerCreator:
         server = server_schema.validate_create(body)
         want_reservation = bool(server.pop("return_reservation_id", False))
         low, high = server_schema.counts(server)
-        await self._check_metadata(ctx, server.get("metadata") or {})
-        async with self._sessions() as session:
-            project_regions = await store.regions_of_project(session, SERVER, ctx.project_id)
-        allowed = await self._ports.regions_for(ctx, server.get("networks"))
-        candidates = await self._chooser.candidates(
-            ctx, server.get("availability_zone"), server.get("flavorRef"), project_regions)
-        if allowed is not None:
-            candidates = [c for c in candidates if c.name in allowed]
-            if not candidates:
-                raise errors.Conflict("The requested networks or ports are not available "
-                                      "in any usable region that can take this server"
-                                      + (" in that availability zone."
-                                         if server.get("availability_zone") else "."))
+        await self._admission.check_metadata(ctx, server.get("metadata") or {})
+        candidates = await self._admission.candidates(ctx, server)
         region = candidates[0]
-        vcpus, ram = await self._chooser.flavor_size(ctx, region.name, server.get("flavorRef"))
-        per_server = {"instances": 1, "cores": vcpus, "ram": ram}
-        reservations = await self._admit(ctx, per_server, low, high)
+        per_server = await self._admission.usage(ctx, region.name, server.get("flavorRef"))
+        reservations = await self._admission.reserve(ctx, per_server, low, high)
         crash_point("server_create.reserved")
         high = len(reservations)
+        global_networks = server.get("networks")
         try:
-            # Networks are instantiated and ports materialised in the region first;
-            # the request then names them by their regional ids.
-            global_networks = server.get("networks")
-            if global_networks is not None:
-                server["networks"] = await self._ports.for_boot(ctx, region.name,
-                                                                global_networks)
-            if server.get("security_groups"):
-                server["security_groups"] = await self._ports.groups_for_boot(
-                    ctx, region.name, server["security_groups"])
-            elif global_networks != "none":
-                # Nova gives the server's ports the region's "default" group: it
-                # must hold the rules the project's default group has here.
-                await self._ports.groups_for_boot(ctx, region.name, [{"name": "default"}])
-            if server.get("key_name"):
-                await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+            await self._prepare_region(ctx, region.name, server)
         except BaseException:
-            await self._release(reservations)
+            await self._admission.release(reservations)
             raise
         if not server.get("adminPass"):
             # Nova mints one too; minting it here means Cascade can hand it back even
@@ -142,35 +118,24 @@ class ServerCreator:
             return {"reservation_id": reservation}
         return made[0]
 
-    async def _check_metadata(self, ctx: RequestContext, metadata: dict[str, Any]) -> None:
-        limit = (await self._quotas.limits(ctx.project_id)).get("metadata_items", -1)
-        if 0 <= limit < len(metadata):
-            raise errors.Forbidden("Quota exceeded for metadata_items: Requested "
-                                   f"{len(metadata)}, but already used 0 of {limit} "
-                                   "metadata_items")
-
-    async def _admit(self, ctx: RequestContext, per_server: dict[str, int], low: int,
-                     high: int) -> list[str]:
-        """One reservation per server, all or none; ``high`` servers if they fit, else
-        ``low`` (Nova creates fewer than max_count when only min_count fits).
-
-        :raises OverQuota: not even ``low`` servers fit.
-        """
-        for count in dict.fromkeys((high, low)):
-            try:
-                async with self._sessions.begin() as session:
-                    return [await ledger.reserve(session, ctx.project_id, per_server,
-                                                 ttl=self._quotas.ttl,
-                                                 defaults=self._quotas.defaults)
-                            for _ in range(count)]
-            except errors.OverQuota as exc:
-                failure = exc
-        raise failure
-
-    async def _release(self, reservations: list[str]) -> None:
-        async with self._sessions.begin() as session:
-            for reservation in reservations:
-                await ledger.release(session, reservation)
+    async def _prepare_region(self, ctx: RequestContext, region: str,
+                              server: dict[str, Any]) -> None:
+        """Make ready in the region what the request names: networks, ports,
+        security groups, the keypair."""
+        # Networks are instantiated and ports materialised in the region first;
+        # the request then names them by their regional ids.
+        global_networks = server.get("networks")
+        if global_networks is not None:
+            server["networks"] = await self._ports.for_boot(ctx, region, global_networks)
+        if server.get("security_groups"):
+            server["security_groups"] = await self._ports.groups_for_boot(
+                ctx, region, server["security_groups"])
+        elif global_networks != "none":
+            # Nova gives the server's ports the region's "default" group: it
+            # must hold the rules the project's default group has here.
+            await self._ports.groups_for_boot(ctx, region, [{"name": "default"}])
+        if server.get("key_name"):
+            await self._keypairs.ensure_in_region(ctx, server["key_name"], region)
 
     async def _create_one(self, ctx: RequestContext, server: dict[str, Any],
                           region: RegionInfo, microversion: str, cascade_base: str,
