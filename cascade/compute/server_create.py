@@ -4,6 +4,11 @@ For each server the mapping is written (placement *creating*) before the
 regional create, so a crash between the two leaves a row the audit resolves.
 ``min_count``/``max_count`` create that many servers, each with its own global
 id, named as Nova names them (``name-1``...), sharing one reservation id.
+
+Admission is ``server_admission``'s, the create in the region
+``regional_create``'s, the NoValidHost fallback ``build_watch``'s. A server
+whose image must reach its region first is answered at once; the
+``server_build`` job (queued with the mapping) creates it later.
 """
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ SEALED_FIELDS = ("adminPass", "user_data")
 
 
 class ServerCreator:
+    """Server creates, from the request to Nova's answer (``Servers.create``)."""
+
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  client: RegionClient, chooser: RegionChooser, keypairs: Keypairs,
                  images: ImageService, wake: Callable[[str], Awaitable[None]], *,
