@@ -64,7 +64,8 @@ class Servers:
         # them through these names, as a warm Cascade has them).
         self._cache = MappingCache()
         self._image_ids: dict[tuple[str, str], str] = {}
-        #: project (None: all) -> (expires, regions in use, any pending)
+        #: project (None: all) -> (expires, regions in use, any pending), for lists;
+        #: creates and forgets here drop what they make stale
         self._in_use: dict[str | None, tuple[float, set[str], bool]] = {}
         self._rewriter = ServerRewriter(sessions, registry, client, self._image_ids)
         self._lister = ServerLister(conf, sessions, client, self._cache, self._rewriter,
