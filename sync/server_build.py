@@ -12,7 +12,8 @@ import logging
 
 from oslo_config import cfg
 
-from cascade.compute.server_create import SEALED_FIELDS, mark_error, regional_create, with_image
+from cascade.compute.regional_create import mark_error, regional_create
+from cascade.compute.server_create import SEALED_FIELDS, with_image
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import PlacementState

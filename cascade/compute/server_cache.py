@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.db.models import Resource
 
-__all__ = ["store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
+__all__ = ["SERVER", "store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
            "supports_unknown"]
+
+#: The mapping type (``resources.type``) of a server.
+SERVER = "server"
 
 #: First compute microversion whose clients understand status UNKNOWN.
 UNKNOWN_MICROVERSION = (2, 69)

@@ -4,11 +4,15 @@ For each server the mapping is written (placement *creating*) before the
 regional create, so a crash between the two leaves a row the audit resolves.
 ``min_count``/``max_count`` create that many servers, each with its own global
 id, named as Nova names them (``name-1``...), sharing one reservation id.
+
+Admission is ``server_admission``'s, the create in the region
+``regional_create``'s, the NoValidHost fallback ``build_watch``'s. A server
+whose image must reach its region first is answered at once; the
+``server_build`` job (queued with the mapping) creates it later.
 """
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import secrets
 from typing import Any, Awaitable, Callable
@@ -17,8 +21,12 @@ from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.compute import server_cache, server_schema
+from cascade.compute.build_watch import BuildWatcher
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
+from cascade.compute.regional_create import forget_server, now_iso, regional_create
+from cascade.compute.server_admission import Admission
+from cascade.compute.server_cache import SERVER
 from cascade.networks.ports import Ports
 from cascade.quota import ledger
 from cascade.quota.service import QuotaService
@@ -34,26 +42,20 @@ from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionInfo
 from cascade.mapping import rewrite, store
 from cascade.jobs import queue as jobs
-from cascade.quota.forget import forget
 
-__all__ = ["ServerCreator", "SERVER"]
+__all__ = ["ServerCreator", "SEALED_FIELDS", "with_image"]
 
 LOG = logging.getLogger(__name__)
 
-SERVER = "server"
 #: Job kind: create a server once its image has reached the region.
 BUILD = "server_build"
-_NO_VALID_HOST = "No valid host was found"
 #: Fields of a create request a deferred build keeps sealed (cascade.sealing).
 SEALED_FIELDS = ("adminPass", "user_data")
-_WATCH_INTERVAL = 1.0
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ServerCreator:
+    """Server creates, from the request to Nova's answer (``Servers.create``)."""
+
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  client: RegionClient, chooser: RegionChooser, keypairs: Keypairs,
                  images: ImageService, wake: Callable[[str], Awaitable[None]], *,
@@ -63,18 +65,16 @@ class ServerCreator:
         self._quotas = quotas
         self._sessions = sessions
         self._client = client
-        self._chooser = chooser
         self._keypairs = keypairs
         self._images = images
         self._wake = wake
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._admission = Admission(sessions, chooser, ports, quotas)
+        self._builds = BuildWatcher(conf, sessions, client, keypairs)
         self._sealer = sealer_for(conf)
 
     async def close(self) -> None:
         """Stop build watchers (their servers keep their current region)."""
-        for task in list(self._watchers):
-            task.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await self._builds.close()
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:
@@ -86,43 +86,18 @@ class ServerCreator:
         server = server_schema.validate_create(body)
         want_reservation = bool(server.pop("return_reservation_id", False))
         low, high = server_schema.counts(server)
-        await self._check_metadata(ctx, server.get("metadata") or {})
-        async with self._sessions() as session:
-            project_regions = await store.regions_of_project(session, SERVER, ctx.project_id)
-        allowed = await self._ports.boot.regions_for(ctx, server.get("networks"))
-        candidates = await self._chooser.candidates(
-            ctx, server.get("availability_zone"), server.get("flavorRef"), project_regions)
-        if allowed is not None:
-            candidates = [c for c in candidates if c.name in allowed]
-            if not candidates:
-                raise errors.Conflict("The requested networks or ports are not available "
-                                      "in any usable region that can take this server"
-                                      + (" in that availability zone."
-                                         if server.get("availability_zone") else "."))
+        await self._admission.check_metadata(ctx, server.get("metadata") or {})
+        candidates = await self._admission.candidates(ctx, server)
         region = candidates[0]
-        vcpus, ram = await self._chooser.flavor_size(ctx, region.name, server.get("flavorRef"))
-        per_server = {"instances": 1, "cores": vcpus, "ram": ram}
-        reservations = await self._admit(ctx, per_server, low, high)
+        per_server = await self._admission.usage(ctx, region.name, server.get("flavorRef"))
+        reservations = await self._admission.reserve(ctx, per_server, low, high)
         crash_point("server_create.reserved")
         high = len(reservations)
+        global_networks = server.get("networks")
         try:
-            # Networks are instantiated and ports materialised in the region first;
-            # the request then names them by their regional ids.
-            global_networks = server.get("networks")
-            if global_networks is not None:
-                server["networks"] = await self._ports.boot.for_boot(ctx, region.name,
-                                                                global_networks)
-            if server.get("security_groups"):
-                server["security_groups"] = await self._ports.boot.groups_for_boot(
-                    ctx, region.name, server["security_groups"])
-            elif global_networks != "none":
-                # Nova gives the server's ports the region's "default" group: it
-                # must hold the rules the project's default group has here.
-                await self._ports.boot.groups_for_boot(ctx, region.name, [{"name": "default"}])
-            if server.get("key_name"):
-                await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
+            await self._prepare_region(ctx, region.name, server)
         except BaseException:
-            await self._release(reservations)
+            await self._admission.release(reservations)
             raise
         if not server.get("adminPass"):
             # Nova mints one too; minting it here means Cascade can hand it back even
@@ -150,35 +125,24 @@ class ServerCreator:
             return {"reservation_id": reservation}
         return made[0]
 
-    async def _check_metadata(self, ctx: RequestContext, metadata: dict[str, Any]) -> None:
-        limit = (await self._quotas.limits(ctx.project_id)).get("metadata_items", -1)
-        if 0 <= limit < len(metadata):
-            raise errors.Forbidden("Quota exceeded for metadata_items: Requested "
-                                   f"{len(metadata)}, but already used 0 of {limit} "
-                                   "metadata_items")
-
-    async def _admit(self, ctx: RequestContext, per_server: dict[str, int], low: int,
-                     high: int) -> list[str]:
-        """One reservation per server, all or none; ``high`` servers if they fit, else
-        ``low`` (Nova creates fewer than max_count when only min_count fits).
-
-        :raises OverQuota: not even ``low`` servers fit.
-        """
-        for count in dict.fromkeys((high, low)):
-            try:
-                async with self._sessions.begin() as session:
-                    return [await ledger.reserve(session, ctx.project_id, per_server,
-                                                 ttl=self._quotas.ttl,
-                                                 defaults=self._quotas.defaults)
-                            for _ in range(count)]
-            except errors.OverQuota as exc:
-                failure = exc
-        raise failure
-
-    async def _release(self, reservations: list[str]) -> None:
-        async with self._sessions.begin() as session:
-            for reservation in reservations:
-                await ledger.release(session, reservation)
+    async def _prepare_region(self, ctx: RequestContext, region: str,
+                              server: dict[str, Any]) -> None:
+        """Make ready in the region what the request names: networks, ports,
+        security groups, the keypair."""
+        # Networks are instantiated and ports materialised in the region first;
+        # the request then names them by their regional ids.
+        global_networks = server.get("networks")
+        if global_networks is not None:
+            server["networks"] = await self._ports.boot.for_boot(ctx, region, global_networks)
+        if server.get("security_groups"):
+            server["security_groups"] = await self._ports.boot.groups_for_boot(
+                ctx, region, server["security_groups"])
+        elif global_networks != "none":
+            # Nova gives the server's ports the region's "default" group: it
+            # must hold the rules the project's default group has here.
+            await self._ports.boot.groups_for_boot(ctx, region, [{"name": "default"}])
+        if server.get("key_name"):
+            await self._keypairs.ensure_in_region(ctx, server["key_name"], region)
 
     async def _create_one(self, ctx: RequestContext, server: dict[str, Any],
                           region: RegionInfo, microversion: str, cascade_base: str,
@@ -186,7 +150,7 @@ class ServerCreator:
                           quota: tuple[str, dict[str, int]]) -> dict[str, Any]:
         global_id = store.new_global_id()
         spec = {k: v for k, v in server.items() if k != "adminPass"}
-        attrs = {"name": server["name"], "created": _now_iso(),
+        attrs = {"name": server["name"], "created": now_iso(),
                  "flavor_id": server.get("flavorRef"), "image_id": server.get("imageRef"),
                  "availability_zone": region.availability_zone,
                  "reservation_id": reservation}
@@ -260,10 +224,7 @@ class ServerCreator:
                                         placement.id, region, server, microversion,
                                         owner=self._conf.cascade_id)
         if fallbacks and self._conf.api.build_watch_seconds > 0:
-            task = asyncio.create_task(self._watch_build(
-                ctx, global_id, server, fallbacks, microversion))
-            self._watchers.add(task)
-            task.add_done_callback(self._watchers.discard)
+            self._builds.watch(ctx, global_id, server, fallbacks, microversion)
         base = self._client.base_url(region.name, "compute")
         out = rewrite.server_to_global(created, global_id, base, cascade_base)
         out["adminPass"] = server["adminPass"]
@@ -287,67 +248,6 @@ class ServerCreator:
             raise errors.BadRequest(f"Image {image_id} is not active.")
         return await self._images.ensure_replica(session, res, placements, region)
 
-    async def _watch_build(self, ctx: RequestContext, global_id: str, server: dict[str, Any],
-                           fallbacks: list[RegionInfo], microversion: str) -> None:
-        """Move the server to the next candidate region if its region has no host."""
-        deadline = asyncio.get_running_loop().time() + self._conf.api.build_watch_seconds
-        remaining = list(fallbacks)
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(_WATCH_INTERVAL)
-            async with self._sessions() as session:
-                try:
-                    res, pl = await store.resolve(session, SERVER, global_id, None)
-                except errors.MappingNotFound:
-                    return  # deleted meanwhile
-            if pl.local_id is None:
-                continue
-            try:
-                resp = await self._client.get(ctx, pl.region, "compute",
-                                              f"/servers/{pl.local_id}")
-            except errors.RegionError:
-                continue
-            body = (resp.body or {}).get("server", {})
-            status = body.get("status")
-            if status == "BUILD":
-                continue
-            fault = (body.get("fault") or {}).get("message", "")
-            if status != "ERROR" or _NO_VALID_HOST not in fault or not remaining:
-                return
-            nxt = remaining.pop(0)
-            LOG.info("server %s: %s has no valid host; moving to %s", global_id, pl.region,
-                     nxt.name)
-            try:
-                await self._move(ctx, global_id, pl, nxt, server, microversion)
-            except errors.CascadeError as exc:
-                LOG.warning("server %s could not move to %s: %s", global_id, nxt.name,
-                            exc.message)
-                return
-
-    async def _move(self, ctx: RequestContext, global_id: str, old: Placement,
-                    region: RegionInfo, server: dict[str, Any], microversion: str) -> None:
-        if server.get("key_name"):
-            await self._keypairs.ensure_in_region(ctx, server["key_name"], region.name)
-        # NOTE: the placement moves first (new region, no local id, creating), then
-        # the failed regional server is deleted. A read in between sees a building
-        # server, never a local id the region no longer has; a crash in between
-        # leaves a tagged copy no placement maps, which the audit deletes as an orphan.
-        async with self._sessions.begin() as session:
-            row = await session.get(Placement, old.id)
-            res = await session.get(Resource, global_id)
-            if row is None or res is None:
-                return
-            row.region, row.local_id, row.state = region.name, None, "creating"
-            res.status = "BUILD"
-            res.attrs = {**res.attrs, "availability_zone": region.availability_zone}
-        try:
-            await self._client.delete(ctx, old.region, "compute", f"/servers/{old.local_id}")
-        except errors.RegionError as exc:
-            if not (isinstance(exc, errors.RegionHTTPError) and exc.status == 404):
-                LOG.warning("server %s: the failed copy %s in %s stays for the audit: %s",
-                            global_id, old.local_id, old.region, exc.message)
-        await regional_create(self._sessions, self._client, ctx, global_id, old.id, region,
-                              server, microversion, owner=self._conf.cascade_id)
-
     async def _undo(self, ctx: RequestContext, global_id: str) -> None:
         async with self._sessions() as session:
             try:
@@ -360,82 +260,7 @@ class ServerCreator:
             except errors.RegionError as exc:
                 LOG.warning("could not undo server %s: %s", global_id, exc.message)
                 return
-        await self._forget(global_id)
-
-    async def _forget(self, global_id: str) -> None:
-        await _forget(self._sessions, global_id)
-
-
-async def _forget(sessions: async_sessionmaker[AsyncSession], global_id: str) -> None:
-    async with sessions.begin() as session:
-        await forget(session, global_id)
-
-
-async def mark_error(sessions: async_sessionmaker[AsyncSession], global_id: str,
-                     message: str, code: int = 500) -> None:
-    """The server failed to build: ERROR with a fault, as Nova shows it."""
-    async with sessions.begin() as session:
-        res = await session.get(Resource, global_id)
-        if res is not None:
-            res.status = "ERROR"
-            res.attrs = {**res.attrs, "fault": {"code": code, "message": message,
-                                                "created": _now_iso()}}
-
-
-async def regional_create(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
-                          ctx: RequestContext, global_id: str, placement_id: int,
-                          region: RegionInfo, server: dict[str, Any],
-                          microversion: str, *, answered: bool = False,
-                          owner: str = "cascade") -> dict[str, Any]:
-    """Create the server in its region and record the regional id.
-
-    On a definite refusal the mapping is removed, unless the tenant was already
-    ``answered`` 202 (a deferred build): then the server stays, in ERROR. When
-    the outcome is unknown the server is marked ERROR and its placement stays
-    *creating* for the audit.
-    """
-    regional = dict(server)
-    regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id,
-                            rewrite.OWNER_KEY: owner}
-    regional.pop("availability_zone", None)
-    regional.pop("min_count", None)
-    regional.pop("max_count", None)
-    if region.local_availability_zone:
-        regional["availability_zone"] = region.local_availability_zone
-    try:
-        resp = await client.post(ctx, region.name, "compute", "/servers",
-                                 json={"server": regional}, microversion=microversion)
-    except errors.RegionHTTPError as exc:
-        if exc.status < 500 and not answered:
-            # The region refused the request itself: nothing was created there.
-            await _forget(sessions, global_id)
-        elif exc.status < 500:
-            await mark_error(sessions, global_id, exc.message, code=exc.status)
-            async with sessions.begin() as session:
-                row = await session.get(Placement, placement_id)
-                if row is not None:
-                    row.state = "error"
-        else:
-            await mark_error(sessions, global_id, exc.message)
-        raise
-    except errors.RegionError as exc:
-        if not exc.request_sent:
-            await _forget(sessions, global_id)
-        else:
-            # Whether the region created it is unknown: the placement stays
-            # *creating* so the audit can adopt or clean up what the region holds.
-            await mark_error(sessions, global_id, exc.message)
-        raise errors.ServiceUnavailable(
-            f"Region {region.name} did not complete the create: {exc.message}") from exc
-    created: dict[str, Any] = (resp.body or {}).get("server") or {}
-    crash_point("server_create.regional_created")
-    local_id = created.get("id")
-    if not local_id:
-        await mark_error(sessions, global_id, "region answered without a server id")
-        raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
-    async with sessions.begin() as session:
-        await store.activate(session, placement_id, local_id)
-    return created
+        await forget_server(self._sessions, global_id)
 
 
 def _image_of(server: dict[str, Any]) -> str | None:

@@ -75,3 +75,9 @@ def test_merging_sorted_answers_equals_sorting_them_all(
     want = sorted(everything, key=lambda p: SortKey((p[1]["k1"], p[1]["k2"], rank[p[0]]),
                                                     (*desc, False)))
     assert got == (want if limit is None else want[:limit])
+
+
+def test_a_limit_beyond_every_row_is_no_limit() -> None:
+    streams = {"R1": _rows(("a", 1)), "R2": _rows(("b", 2))}
+    got = merge(lambda r: (r["size"],), [False], streams, limit=10**30)
+    assert [r["id"] for _, r in got] == ["a", "b"]

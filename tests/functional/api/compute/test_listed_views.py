@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cascade.compute.server_ops import Servers
+from cascade.compute.server_pages import ServerPages
 
 from cascade.appkeys import SESSIONS
 from cascade.db.models import Resource
@@ -90,14 +90,14 @@ async def test_unchanged_servers_are_not_worked_out_again(
     gid = (await (await gw.create("RegionOne")).json())["server"]["id"]
     await gw.create("RegionTwo")
     worked: list[int] = []
-    real = Servers._work_out
+    real = ServerPages._work_out
 
-    async def counted(self: Servers, region: str, servers: list[dict[str, Any]],
+    async def counted(self: ServerPages, region: str, servers: list[dict[str, Any]],
                       *args: Any) -> Any:
         worked.append(len(servers))
         return await real(self, region, servers, *args)
 
-    monkeypatch.setattr(Servers, "_work_out", counted)
+    monkeypatch.setattr(ServerPages, "_work_out", counted)
     first = await _listed(gw)
     assert sum(worked) == 2
     worked.clear()
