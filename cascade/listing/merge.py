@@ -62,8 +62,10 @@ def _merge_one_way(values: Callable[[T], tuple[Any, ...]], desc: bool,
         k = key(last, region)
         if boundary is None or (k > boundary if desc else k < boundary):
             boundary = k
-    keyed = [[(key(row, region), region, row) for row in rows]
-             for region, rows in streams.items()]
+    keyed = []
+    for region, rows in streams.items():
+        r = -rank[region] if desc else rank[region]  # no call per row: lists are hot
+        keyed.append([((*values(row), r), region, row) for row in rows])
     for k, region, row in heapq.merge(*keyed, key=_first, reverse=desc):
         if boundary is not None and (k < boundary if desc else k > boundary):
             return
