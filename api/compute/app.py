@@ -36,6 +36,8 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
     app.router.add_routes([
         web.get("", versions.versions),
         web.get("/", versions.versions),
+        web.get("/v2", versions.version_v2),
+        web.get("/v2/", versions.version_v2),
         web.get(V, versions.version_v21),
         web.get(V + "/", versions.version_v21),
         web.get(V + "/servers", servers.list_servers),

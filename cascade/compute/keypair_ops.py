@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.compute.versions import at_least
 from cascade.context import RequestContext
 from cascade.db.models import Resource
 from cascade.quota import ledger
@@ -33,8 +34,10 @@ __all__ = ["Keypairs", "fingerprint"]
 
 KEYPAIR = "keypair"
 _NAMESPACE = uuid.UUID("3d6f0a52-8f35-4c55-9d2c-4b1f1c0b7a11")
-_NAME_RE = re.compile(r"^[a-zA-Z0-9 _.@-]{1,255}$")
-#: Microversion that carries ``type`` in keypair bodies.
+#: Nova's keypair name patterns: before 2.92, and from 2.92 on (``@`` and ``.`` too).
+_NAME_PATTERN = r"^[_\- a-zA-Z0-9]+$"
+_NAME_PATTERN_292 = r"^[_\-\@\. a-zA-Z0-9]+$"
+#: Microversion that carries ``type`` in keypair bodies (and 201/204 answers).
 _TYPE_MICROVERSION = "2.2"
 #: What one keypair counts against its project's quota, and Nova's words when full.
 _USAGE = {"key_pairs": 1}
@@ -76,15 +79,61 @@ def _key_id(user_id: str, name: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{user_id}\n{name}"))
 
 
-def _view(res: Resource, *, detail: bool = True) -> dict[str, Any]:
+def _view(res: Resource, microversion: str, *, detail: bool = True) -> dict[str, Any]:
+    """A keypair as Nova shows it: list entries without ``user_id`` and the record's
+    fields; ``type`` from 2.2 on."""
     spec = res.spec
     out = {"name": spec["name"], "public_key": spec["public_key"],
-           "fingerprint": spec["fingerprint"], "type": spec.get("type", "ssh")}
+           "fingerprint": spec["fingerprint"]}
+    if at_least(microversion, _TYPE_MICROVERSION):
+        out["type"] = spec.get("type", "ssh")
     if detail:
         out.update({"user_id": res.user_id, "created_at": spec.get("created_at"),
                     "deleted": False, "deleted_at": None, "updated_at": None,
                     "id": spec.get("serial", 0)})
     return out
+
+
+def _invalid(field: str, value: Any, why: str) -> errors.BadRequest:
+    """Nova's words for a body its JSON schema refuses."""
+    return errors.BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                             f"{why}")
+
+
+def _check_create(req: Any, microversion: str) -> None:
+    """Nova's create schema for this microversion: the fields it knows (``type``
+    from 2.2, ``user_id`` from 2.10), ``public_key`` required from 2.92, the name
+    pattern (``@`` and ``.`` allowed from 2.92).
+
+    :raises BadRequest: in Nova's words.
+    """
+    if not isinstance(req, dict):
+        raise _invalid("keypair", req, f"{req!r} is not of type 'object'")
+    known = {"name", "public_key"}
+    if at_least(microversion, _TYPE_MICROVERSION):
+        known.add("type")
+    if at_least(microversion, "2.10"):
+        known.add("user_id")
+    extra = [k for k in req if k not in known]
+    if extra:
+        listed = ", ".join(repr(k) for k in extra)
+        verb = "was" if len(extra) == 1 else "were"
+        raise _invalid("keypair", req,
+                       f"Additional properties are not allowed ({listed} {verb} unexpected)")
+    required = ["name", "public_key"] if at_least(microversion, "2.92") else ["name"]
+    for key in required:
+        if key not in req:
+            raise _invalid("keypair", req, f"{key!r} is a required property")
+    name = req["name"]
+    if not isinstance(name, str):
+        raise _invalid("name", name, f"{name!r} is not of type 'string'")
+    pattern = _NAME_PATTERN_292 if at_least(microversion, "2.92") else _NAME_PATTERN
+    if not name:
+        raise _invalid("name", name, f"{name!r} should be non-empty")
+    if len(name) > 255:
+        raise _invalid("name", name, f"{name!r} is too long")
+    if re.match(pattern, name) is None:
+        raise _invalid("name", name, f"{name!r} does not match {pattern!r}")
 
 
 class Keypairs:
@@ -106,9 +155,10 @@ class Keypairs:
                 {"user_id": owner, "project_id": ctx.project_id})
         return owner
 
-    async def create(self, ctx: RequestContext, body: Any,
+    async def create(self, ctx: RequestContext, body: Any, microversion: str = "2.1",
                      user_id: str | None = None) -> dict[str, Any]:
-        """Import (public_key given) or generate a keypair.
+        """Import (public_key given) or generate a keypair; the answer as Nova's for
+        ``microversion`` (no record fields; ``type`` from 2.2).
 
         :raises BadRequest: bad name, type or key.
         :raises Conflict: the user already has a keypair of that name.
@@ -117,8 +167,9 @@ class Keypairs:
         if not isinstance(body, dict) or not isinstance(body.get("keypair"), dict):
             raise errors.BadRequest("Invalid input for field/attribute keypair.")
         req = body["keypair"]
-        name = req.get("name")
-        if not isinstance(name, str) or not _NAME_RE.match(name) or not name.strip():
+        _check_create(req, microversion)
+        name = req["name"]
+        if not name.strip():
             raise errors.BadRequest("Keypair data is invalid: Keypair name contains unsafe "
                                     "characters or is not 1-255 characters")
         kind = req.get("type", "ssh")
@@ -146,7 +197,8 @@ class Keypairs:
                                     defaults=self._quotas.defaults, message=_OVER_QUOTA)
         except IntegrityError:
             raise errors.Conflict(f"Key pair '{name}' already exists.") from None
-        view = _view(res)
+        view = _view(res, microversion, detail=False)
+        view["user_id"] = owner
         if private is not None:
             view["private_key"] = private
         return view
@@ -157,19 +209,20 @@ class Keypairs:
             raise errors.NotFound(f"Keypair {name} not found for user {owner}")
         return res
 
-    async def show(self, ctx: RequestContext, name: str,
+    async def show(self, ctx: RequestContext, name: str, microversion: str = "2.1",
                    user_id: str | None = None) -> dict[str, Any]:
         """:raises NotFound: no such keypair for the user."""
         owner = self._owner(ctx, user_id, "show")
         async with self._sessions() as session:
-            return _view(await self._get(session, owner, name))
+            return _view(await self._get(session, owner, name), microversion)
 
-    async def list(self, ctx: RequestContext, user_id: str | None = None) -> list[dict[str, Any]]:
+    async def list(self, ctx: RequestContext, microversion: str = "2.1",
+                   user_id: str | None = None) -> list[dict[str, Any]]:
         owner = self._owner(ctx, user_id, "index")
         async with self._sessions() as session:
             rows = (await session.scalars(select(Resource).where(
                 Resource.type == KEYPAIR, Resource.user_id == owner))).all()
-        return [{"keypair": _view(r, detail=False)}
+        return [{"keypair": _view(r, microversion, detail=False)}
                 for r in sorted(rows, key=lambda r: r.spec["name"])]
 
     async def delete(self, ctx: RequestContext, name: str, user_id: str | None = None) -> None:

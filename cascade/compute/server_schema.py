@@ -16,6 +16,11 @@ __all__ = ["validate_create", "validate_subresource", "counts"]
 _NETWORK_KEYS = {"uuid", "port", "fixed_ip", "tag"}
 
 
+def _shown(value: Any, quoted: bool = False) -> str:
+    """A JSON value as Nova's schema errors print it (Python's spelling)."""
+    return repr(value) if quoted else str(value)
+
+
 def _bad(message: str) -> errors.BadRequest:
     return errors.BadRequest(f"Invalid input for field/attribute {message}")
 
@@ -86,14 +91,15 @@ def counts(server: dict[str, Any]) -> tuple[int, int]:
     for key, value in (("min_count", low), ("max_count", high)):
         if value is None and (key == "max_count" and "max_count" not in server):
             continue
-        if isinstance(value, bool) or not (
-                isinstance(value, int) or (isinstance(value, str) and value.isdigit()
-                                           and value.isascii())):
-            raise _bad("min_count/max_count. Value: must be integers")
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise _bad(f"{key}. Value: {_shown(value)}. {_shown(value, True)} is not of "
+                       "type 'integer', 'string'")
+        if isinstance(value, str) and not (value.isdigit() and value.isascii()):
+            raise _bad(f"{key}. Value: {value}. {value!r} does not match '^[0-9]*$'")
+        if int(value) < 1:
+            raise _bad(f"{key}. Value: {value}. {value} is less than the minimum of 1")
     low = int(low)
     high = int(high) if high is not None else low
-    if low < 1 or high < 1:
-        raise _bad("min_count/max_count. Value: must be at least 1")
     if low > high:
         raise errors.BadRequest("min_count must be <= max_count")
     return low, high

@@ -41,6 +41,7 @@ async def _put(gw: Gateway, project: str, body: Any, headers: dict[str, str] = A
 
 
 async def _keypair(gw: Gateway, name: str, headers: dict[str, str] = DEMO) -> Any:
+    headers = {**headers, "OpenStack-API-Version": "compute 2.2"}  # 201 for a create
     return await gw.client.post("/compute/v2.1/os-keypairs", headers=headers, json={
         "keypair": {"name": name, "public_key": PUBLIC_KEY}})
 

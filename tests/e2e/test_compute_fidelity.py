@@ -1,0 +1,102 @@
+"""The same requests to real Nova (RegionOne) and through Cascade get the same answers:
+version documents, keypair statuses and bodies per microversion, and the server
+create schema's 400s."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import CascadeProcess, Cli
+
+pytestmark = pytest.mark.e2e
+
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw9dGY4m6Yw0Jm3sY9Zc1lqvGkXq0cH3cVd"
+              "3y2mD8lP demo@example")
+
+
+def _call(method: str, url: str, token: str | None, version: str | None = None,
+          body: Any = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    if version:
+        headers["OpenStack-API-Version"] = f"compute {version}"
+    req = urllib.request.Request(url, method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+            return int(resp.status), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return int(err.code), json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="module")
+def nova(cli: Cli) -> tuple[str, str]:
+    """A demo token and RegionOne's own compute root (without /v2.1)."""
+    token = cli.json("regions-demo", "token", "issue")["id"]
+    endpoints = cli.json("regions-admin", "endpoint", "list", "--service", "compute",
+                         "--interface", "public", "--region", "RegionOne")
+    return token, endpoints[0]["URL"].rstrip("/").removesuffix("/v2.1")
+
+
+def test_version_list_names_v2_0_deprecated_first(cascade: CascadeProcess,
+                                                  nova: tuple[str, str]) -> None:
+    _, root = nova
+    _, direct = _call("GET", root + "/", None)
+    _, through = _call("GET", cascade.url + "/compute/", None)
+    assert [(v["id"], v["status"]) for v in through["versions"]] == \
+        [(v["id"], v["status"]) for v in direct["versions"]]
+    assert through["versions"][0]["links"][0]["href"] == cascade.url + "/compute/v2/"
+    status, doc = _call("GET", cascade.url + "/compute/v2/", None)
+    assert status == 200 and doc["version"]["id"] == "v2.0"
+
+
+@pytest.mark.parametrize("version", ["2.1", "2.2", "2.10", "2.92"])
+def test_keypair_create_show_delete_match_nova(cascade: CascadeProcess, nova: tuple[str, str],
+                                               version: str) -> None:
+    token, root = nova
+    bases = {"nova": root + "/v2.1", "cascade": cascade.url + "/compute/v2.1"}
+    name = f"fid{uuid.uuid4().hex[:8]}"
+    seen: dict[str, list[Any]] = {}
+    for who, base in bases.items():
+        made = _call("POST", base + "/os-keypairs", token, version,
+                     {"keypair": {"name": name, "public_key": PUBLIC_KEY}})
+        shown = _call("GET", f"{base}/os-keypairs/{name}", token, version)
+        gone = _call("DELETE", f"{base}/os-keypairs/{name}", token, version)
+        seen[who] = [made[0], sorted(made[1]["keypair"]), shown[0],
+                     sorted(shown[1]["keypair"]), gone[0]]
+    assert seen["cascade"] == seen["nova"]
+
+
+@pytest.mark.parametrize(("version", "keypair"), [
+    ("2.1", {"name": "x", "type": "ssh"}),
+    ("2.2", {"name": "x", "user_id": "u", "public_key": PUBLIC_KEY}),
+    ("2.1", {"name": "a.b"}),
+    ("2.92", {"name": "a.b!", "public_key": PUBLIC_KEY}),
+    ("2.92", {"name": "gen"}),
+])
+def test_keypair_schema_errors_match_nova(cascade: CascadeProcess, nova: tuple[str, str],
+                                          version: str, keypair: dict[str, Any]) -> None:
+    token, root = nova
+    direct = _call("POST", root + "/v2.1/os-keypairs", token, version, {"keypair": keypair})
+    through = _call("POST", cascade.url + "/compute/v2.1/os-keypairs", token, version,
+                    {"keypair": keypair})
+    assert through == direct
+
+
+@pytest.mark.parametrize("count", ['"2.5"', "2.5", "0", '"abc"'])
+def test_server_create_counts_get_novas_400(cascade: CascadeProcess, nova: tuple[str, str],
+                                            count: str) -> None:
+    token, root = nova
+    body = {"server": {"name": "x", "imageRef": str(uuid.uuid4()), "flavorRef": "1",
+                       "networks": "none", "min_count": json.loads(count)}}
+    direct = _call("POST", root + "/v2.1/servers", token, "2.37", body)
+    through = _call("POST", cascade.url + "/compute/v2.1/servers", token, "2.37", body)
+    assert through == direct
