@@ -8,7 +8,8 @@ Glance accepts a restricted RFC 6902 under the media type
 dialect, so the error codes and messages follow Glance's: malformed -> 400,
 read-only or reserved names -> 403, missing property -> 409.
 
-The deprecated ``v2.0`` media type is not served: no supported client sends it.
+The older ``v2.0`` media type (JSON patch draft 4: ``{"replace": "/name", "value": ...}``)
+is accepted too and turned into this form first (:func:`from_draft4`).
 """
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ from cascade.db.models import Resource
 from cascade.images import records
 from cascade.images.rowlock import load_for_update, touch
 
-__all__ = ["PATCH_MEDIA_TYPE", "PROPERTY_QUOTA", "TAG_QUOTA", "Change", "parse_changes",
-           "apply_patch", "patch_image"]
+__all__ = ["PATCH_MEDIA_TYPE", "PATCH_MEDIA_TYPE_V20", "PROPERTY_QUOTA", "TAG_QUOTA",
+           "Change", "parse_changes", "from_draft4", "apply_patch", "patch_image"]
 
 PATCH_MEDIA_TYPE = "application/openstack-images-v2.1-json-patch"
+#: The older dialect (JSON patch draft 4): the operation is the member's name,
+#: ``{"replace": "/name", "value": ...}``. Glance still accepts it.
+PATCH_MEDIA_TYPE_V20 = "application/openstack-images-v2.0-json-patch"
 #: Glance's defaults for image_property_quota and image_tag_quota.
 PROPERTY_QUOTA = 128
 TAG_QUOTA = 128
@@ -65,6 +69,34 @@ def _decode_pointer(pointer: Any) -> list[str]:
     if not parts[0]:
         raise errors.BadRequest(f"Pointer `{pointer}` does not contains valid token.")
     return parts
+
+
+def from_draft4(ops: Any) -> Any:
+    """A v2.0 (draft 4) patch in the v2.1 form: ``{"replace": "/x", "value": v}`` ->
+    ``{"op": "replace", "path": "/x", "value": v}``; anything not a list of objects
+    is left for :func:`parse_changes` to refuse.
+
+    :raises BadRequest: an operation naming no operation, or more than one.
+    """
+    if not isinstance(ops, list):
+        return ops
+    out: list[Any] = []
+    for raw in ops:
+        if not isinstance(raw, dict):
+            out.append(raw)
+            continue
+        named = [op for op in ("replace", "add", "remove") if op in raw]
+        if len(named) > 1:
+            raise errors.BadRequest('Operation objects must contain only one member named '
+                                    '"add", "remove", or "replace".')
+        if not named:
+            raise errors.BadRequest('Operation objects must contain exactly one member '
+                                    'named "add", "remove", or "replace".')
+        change = {"op": named[0], "path": raw[named[0]]}
+        if "value" in raw:
+            change["value"] = raw["value"]
+        out.append(change)
+    return out
 
 
 def parse_changes(ops: Any) -> list[Change]:

@@ -204,3 +204,23 @@ async def test_schemas_and_listing(env: Env) -> None:
     resp = await env.client.get("/image/v2/images?sort_key=owner", headers=DEMO)
     assert resp.status == 400 and "Invalid sort key" in await resp.text()
     assert (await env.client.get("/image/v2/images", headers=OTHER)).status == 200
+
+
+async def test_patch_in_the_v2_0_dialect(env: Env) -> None:
+    """Glance's older media type names the operation by the member's name."""
+    image_id = await env.image(name="old")
+    url = f"/image/v2/images/{image_id}"
+    v20 = {**DEMO, "Content-Type": "application/openstack-images-v2.0-json-patch"}
+    resp = await env.client.patch(url, headers=v20, json=[
+        {"replace": "/name", "value": "new"}, {"add": "/os_distro", "value": "ubuntu"}])
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert (body["name"], body["os_distro"]) == ("new", "ubuntu")
+    resp = await env.client.patch(url, headers=v20, json=[{"remove": "/os_distro"}])
+    assert "os_distro" not in await resp.json()
+    for bad, words in (([{"op": "replace", "path": "/name", "value": "x"}], "exactly one"),
+                       ([{"replace": "/name", "add": "/x", "value": "x"}], "only one"),
+                       ([{"replace": "name", "value": "x"}], "does not start with &quot;/")):
+        resp = await env.client.patch(url, headers=v20, json=bad)
+        assert resp.status == 400, bad
+        assert words in await resp.text(), bad
