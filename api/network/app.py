@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cascade.api.middleware import public
-from cascade.api.network import extensions, quotas, resources
+from cascade.api.network import extensions, quotas, resources, zones
 from cascade.api.network.keys import EXTENSIONS, OBJECTS, PORTS
 from cascade.api.urls import network_base
 from cascade.jsonutil import json_response
@@ -17,7 +17,8 @@ __all__ = ["create_network_app"]
 #: Collections Cascade implements, as Neutron lists them at /v2.0/.
 _RESOURCES = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
               ("security_group", "security-groups"),
-              ("security_group_rule", "security-group-rules"), ("quota", "quotas")]
+              ("security_group_rule", "security-group-rules"), ("quota", "quotas"),
+              ("availability_zone", "availability_zones")]
 
 
 @public
@@ -49,6 +50,7 @@ def create_network_app(objects: NetworkObjects, ports: Ports,
         web.get("/v2.0/", collections),
         web.get("/v2.0/extensions", extensions.list_extensions),
         web.get("/v2.0/extensions/{alias}", extensions.show_extension),
+        web.get("/v2.0/availability_zones", zones.list_availability_zones),
         *quotas.routes(),
         *resources.routes(),
     ])

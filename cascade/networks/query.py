@@ -37,6 +37,8 @@ class ListQuery:
     marker: str | None
     sort: list[tuple[str, bool]]  # (key, ascending)
     raw: list[tuple[str, str]]
+    #: The attribute that names an object (markers, the last sort key).
+    id_key: str = "id"
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
         """Whether ``obj`` passes every filter."""
@@ -82,8 +84,8 @@ class ListQuery:
         order = self.order()
         kept = {name: order.sorted(o for o in rows if self.matches(o))
                 for name, rows in streams.items()}
-        after = next((o for rows in kept.values() for o in rows if o["id"] == self.marker),
-                     None) if self.marker else None
+        after = next((o for rows in kept.values() for o in rows
+                      if o.get(self.id_key) == self.marker), None) if self.marker else None
         if after is not None:
             start = order.key(after)
             kept = {name: [o for o in rows if start < order.key(o)]
@@ -101,7 +103,7 @@ class ListQuery:
             keep = [(k, v) for k, v in self.raw if k != "marker"]
             body[f"{collection}_links"] = [{
                 "rel": "next",
-                "href": f"{base}?{urlencode(keep + [('marker', chosen[-1]['id'])])}"}]
+                "href": f"{base}?{urlencode(keep + [('marker', chosen[-1][self.id_key])])}"}]
         body[collection] = [self.select(o) for o in chosen]
         return body
 
@@ -112,7 +114,8 @@ class ListQuery:
         The marker counts only when it passes the filters itself.
         """
         rows = [o for o in items if self.matches(o)]
-        after = next((o for o in rows if o["id"] == self.marker), None) if self.marker \
+        after = next((o for o in rows if o.get(self.id_key) == self.marker), None) \
+            if self.marker \
             else None
         chosen, more = page(rows, self.order(), after=after, limit=self.limit)
         return self._body(chosen, more, collection, base)
@@ -158,7 +161,8 @@ def _fixed_ips_match(wanted: list[str], fixed_ips: Sequence[Mapping[str, Any]]) 
     return True
 
 
-def parse_query(query: MultiMapping[str], sort_keys: frozenset[str]) -> ListQuery:
+def parse_query(query: MultiMapping[str], sort_keys: frozenset[str],
+                id_key: str = "id") -> ListQuery:
     """Parse a list request's query string.
 
     :raises BadRequest: a bad limit, sort key or sort direction.
@@ -190,8 +194,9 @@ def parse_query(query: MultiMapping[str], sort_keys: frozenset[str]) -> ListQuer
             raise errors.BadRequest(f"{direction} is invalid value for sort_dirs, "
                                     "valid value is 'asc' and 'desc'")
         sort.append((key, direction == "asc"))
-    if not any(k == "id" for k, _ in sort):
-        sort.append(("id", sort[-1][1] if sort else True))
+    if not any(k == id_key for k, _ in sort):
+        sort.append((id_key, sort[-1][1] if sort else True))
     fields = [f for v in query.getall("fields", []) for f in v.split(",") if f]
     return ListQuery(filters=filters, fields=fields, limit=limit,
-                     marker=query.get("marker"), sort=sort, raw=list(query.items()))
+                     marker=query.get("marker"), sort=sort, raw=list(query.items()),
+                     id_key=id_key)

@@ -237,3 +237,18 @@ async def test_port_pages_merge_regions_and_deferred_ports_in_one_order(
         url = links[0]["href"].split("/networking", 1)[1] if links else None
         url = "/networking" + url if url else None
     assert got == want
+
+
+async def test_availability_zones_one_per_region_with_neutrons_query(gw: Gateway) -> None:
+    body = await (await gw.client.get(N + "/availability_zones", headers=DEMO)).json()
+    zones = body["availability_zones"]
+    assert {(z["resource"], z["state"]) for z in zones} == {("network", "available")}
+    assert len({z["name"] for z in zones}) == len(gw.regions) == 2
+    gw.regions["RegionTwo"].down = True
+    names = await (await gw.client.get(
+        N + "/availability_zones?fields=name&sort_key=name&sort_dir=desc",
+        headers=DEMO)).json()
+    assert names["availability_zones"] == [{"name": z} for z in
+                                           sorted((z["name"] for z in zones), reverse=True)]
+    listed = await (await gw.client.get(N + "/", headers=DEMO)).json()
+    assert "availability_zones" in {r["collection"] for r in listed["resources"]}
