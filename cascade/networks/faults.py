@@ -58,6 +58,13 @@ def conflict(name: str, message: str) -> errors.Conflict:
     return err
 
 
+def typed_bad_request(name: str, message: str) -> errors.BadRequest:
+    """A 400 Neutron names by its exception type (``SecurityGroupInvalidPortValue``...)."""
+    err = NeutronBadRequest(message)
+    err.neutron_type = name
+    return err
+
+
 def bad_request(message: str) -> errors.BadRequest:
     err = NeutronBadRequest(f"Invalid input for operation: {message}.")
     err.neutron_type = "InvalidInput"

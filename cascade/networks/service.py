@@ -223,6 +223,10 @@ class NetworkObjects:
             if res.attrs.get("name") == "default" and changes["name"] != "default":
                 raise faults.conflict("SecurityGroupCannotUpdateDefault",
                                       "Updating default security group not allowed.")
+            if changes["name"] == "default" and res.attrs.get("name") != "default":
+                # A second "default" would be one the owner could never delete.
+                raise faults.conflict("SecurityGroupDefaultAlreadyExists",
+                                      "Default security group already exists.")
         if changes.get("shared"):
             ctx.can("update_network:shared")
         async with self._sessions.begin() as session:

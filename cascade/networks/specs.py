@@ -254,6 +254,44 @@ def security_group(body: Any) -> dict[str, Any]:
 
 
 _PROTOCOLS = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58", "ipv6-icmp": "58"}
+#: Every protocol name Neutron takes (besides numbers 0 to 255), in its own order.
+_PROTOCOL_NAMES = ("any", "ah", "dccp", "egp", "esp", "gre", "hopopt", "icmp", "igmp", "ip",
+                   "ipip", "ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt",
+                   "ipv6-opts", "ipv6-route", "ospf", "pgm", "rsvp", "sctp", "tcp", "udp",
+                   "udplite", "vrrp")
+
+
+def _check_protocol(protocol: str) -> None:
+    """:raises BadRequest: ``SecurityGroupRuleInvalidProtocol``, in Neutron's words."""
+    if protocol in _PROTOCOL_NAMES or (protocol.isdigit() and int(protocol) < 256):
+        return
+    names = ", ".join(["None", *(repr(n) for n in _PROTOCOL_NAMES)])
+    raise faults.typed_bad_request(
+        "SecurityGroupRuleInvalidProtocol",
+        f"Security group rule protocol {protocol} not supported. Only protocol values "
+        f"({names}) and integer representations [0 to 255] are supported.")
+
+
+def _check_ports(protocol: str | None, low: Any, high: Any) -> Any:
+    """Neutron's port checks; the range's upper end (``low`` when only it is given).
+
+    :raises BadRequest: ``SecurityGroupInvalidPortValue`` or
+        ``SecurityGroupInvalidPortRange``.
+    """
+    for port in (low, high):
+        if port is not None and not 0 <= port <= 65535:
+            raise faults.typed_bad_request("SecurityGroupInvalidPortValue",
+                                           f"Invalid value for port {port}")
+    if protocol in ("tcp", "udp", "6", "17") and low is not None:
+        high = low if high is None else high
+        if low == 0:
+            raise faults.typed_bad_request("SecurityGroupInvalidPortValue",
+                                           "Invalid value for port 0")
+        if low > high:
+            raise faults.typed_bad_request("SecurityGroupInvalidPortRange",
+                                           "For TCP/UDP protocols, port_range_min must be "
+                                           "<= port_range_max")
+    return high
 
 
 def rule(body: Any) -> dict[str, Any]:
@@ -270,15 +308,9 @@ def rule(body: Any) -> dict[str, Any]:
     protocol = obj.get("protocol")
     if protocol is not None:
         protocol = str(protocol).lower()
-        if protocol not in _PROTOCOLS and not (protocol.isdigit() and int(protocol) < 256):
-            raise faults.conflict("SecurityGroupRuleInvalidProtocol",
-                                  f"Security group rule protocol {protocol} not supported.")
-    low, high = obj.get("port_range_min"), obj.get("port_range_max")
-    if protocol in ("tcp", "udp", "6", "17") and low is not None:
-        high = low if high is None else high
-        if not (0 < low <= high <= 65535):
-            raise faults.bad_request("For TCP/UDP protocols, port_range_min must be "
-                                     "<= port_range_max")
+        _check_protocol(protocol)
+    low = obj.get("port_range_min")
+    high = _check_ports(protocol, low, obj.get("port_range_max"))
     prefix = obj.get("remote_ip_prefix")
     if prefix is not None:
         try:

@@ -252,3 +252,29 @@ async def test_availability_zones_one_per_region_with_neutrons_query(gw: Gateway
                                            sorted((z["name"] for z in zones), reverse=True)]
     listed = await (await gw.client.get(N + "/", headers=DEMO)).json()
     assert "availability_zones" in {r["collection"] for r in listed["resources"]}
+
+
+async def test_rule_and_group_errors_are_neutrons(gw: Gateway) -> None:
+    group = (await _post(gw, "/security-groups", {"security_group": {"name": "g"}}))[
+        "security_group"]
+
+    async def rule(**fields: Any) -> tuple[int, dict[str, Any]]:
+        resp = await gw.client.post(N + "/security-group-rules", headers=DEMO, json={
+            "security_group_rule": {"security_group_id": group["id"], "direction": "ingress",
+                                    **fields}})
+        return resp.status, (await resp.json()).get("NeutronError", {})
+
+    status, err = await rule(protocol="bogus")
+    assert (status, err["type"]) == (400, "SecurityGroupRuleInvalidProtocol")
+    assert "'sctp'" in err["message"] and "[0 to 255]" in err["message"]
+    status, err = await rule(protocol="tcp", port_range_min=-16, port_range_max=22)
+    assert (status, err["type"], err["message"]) == (
+        400, "SecurityGroupInvalidPortValue", "Invalid value for port -16")
+    status, err = await rule(protocol="tcp", port_range_min=30, port_range_max=22)
+    assert (status, err["type"]) == (400, "SecurityGroupInvalidPortRange")
+    for name in ("gre", "sctp", "47"):
+        assert (await rule(protocol=name))[0] == 201, name
+    resp = await gw.client.put(f"{N}/security-groups/{group['id']}", headers=DEMO,
+                               json={"security_group": {"name": "default"}})
+    assert resp.status == 409
+    assert (await resp.json())["NeutronError"]["type"] == "SecurityGroupDefaultAlreadyExists"
