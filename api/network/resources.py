@@ -40,11 +40,20 @@ async def list_objects(request: web.Request) -> web.Response:
     collection = records.COLLECTION[type_]
     base = f"{network_base(request)}/v2.0/{request.match_info['collection']}"
     if type_ == PORT:
+        query.check_filters(type_)  # before asking any region
+        if query.marker:
+            # Neutron answers 404 for a port marker the caller cannot see.
+            await request.app[PORTS].show(ctx, query.marker)
         answers, failed = await request.app[PORTS].list_ports(ctx, query.filters)
         headers = {_PARTIAL: ",".join(failed)} if failed else {}
         return json_response(query.page_streams(answers, collection, base), headers=headers)
     items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
-    return json_response(query.page(items, collection, base))
+    query.check_filters(type_, items)
+    marker_obj = None
+    if type_ == NETWORK and query.marker and all(o["id"] != query.marker for o in items):
+        # Neutron reads a network marker itself: 404 when the caller cannot see it.
+        marker_obj = await request.app[OBJECTS].show(ctx, NETWORK, query.marker)
+    return json_response(query.page(items, collection, base, marker_obj))
 
 
 async def create_object(request: web.Request) -> web.Response:

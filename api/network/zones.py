@@ -17,6 +17,7 @@ _SORT_KEYS = frozenset({"name", "resource", "state"})
 async def list_availability_zones(request: web.Request) -> web.Response:
     request[CTX].can("get_availability_zone")
     query = neutron_query.parse_query(request.query, _SORT_KEYS, id_key="name")
+    query.check_filters("availability_zone")
     zones = availability_zones(request.config_dict[REGIONS])
     base = f"{network_base(request)}/v2.0/availability_zones"
     return json_response(query.page(zones, "availability_zones", base))

@@ -20,12 +20,44 @@ from cascade import errors
 from cascade.db.models import PARENT_KEY
 from cascade.listing.narrow import Narrow
 from cascade.listing.merge import merge
+from cascade.networks import faults
 from cascade.listing.order import Order, page
 
 __all__ = ["ListQuery", "parse_query"]
 
 _CONTROL = frozenset({"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"})
 _TAG_KEYS = frozenset({"tags", "tags-any", "not-tags", "not-tags-any"})
+_COMMON = frozenset({"id", "name", "tenant_id", "project_id", "description", "created_at",
+                     "updated_at", "revision_number", *_TAG_KEYS})
+#: The attributes Neutron lets each collection filter on (filter-validation): its
+#: resources' attributes, Cascade's or not; anything else is a 400.
+FILTERABLE: dict[str, frozenset[str]] = {
+    "network": _COMMON | {
+        "admin_state_up", "mtu", "status", "subnets", "shared", "availability_zone_hints",
+        "availability_zones", "ipv4_address_scope", "ipv6_address_scope", "router:external",
+        "port_security_enabled", "qos_policy_id", "is_default", "dns_domain",
+        "provider:network_type", "provider:physical_network", "provider:segmentation_id",
+        "segments", "l2_adjacency"},
+    "subnet": _COMMON | {
+        "network_id", "ip_version", "subnetpool_id", "enable_dhcp", "ipv6_ra_mode",
+        "ipv6_address_mode", "gateway_ip", "cidr", "allocation_pools", "host_routes",
+        "dns_nameservers", "service_types", "segment_id", "shared", "dns_publish_fixed_ip",
+        "router:external"},
+    "port": _COMMON | {
+        "network_id", "mac_address", "admin_state_up", "status", "device_id", "device_owner",
+        "fixed_ips", "allowed_address_pairs", "extra_dhcp_opts", "security_groups",
+        "binding:vnic_type", "binding:host_id", "binding:profile", "binding:vif_type",
+        "binding:vif_details", "port_security_enabled", "qos_policy_id", "dns_name",
+        "dns_assignment", "dns_domain", "ip_allocation", "propagate_uplink_status",
+        "data_plane_status", "resource_request", "numa_affinity_policy", "trusted",
+        "hardware_offload_type", "mac_learning_enabled", "qos_network_policy_id"},
+    "security_group": _COMMON | {"security_group_rules", "stateful", "shared", "is_default"},
+    "security_group_rule": (_COMMON - _TAG_KEYS) | {
+        "security_group_id", "direction", "ethertype", "protocol", "port_range_min",
+        "port_range_max", "remote_ip_prefix", "remote_group_id", "remote_address_group_id",
+        "normalized_cidr", "belongs_to_default_sg"},
+    "availability_zone": frozenset({"name", "resource", "state"}),
+}
 _TRUE = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -62,6 +94,23 @@ class ListQuery:
         if not self.fields:
             return obj
         return {k: v for k, v in obj.items() if k in self.fields}
+
+    def check_filters(self, type_: str, items: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Refuse filters on attributes the collection does not have, as Neutron's
+        filter validation does (attributes the answer shows always pass).
+
+        :raises BadRequest: ``['x'] is invalid attribute for filtering``.
+        """
+        known = FILTERABLE.get(type_)
+        if known is None:
+            return
+        unknown = [k for k in self.filters if k not in known]
+        if unknown:
+            shown = {k for obj in items for k in obj}
+            unknown = [k for k in unknown if k not in shown]
+        if unknown:
+            raise faults.typed_bad_request("HTTPBadRequest",
+                                           f"{unknown} is invalid attribute for filtering")
 
     def narrow(self, type_: str) -> Narrow:
         """The filters an index serves, for reading fewer rows."""
@@ -107,16 +156,20 @@ class ListQuery:
         body[collection] = [self.select(o) for o in chosen]
         return body
 
-    def page(self, items: Iterable[dict[str, Any]], collection: str,
-             base: str) -> dict[str, Any]:
+    def page(self, items: Iterable[dict[str, Any]], collection: str, base: str,
+             marker_obj: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Filtered, sorted, paged answer body with Neutron's next link.
 
-        The marker counts only when it passes the filters itself.
+        The page starts after the marker's sort values: the marker among the
+        items, or ``marker_obj`` (the caller looked it up: it may be filtered
+        out, as in Neutron); an unknown marker starts from the beginning.
         """
         rows = [o for o in items if self.matches(o)]
-        after = next((o for o in rows if o.get(self.id_key) == self.marker), None) \
-            if self.marker \
-            else None
+        after = None
+        if self.marker:
+            after = next((o for o in rows if o.get(self.id_key) == self.marker), None)
+            if after is None and marker_obj is not None:
+                after = dict(marker_obj)
         chosen, more = page(rows, self.order(), after=after, limit=self.limit)
         return self._body(chosen, more, collection, base)
 

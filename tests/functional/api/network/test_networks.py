@@ -278,3 +278,33 @@ async def test_rule_and_group_errors_are_neutrons(gw: Gateway) -> None:
                                json={"security_group": {"name": "default"}})
     assert resp.status == 409
     assert (await resp.json())["NeutronError"]["type"] == "SecurityGroupDefaultAlreadyExists"
+
+
+async def test_unknown_filters_are_400_and_unknown_markers_404_as_in_neutron(
+        gw: Gateway) -> None:
+    network, _ = await _net_with_subnet(gw)
+    for path in ("/networks?all_tenants=1", "/networks?bogus=1", "/ports?shared=true",
+                 "/security-group-rules?tags=x"):
+        resp = await gw.client.get(N + path, headers=DEMO)
+        assert resp.status == 400, path
+        err = (await resp.json())["NeutronError"]
+        assert err["type"] == "HTTPBadRequest"
+        assert err["message"].endswith("is invalid attribute for filtering"), err
+    for path in ("/subnets?shared=false", "/networks?router:external=false",
+                 "/ports?device_owner=x", "/networks?tags=a"):
+        assert (await gw.client.get(N + path, headers=DEMO)).status == 200, path
+    unknown = "da8fe97d-7da0-463f-8a83-0c199fb9ecad"
+    resp = await gw.client.get(f"{N}/networks?marker={unknown}&limit=1", headers=DEMO)
+    assert resp.status == 404
+    assert (await resp.json())["NeutronError"]["type"] == "NetworkNotFound"
+    resp = await gw.client.get(f"{N}/ports?marker={unknown}&limit=1", headers=DEMO)
+    assert (resp.status, (await resp.json())["NeutronError"]["type"]) == (404, "PortNotFound")
+    resp = await gw.client.get(f"{N}/subnets?marker={unknown}&limit=1", headers=DEMO)
+    assert resp.status == 200  # Neutron ignores it here
+    # a marker filtered out still says where the page starts
+    second = (await _post(gw, "/networks", {"network": {"name": "n2"}}))["network"]
+    ordered = sorted([network["id"], second["id"]])
+    resp = await gw.client.get(f"{N}/networks?name=n2&sort_key=id&marker={ordered[0]}",
+                               headers=DEMO)
+    want = [second["id"]] if ordered[1] == second["id"] else []
+    assert [n["id"] for n in (await resp.json())["networks"]] == want
