@@ -129,7 +129,7 @@ def parse_changes(ops: Any) -> list[Change]:
             raise errors.BadRequest("Invalid JSON pointer for this resource: "
                                     f"'/{'/'.join(path)}'")
         key = path[0]
-        if key in records.READ_ONLY:
+        if key in records.READ_ONLY and key != "owner":
             raise errors.Forbidden(f"Attribute '{key}' is read-only.")
         if key in _RESERVED or key.startswith(_RESERVED_PREFIX):
             raise errors.Forbidden(f"Attribute '{key}' is reserved.")
@@ -190,11 +190,31 @@ def apply_patch(ctx: RequestContext, res: Resource, ops: Any) -> None:
         return
     before = res.spec or {}
     spec = copy.deepcopy(before)
+    owner = res.project_id
     for change in changes:
+        if change.key == "owner":
+            owner = _new_owner(ctx, change)
+            continue
         _apply(ctx, res.status, spec, change)
     _check_quotas(before, spec)
     res.spec = spec
+    res.project_id = owner
     touch(res)
+
+
+def _new_owner(ctx: RequestContext, change: Change) -> str:
+    """The owner an admin's patch gives the image (Glance lets only admins).
+
+    :raises Forbidden: not an admin, or an attempt to remove the owner.
+    :raises BadRequest: not a project id.
+    """
+    if not ctx.is_admin:
+        raise errors.Forbidden("Owner can't be updated by non admin.")
+    if change.op == "remove":
+        raise errors.Forbidden("Property owner may not be removed.")
+    if not isinstance(change.value, str) or not 0 < len(change.value) <= 255:
+        raise errors.BadRequest(f"Invalid owner: {change.value!r}")
+    return change.value
 
 
 async def patch_image(sessions: async_sessionmaker[AsyncSession], ctx: RequestContext,

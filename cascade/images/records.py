@@ -94,6 +94,22 @@ def active_regions(placements: list[Placement]) -> list[str]:
     return sorted(p.region for p in placements if p.state == PlacementState.ACTIVE)
 
 
+def chosen_owner(ctx: RequestContext, owner: Any) -> str:
+    """The project a new image belongs to: the caller's, or (admins only, as in
+    Glance) the ``owner`` the create names.
+
+    :raises BadRequest: an owner that is not a project id.
+    :raises Forbidden: a non-admin naming another project.
+    """
+    if owner is None or owner == ctx.project_id:
+        return str(ctx.project_id)
+    if not isinstance(owner, str) or not 0 < len(owner) <= 255:
+        raise errors.BadRequest(f"Invalid owner: {owner!r}")
+    if not ctx.is_admin:
+        raise errors.Forbidden(f"You are not permitted to create images owned by '{owner}'")
+    return owner
+
+
 def new_image_spec(body: dict[str, Any]) -> dict[str, Any]:
     """The spec of a new image from a create request.
 

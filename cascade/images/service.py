@@ -69,10 +69,11 @@ class ImageService:
             raise errors.BadRequest(f"Invalid id: {image_id} (name-based UUIDs are "
                                     "reserved; use a random one)")
         image_id = str(parsed)
-        spec = records.new_image_spec(body)
+        owner = records.chosen_owner(ctx, body.get("owner"))
+        spec = records.new_image_spec({k: v for k, v in body.items() if k != "owner"})
         records.check_publicize(ctx, spec["visibility"])
         stamp = records.now()
-        res = Resource(global_id=image_id, type=records.IMAGE, project_id=ctx.project_id,
+        res = Resource(global_id=image_id, type=records.IMAGE, project_id=owner,
                        user_id=ctx.user_id, spec=spec, status="queued",
                        attrs={"created_at": stamp, "updated_at": stamp, "members": {}})
         try:

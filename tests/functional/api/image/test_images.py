@@ -114,6 +114,30 @@ async def test_client_chosen_id_and_conflict(env: Env) -> None:
     assert resp.content_type == "text/html"
 
 
+async def test_only_an_admin_names_another_owner(env: Env) -> None:
+    resp = await env.client.post("/image/v2/images", json={"name": "o", "owner": "alt"},
+                                 headers=DEMO)
+    assert resp.status == 403
+    assert "not permitted to create images owned by" in await resp.text()
+    resp = await env.client.post("/image/v2/images", json={"name": "o", "owner": "demo"},
+                                 headers=DEMO)
+    assert resp.status == 201
+    resp = await env.client.post("/image/v2/images", json={"name": "o", "owner": "alt"},
+                                 headers=ADMIN)
+    assert resp.status == 201
+    image = await resp.json()
+    assert image["owner"] == "alt"
+    shown = await env.client.get(f"/image/v2/images/{image['id']}", headers=ALT)
+    assert shown.status == 200, "the new owner sees its private-by-default image"
+    patch = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    resp = await env.client.patch(f"/image/v2/images/{image['id']}", headers={
+        **ALT, **patch}, json=[{"op": "replace", "path": "/owner", "value": "demo"}])
+    assert resp.status == 403
+    resp = await env.client.patch(f"/image/v2/images/{image['id']}", headers={
+        **ADMIN, **patch}, json=[{"op": "replace", "path": "/owner", "value": "demo"}])
+    assert (resp.status, (await resp.json())["owner"]) == (200, "demo")
+
+
 async def test_private_images_are_invisible_to_other_projects(env: Env) -> None:
     image_id = await env.image(visibility="private")
     assert (await env.client.get(f"/image/v2/images/{image_id}", headers=ALT)).status == 404

@@ -73,9 +73,16 @@ def test_patch_errors_are_glances() -> None:
                  [{"op": "remove", "path": "/x"}]) == "Property x does not exist."
     fails(errors.Conflict, apply_patch, OWNER, res, [{"op": "replace", "path": "/x",
                                                       "value": "1"}])
-    for path in ("/status", "/owner", "/size", "/id", "/checksum", "/locations"):
+    for path in ("/status", "/size", "/id", "/checksum", "/locations"):
         assert "read-only" in fails(errors.Forbidden, apply_patch, OWNER, res,
                                     [{"op": "replace", "path": path, "value": "v"}])
+    # the owner: only an admin changes it, as in Glance
+    assert fails(errors.Forbidden, apply_patch, OWNER, res, [
+        {"op": "replace", "path": "/owner", "value": "v"}]) == \
+        "Owner can't be updated by non admin."
+    apply_patch(ADMIN, res, [{"op": "replace", "path": "/owner", "value": "v"}])
+    assert res.project_id == "v"
+    res.project_id = OWNER.project_id
     assert "reserved" in fails(errors.Forbidden, apply_patch, OWNER, res,
                                [{"op": "add", "path": "/os_glance_x", "value": "v"}])
     assert fails(errors.Forbidden, apply_patch, OWNER, res, [
