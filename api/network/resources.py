@@ -10,6 +10,7 @@ from cascade.api.network.keys import OBJECTS, PORTS
 from cascade.api.urls import network_base
 from cascade.appkeys import CTX
 from cascade.jsonutil import json_response
+from cascade.networks import bulk
 from cascade.networks import query as neutron_query
 from cascade.networks import records
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
@@ -57,22 +58,44 @@ async def list_objects(request: web.Request) -> web.Response:
 
 
 async def create_object(request: web.Request) -> web.Response:
-    """POST /v2.0/{collection} -> 201 with the object."""
+    """POST /v2.0/{collection} -> 201 with the object; a bulk body
+    (``{"networks": [...]}``) makes all of them or none."""
     type_ = _type(request)
-    ctx = request[CTX]
     body = await json_body(request)
+    collection = records.COLLECTION[type_]
+    items = bulk.split_bulk(type_, collection, body)
+    if items is None:
+        return json_response({type_: await _create_one(request, type_, body)}, status=201)
+
+    async def create(item: dict[str, Any]) -> dict[str, Any]:
+        return await _create_one(request, type_, item)
+
+    async def delete(global_id: str) -> None:
+        await _delete_one(request, type_, global_id)
+
+    made = await bulk.create_all(items, create, delete)
+    return json_response({collection: made}, status=201)
+
+
+async def _create_one(request: web.Request, type_: str, body: Any) -> dict[str, Any]:
+    ctx = request[CTX]
     objects = request.app[OBJECTS]
     if type_ == PORT:
-        made = await request.app[PORTS].create(ctx, body)
-    elif type_ == NETWORK:
-        made = await objects.create_network(ctx, body)
-    elif type_ == SUBNET:
-        made = await objects.create_subnet(ctx, body)
-    elif type_ == SECURITY_GROUP:
-        made = await objects.create_security_group(ctx, body)
+        return await request.app[PORTS].create(ctx, body)
+    if type_ == NETWORK:
+        return await objects.create_network(ctx, body)
+    if type_ == SUBNET:
+        return await objects.create_subnet(ctx, body)
+    if type_ == SECURITY_GROUP:
+        return await objects.create_security_group(ctx, body)
+    return await objects.create_rule(ctx, body)
+
+
+async def _delete_one(request: web.Request, type_: str, global_id: str) -> None:
+    if type_ == PORT:
+        await request.app[PORTS].delete(request[CTX], global_id)
     else:
-        made = await objects.create_rule(ctx, body)
-    return json_response({type_: made}, status=201)
+        await request.app[OBJECTS].delete(request[CTX], type_, global_id)
 
 
 async def show_object(request: web.Request) -> web.Response:
@@ -103,13 +126,7 @@ async def update_object(request: web.Request) -> web.Response:
 
 
 async def delete_object(request: web.Request) -> web.Response:
-    type_ = _type(request)
-    ctx = request[CTX]
-    gid = request.match_info["id"]
-    if type_ == PORT:
-        await request.app[PORTS].delete(ctx, gid)
-    else:
-        await request.app[OBJECTS].delete(ctx, type_, gid)
+    await _delete_one(request, _type(request), request.match_info["id"])
     return web.Response(status=204)
 
 

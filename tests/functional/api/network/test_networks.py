@@ -308,3 +308,24 @@ async def test_unknown_filters_are_400_and_unknown_markers_404_as_in_neutron(
                                headers=DEMO)
     want = [second["id"]] if ordered[1] == second["id"] else []
     assert [n["id"] for n in (await resp.json())["networks"]] == want
+
+
+async def test_bulk_create_makes_all_or_none(gw: Gateway) -> None:
+    made = await _post(gw, "/networks", {"networks": [{"name": "b1"}, {"name": "b2"}]})
+    assert [n["name"] for n in made["networks"]] == ["b1", "b2"]
+    net = made["networks"][0]
+    subnets = await _post(gw, "/subnets", {"subnets": [
+        {"network_id": net["id"], "cidr": "10.7.0.0/24", "ip_version": 4},
+        {"network_id": net["id"], "cidr": "10.8.0.0/24", "ip_version": 4}]})
+    assert len(subnets["subnets"]) == 2
+    before = (await (await gw.client.get(N + "/networks", headers=DEMO)).json())["networks"]
+    resp = await gw.client.post(N + "/networks", headers=DEMO, json={"networks": [
+        {"name": "ok"}, {"name": "bad", "bogus": 1}]})
+    assert resp.status == 400
+    after = (await (await gw.client.get(N + "/networks", headers=DEMO)).json())["networks"]
+    assert {n["id"] for n in after} == {n["id"] for n in before}, "the first one was undone"
+    ports = await _post(gw, "/ports", {"ports": [{"network_id": net["id"], "name": "p1"},
+                                                 {"network_id": net["id"], "name": "p2"}]})
+    assert [p["name"] for p in ports["ports"]] == ["p1", "p2"]
+    resp = await gw.client.post(N + "/networks", headers=DEMO, json={"networks": []})
+    assert resp.status == 400
