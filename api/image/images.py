@@ -14,6 +14,7 @@ from cascade import errors
 from cascade.appkeys import CTX, REGIONS
 
 __all__ = ["create_image", "show_image", "delete_image", "upload_data", "download_data",
+           "deactivate_image", "reactivate_image",
            "import_image", "info_stores", "info_import"]
 
 #: Upload and download chunk size: memory per transfer stays around this.
@@ -77,6 +78,18 @@ async def import_image(request: web.Request) -> web.Response:
     await request.app[IMAGES].import_copy(request[CTX], request.match_info["image_id"],
                                           await json_body(request))
     return web.Response(status=202)
+
+
+async def deactivate_image(request: web.Request) -> web.Response:
+    """POST /v2/images/{image_id}/actions/deactivate -> 204."""
+    await request.app[IMAGES].set_active(request[CTX], request.match_info["image_id"], False)
+    return web.Response(status=204)
+
+
+async def reactivate_image(request: web.Request) -> web.Response:
+    """POST /v2/images/{image_id}/actions/reactivate -> 204."""
+    await request.app[IMAGES].set_active(request[CTX], request.match_info["image_id"], True)
+    return web.Response(status=204)
 
 
 async def info_stores(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
-from cascade.images import records, rowlock, store
+from cascade.images import activation, records, rowlock, store
 from cascade.images.replicas import DELETE_REPLICA, REPLICATE, create_regional, replica_job_key
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
@@ -266,6 +266,10 @@ class ImageService:
                                             "available now")
         local = next((p.local_id for p in placements if p.region == region), None)
         return res, region, local or image_id
+
+    async def set_active(self, ctx: RequestContext, image_id: str, active: bool) -> None:
+        """Deactivate or reactivate the image (``activation.py``)."""
+        await activation.set_active(self._sessions, self._client, ctx, image_id, active)
 
     # -- replication -------------------------------------------------------
 

@@ -108,6 +108,7 @@ class FakeRegion:
             web.delete("/image/v2/images/{id}", self.delete_image),
             web.put("/image/v2/images/{id}/file", self.upload),
             web.get("/image/v2/images/{id}/file", self.download),
+            web.post("/image/v2/images/{id}/actions/{action}", self.image_action),
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
             *self.neutron.routes(),
@@ -304,6 +305,17 @@ class FakeRegion:
 
     async def images(self, request: web.Request) -> web.Response:
         return web.json_response({"images": list(self.glance.values())})
+
+    async def image_action(self, request: web.Request) -> web.Response:
+        """Glance's deactivate and reactivate (an active or deactivated image only)."""
+        image = self.glance.get(request.match_info["id"])
+        if image is None:
+            return self._glance_404(request.match_info["id"])
+        if image["status"] not in ("active", "deactivated"):
+            return web.Response(status=403)
+        image["status"] = ("active" if request.match_info["action"] == "reactivate"
+                           else "deactivated")
+        return web.Response(status=204)
 
     def _glance_404(self, image_id: str) -> web.Response:
         return web.Response(status=404, text=f"404 Not Found\n\nNo image found with ID "

@@ -92,6 +92,33 @@ async def test_upload_goes_to_the_home_region_with_the_same_id(env: Env) -> None
     assert (await env.upload(image_id)).status == 409
 
 
+async def test_deactivated_images_serve_data_to_admins_only_and_boot_nowhere(
+        env: Env) -> None:
+    image_id = await env.image()
+    url = f"/image/v2/images/{image_id}/actions"
+    resp = await env.client.post(f"{url}/deactivate", headers=DEMO)
+    assert resp.status == 403, "a queued image cannot be deactivated"
+    assert "in status &#x27;queued&#x27;" in await resp.text()
+    assert (await env.upload(image_id)).status == 204
+    assert (await env.client.post(f"{url}/deactivate", headers=ALT)).status == 404
+    assert (await env.client.post(f"{url}/deactivate", headers=DEMO)).status == 204
+    assert (await env.show(image_id))["status"] == "deactivated"
+    assert env.regions["RegionOne"].glance[image_id]["status"] == "deactivated"
+    download = f"/image/v2/images/{image_id}/file"
+    assert (await env.client.get(download, headers=DEMO)).status == 403
+    resp = await env.client.get(download, headers=ADMIN)
+    assert resp.status == 200 and await resp.read() == DATA
+    resp = await env.client.post("/compute/v2.1/servers", headers=DEMO, json={"server": {
+        "name": "s", "imageRef": image_id, "flavorRef": "1", "networks": "none"}})
+    assert resp.status == 400
+    assert "is not active" in await resp.text()
+    assert (await env.client.post(f"{url}/deactivate", headers=DEMO)).status == 204
+    assert (await env.client.post(f"{url}/reactivate", headers=DEMO)).status == 204
+    assert (await env.show(image_id))["status"] == "active"
+    assert env.regions["RegionOne"].glance[image_id]["status"] == "active"
+    assert (await env.client.get(download, headers=DEMO)).status == 200
+
+
 async def test_download_streams_from_a_replica_with_md5(env: Env) -> None:
     image_id = await env.image()
     await env.upload(image_id, store="RegionTwo")
