@@ -243,7 +243,7 @@ class _Services:
         creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client),
                                 pairs, image_service, wake, ports=ports, quotas=quotas)
         servers = Servers(conf, sessions, registry, client, creator,
-                          waker=lambda: app[appkeys.WAKER])
+                          waker=lambda: app[appkeys.WAKER], ports=ports)
         timeout = conf.api.region_timeout
         return cls(image_service, pairs, network_objects, ports, servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),

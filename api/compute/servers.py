@@ -137,6 +137,8 @@ _SUBRESOURCES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "tags": (frozenset({"GET", "PUT", "DELETE"}), frozenset({"GET", "PUT", "DELETE"})),
     "ips": (frozenset({"GET"}), frozenset({"GET"})),
     "os-interface": (frozenset({"GET", "POST"}), frozenset({"GET", "DELETE"})),
+    "os-instance-actions": (frozenset({"GET"}), frozenset({"GET"})),
+    "os-server-password": (frozenset({"GET", "DELETE"}), frozenset()),
 }
 
 
@@ -151,13 +153,16 @@ def _subresource_path(method: str, tail: str) -> str:
     if allowed is None or len(parts) > 2:
         raise paths.UnsafePath()
     methods = allowed[len(parts) - 1]
+    if not methods:
+        raise paths.UnsafePath()  # no such sub-resource below this one
     if method not in methods:
         raise web.HTTPMethodNotAllowed(method, sorted(methods))
     return paths.build(*parts)
 
 
 async def server_subresource(request: web.Request) -> web.Response:
-    """metadata, tags, ips, os-interface: forwarded with the regional id."""
+    """metadata, tags, ips, os-interface, os-instance-actions, os-server-password:
+    forwarded with the regional id (ids in bodies translated both ways)."""
     tail = request.match_info["tail"]
     subpath = _subresource_path(request.method, tail)
     request[CTX].can("cascade:compute:server_subresource_"

@@ -18,6 +18,7 @@ from cascade.compute import server_cache
 from cascade.compute.server_cache import SERVER
 from cascade.compute.server_create import ServerCreator
 from cascade.compute.server_listing import ListResult, ServerLister
+from cascade.compute.server_subresources import SubresourceIds
 from cascade.compute.server_rewrite import ServerRewriter
 from cascade import errors
 from cascade.crashpoints import crash_point
@@ -28,6 +29,7 @@ from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.registry import RegionRegistry
 from cascade.mapping import rewrite, store
 from cascade.mapping.cache import Mapping, MappingCache
+from cascade.networks.ports import Ports
 from cascade.quota.forget import forget
 
 __all__ = ["Servers", "ListResult", "Forwarded"]
@@ -54,7 +56,8 @@ class Servers:
 
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  registry: RegionRegistry, client: RegionClient, creator: ServerCreator,
-                 waker: Callable[[], Waker] | None = None) -> None:
+                 waker: Callable[[], Waker] | None = None, ports: Ports | None = None
+                 ) -> None:
         self._conf = conf
         self._sessions = sessions
         self._client = client
@@ -70,6 +73,7 @@ class Servers:
         self._rewriter = ServerRewriter(sessions, registry, client, self._image_ids)
         self._lister = ServerLister(conf, sessions, client, self._cache, self._rewriter,
                                     self._in_use)
+        self._subresources = SubresourceIds(sessions, ports)
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:
@@ -243,13 +247,19 @@ class Servers:
         if pl.local_id is None:
             raise errors.Conflict(f"Cannot act on instance {global_id} while it is being "
                                   "created in its region.")
+        subpath, body = await self._subresources.to_region(ctx, pl.region, subpath, body)
         try:
             resp = await self._client.request(ctx, pl.region, "compute", method,
                                               f"/servers/{pl.local_id}{subpath}", json=body,
                                               params=params, microversion=microversion)
         except errors.RegionHTTPError as exc:
             raise _globalise(exc, pl.local_id, global_id) from None
-        return self._rewrite_forwarded(resp, pl, global_id, cascade_base)
+        out = self._rewrite_forwarded(resp, pl, global_id, cascade_base)
+        if subpath:
+            out.body = await self._subresources.to_global(
+                pl.region, subpath, out.body, str(pl.local_id), global_id,
+                self._client.base_url(pl.region, "compute"), cascade_base)
+        return out
 
     def _rewrite_forwarded(self, resp: RegionResponse, pl: Placement, global_id: str,
                            cascade_base: str) -> Forwarded:

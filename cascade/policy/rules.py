@@ -54,13 +54,16 @@ def _servers() -> list[policy.DocumentedRuleDefault]:
               "Forward a server action to the server's region (the region then "
               "checks Nova's own rule for that action).", ("POST", S + "/{id}/action")),
         _rule("cascade:compute:server_subresource_read", PROJECT_READER_OR_ADMIN,
-              "Read a server's metadata, tags, addresses or interfaces.",
-              ("GET", S + "/{id}/{metadata,tags,ips,os-interface}")),
+              "Read a server's metadata, tags, addresses, interfaces, actions or "
+              "password.",
+              ("GET", S + "/{id}/{metadata,tags,ips,os-interface,os-instance-actions,"
+                          "os-server-password}")),
         _rule("cascade:compute:server_subresource_write", PROJECT_MEMBER_OR_ADMIN,
-              "Change a server's metadata, tags or interfaces.",
+              "Change a server's metadata, tags or interfaces, or clear its password.",
               ("PUT", S + "/{id}/{metadata,tags}"), ("POST", S + "/{id}/{metadata,"
                                                      "os-interface}"),
-              ("DELETE", S + "/{id}/{metadata,tags,os-interface}/{key}")),
+              ("DELETE", S + "/{id}/{metadata,tags,os-interface}/{key}"),
+              ("DELETE", S + "/{id}/os-server-password")),
     ]
 
 

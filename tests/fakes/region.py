@@ -92,6 +92,9 @@ class FakeRegion:
             web.delete("/compute/v2.1/servers/{id}", self.delete),
             web.post("/compute/v2.1/servers/{id}/action", self.action),
             web.get("/compute/v2.1/servers/{id}/metadata", self.metadata),
+            web.get("/compute/v2.1/servers/{id}/os-instance-actions", self.instance_actions),
+            web.post("/compute/v2.1/servers/{id}/os-interface", self.attach_interface),
+            web.get("/compute/v2.1/servers/{id}/os-interface", self.interfaces),
             web.put("/compute/v2.1/servers/{id}/metadata", self.set_metadata),
             web.get("/compute/v2.1/flavors", self.list_flavors),
             web.post("/compute/v2.1/flavors", self.create_flavor),
@@ -305,6 +308,40 @@ class FakeRegion:
 
     async def images(self, request: web.Request) -> web.Response:
         return web.json_response({"images": list(self.glance.values())})
+
+    async def instance_actions(self, request: web.Request) -> web.Response:
+        """Nova's action list: the create, and a next link at this region (2.58+)."""
+        sid = request.match_info["id"]
+        if sid not in self.servers:
+            return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
+        return web.json_response({
+            "instanceActions": [{"action": "create", "instance_uuid": sid,
+                                 "request_id": "req-fake-1", "message": None}],
+            "links": [{"rel": "next", "href": f"{self.base}/compute/v2.1/servers/{sid}/"
+                                              "os-instance-actions?marker=req-fake-1"}]})
+
+    async def attach_interface(self, request: web.Request) -> web.Response:
+        """Attach: the port named (regional id) goes onto the server."""
+        sid = request.match_info["id"]
+        attach = (await request.json())["interfaceAttachment"]
+        port = self.neutron.ports.get(attach.get("port_id", ""))
+        if port is None:
+            return self.nova_fault(404, "itemNotFound",
+                                   f"Port {attach.get('port_id')} could not be found.")
+        port["device_id"] = sid
+        return web.json_response({"interfaceAttachment": self._attachment(port)})
+
+    async def interfaces(self, request: web.Request) -> web.Response:
+        sid = request.match_info["id"]
+        return web.json_response({"interfaceAttachments": [
+            self._attachment(p) for p in self.neutron.ports.values()
+            if p.get("device_id") == sid]})
+
+    @staticmethod
+    def _attachment(port: dict[str, Any]) -> dict[str, Any]:
+        return {"port_id": port["id"], "net_id": port["network_id"],
+                "fixed_ips": port.get("fixed_ips") or [], "port_state": "ACTIVE",
+                "mac_addr": port.get("mac_address")}
 
     async def image_action(self, request: web.Request) -> web.Response:
         """Glance's deactivate and reactivate (an active or deactivated image only)."""

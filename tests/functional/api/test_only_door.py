@@ -42,6 +42,8 @@ ROUTES = [
     ("GET", "/compute/v2.1/servers/{sid}/ips/{X}", False, "compute"),
     ("GET", "/compute/v2.1/servers/{sid}/os-interface/{X}", False, "compute"),
     ("DELETE", "/compute/v2.1/servers/{sid}/os-interface/{X}", False, "compute"),
+    ("GET", "/compute/v2.1/servers/{sid}/os-instance-actions/{X}", False, "compute"),
+    ("GET", "/compute/v2.1/servers/{sid}/os-server-password/{X}", False, "compute"),
     ("GET", "/compute/v2.1/servers/{sid}/tags/{X}/servers", False, "compute"),
     ("GET", "/compute/v2.1/servers/{sid}/{X}", False, "compute"),
     ("POST", "/compute/v2.1/servers/{sid}/{X}", False, "compute"),
@@ -74,7 +76,8 @@ _SEG = r"(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})+"
 _ID = r"[0-9a-f-]{36}"
 #: Every regional path Cascade means (after the endpoint's own prefix).
 MEANT = [re.compile(p) for p in (
-    rf"/compute/v2\.1/servers/{_ID}(/action|/(metadata|tags|ips|os-interface)(/{_SEG})?)?",
+    rf"/compute/v2\.1/servers/{_ID}(/action|/(metadata|tags|ips|os-interface"
+    rf"|os-instance-actions)(/{_SEG})?|/os-server-password)?",
     rf"/compute/v2\.1/flavors(/detail|/{_SEG})?",
     rf"/compute/v2\.1/os-keypairs(/{_SEG})?",
     rf"/compute/v2\.1/os-quota-sets/{_SEG}(/detail)?",

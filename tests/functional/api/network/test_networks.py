@@ -329,3 +329,31 @@ async def test_bulk_create_makes_all_or_none(gw: Gateway) -> None:
     assert [p["name"] for p in ports["ports"]] == ["p1", "p2"]
     resp = await gw.client.post(N + "/networks", headers=DEMO, json={"networks": []})
     assert resp.status == 400
+
+
+async def test_interfaces_and_actions_speak_global_ids(gw: Gateway) -> None:
+    network, subnet = await _net_with_subnet(gw)
+    port = (await _post(gw, "/ports", {"port": {
+        "network_id": network["id"], "binding:profile": {"cascade_region": "RegionOne"}}}))[
+        "port"]
+    resp = await gw.create("RegionOne", networks="none")
+    assert resp.status == 202, await resp.text()
+    server_id = (await resp.json())["server"]["id"]
+    url = f"/compute/v2.1/servers/{server_id}/os-interface"
+    resp = await gw.client.post(url, headers=DEMO, json={
+        "interfaceAttachment": {"port_id": port["id"]}})
+    assert resp.status == 200, await resp.text()
+    attached = (await resp.json())["interfaceAttachment"]
+    assert (attached["port_id"], attached["net_id"]) == (port["id"], network["id"])
+    assert attached["fixed_ips"][0]["subnet_id"] == subnet["id"]
+    listed = (await (await gw.client.get(url, headers=DEMO)).json())["interfaceAttachments"]
+    assert [a["port_id"] for a in listed] == [port["id"]]
+    headers = {**DEMO, "OpenStack-API-Version": "compute 2.58"}
+    body = await (await gw.client.get(f"/compute/v2.1/servers/{server_id}/os-instance-actions",
+                                      headers=headers)).json()
+    assert body["instanceActions"][0]["instance_uuid"] == server_id
+    assert body["links"][0]["href"].startswith(str(gw.client.make_url("")).rstrip("/")
+                                               + f"/compute/v2.1/servers/{server_id}/")
+    resp = await gw.client.get(f"/compute/v2.1/servers/{server_id}/os-server-password/x",
+                               headers=DEMO)
+    assert resp.status == 404

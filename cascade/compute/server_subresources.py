@@ -1,0 +1,86 @@
+"""Server sub-resources whose bodies carry ids: translated on the way to the region and
+back, so tenants only ever see global ids.
+
+- ``os-interface``: an attach names a global port or network, made present in
+  the server's region first (its regional id is sent); a port in the path is
+  the port's regional id; answers name global ports, networks and subnets.
+- ``os-instance-actions``: each action's ``instance_uuid`` is the global id,
+  and page links (microversion 2.58 and later) point at Cascade.
+- ``os-server-password``: forwarded as is (no ids).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.context import RequestContext
+from cascade.mapping import rewrite
+from cascade.networks import records as network_records
+from cascade.networks.ports import Ports
+from cascade.regions import paths
+
+__all__ = ["SubresourceIds"]
+
+
+class SubresourceIds:
+    """Global <-> regional ids in server sub-resource requests and answers."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ports: Ports | None
+                 ) -> None:
+        self._sessions = sessions
+        self._ports = ports
+
+    async def to_region(self, ctx: RequestContext, region: str, subpath: str,
+                        body: Any) -> tuple[str, Any]:
+        """The sub-path and body to send to ``region``.
+
+        :raises BadRequest: an attach naming an unknown port or network.
+        :raises Conflict: a port already bound in another region.
+        """
+        parts = subpath.strip("/").split("/")
+        if parts[0] != "os-interface" or self._ports is None:
+            return subpath, body
+        if len(parts) == 2:
+            async with self._sessions() as session:
+                placed = await network_records.placement_in(session, parts[1], region)
+            if placed is not None and placed.local_id:
+                subpath = paths.build("os-interface", placed.local_id)
+            return subpath, body
+        attach = body.get("interfaceAttachment") if isinstance(body, dict) else None
+        if isinstance(attach, dict):
+            attach = dict(attach)
+            for key, kind in (("port_id", "port"), ("net_id", "uuid")):
+                if attach.get(key):
+                    [local] = await self._ports.boot.for_boot(ctx, region,
+                                                              [{kind: str(attach[key])}])
+                    attach[key] = local[kind]
+            body = {**body, "interfaceAttachment": attach}
+        return subpath, body
+
+    async def to_global(self, region: str, subpath: str, body: Any, local_id: str,
+                        global_id: str, regional_base: str, cascade_base: str) -> Any:
+        """The region's answer in global ids."""
+        top = subpath.strip("/").split("/")[0]
+        if top == "os-interface" and self._ports is not None:
+            return await self._ports.boot.rewrite_interfaces(region, body)
+        if top == "os-instance-actions" and isinstance(body, dict):
+            return _actions_to_global(body, local_id, global_id, regional_base,
+                                      cascade_base)
+        return body
+
+
+def _actions_to_global(body: dict[str, Any], local_id: str, global_id: str,
+                       regional_base: str, cascade_base: str) -> dict[str, Any]:
+    out = dict(body)
+    for key in ("instanceActions", "instanceAction"):
+        value = out.get(key)
+        items = value if isinstance(value, list) else [value] if isinstance(value, dict) \
+            else []
+        for action in items:
+            if action.get("instance_uuid") == local_id:
+                action["instance_uuid"] = global_id
+    if isinstance(out.get("links"), list):
+        out["links"] = rewrite.rewrite_links(out["links"], regional_base, cascade_base,
+                                             local_id, global_id)
+    return out
