@@ -1,0 +1,54 @@
+"""Server sub-resources through Cascade with the real CLI against real Nova and
+Neutron: a port attached and detached by its global id, the server's interfaces
+and its action log (``server event list``) in global ids."""
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from tests.e2e.conftest import CascadeProcess, Cli, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+IMAGE = "cirros-0.6.2-x86_64-disk"
+
+
+def _status(cli: Cli, server: str) -> str:
+    status = str(cli.json("cascade-demo", "server", "show", server)["status"])
+    assert status != "ERROR", f"server {server} failed"
+    return status
+
+
+def test_attach_a_port_and_read_the_action_log_in_global_ids(
+        cli: Cli, cascade: CascadeProcess) -> None:
+    tag = secrets.token_hex(3)
+    net = cli.json("cascade-demo", "network", "create", f"e2e-if-{tag}")
+    cli.json("cascade-demo", "subnet", "create", "--network", net["id"],
+             "--subnet-range", "10.78.0.0/24", f"e2e-if-{tag}")
+    port = cli.json("cascade-demo", "port", "create", "--network", net["id"], f"if-{tag}")
+    server = cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano", "--image",
+                      IMAGE, "--nic", "none", "--availability-zone", "RegionOne",
+                      f"e2e-if-{tag}")
+    try:
+        wait_for("server active", lambda: _status(cli, server["id"]) == "ACTIVE")
+        cli("cascade-demo", "server", "add", "port", server["id"], port["id"])
+        wait_for("port bound", lambda: cli.json(
+            "cascade-demo", "port", "show", port["id"])["device_id"] == server["id"],
+            timeout=120)
+        interfaces = cli.json("cascade-demo", "--os-compute-api-version", "2.70",
+                              "server", "show", server["id"])
+        assert net["name"] in json.dumps(interfaces["addresses"])
+        events = cli.json("cascade-demo", "server", "event", "list", server["id"])
+        assert {e["Action"] for e in events} >= {"create", "attach_interface"}
+        assert all(e["Server ID"] == server["id"] for e in events)
+        cli("cascade-demo", "server", "remove", "port", server["id"], port["id"])
+        wait_for("port unbound", lambda: not cli.json(
+            "cascade-demo", "port", "show", port["id"])["device_id"], timeout=120)
+    finally:
+        cli("cascade-demo", "server", "delete", "--wait", server["id"], check=False)
+        cli("cascade-demo", "port", "delete", port["id"], check=False)
+        wait_for("network delete", lambda: cli("cascade-demo", "network", "delete",
+                                               net["id"], check=False).returncode == 0,
+                 timeout=120)
