@@ -21,6 +21,7 @@ from cascade.api import middleware, ops
 from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
 from cascade.compute.flavors import Flavors
+from cascade.compute.image_proxy import ImageProxy
 from cascade.networks.extensions import Extensions
 from cascade.regions.admin import RegionAdmin
 from cascade.compute.keypair_ops import Keypairs
@@ -226,6 +227,7 @@ class _Services:
     flavors: Flavors
     extensions: Extensions
     region_admin: RegionAdmin
+    image_proxy: ImageProxy
 
     @classmethod
     def build(cls, app: web.Application, core: _Core, quotas: QuotaService) -> _Services:
@@ -247,7 +249,8 @@ class _Services:
         timeout = conf.api.region_timeout
         return cls(image_service, pairs, network_objects, ports, servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),
-                   RegionAdmin(sessions, registry, lambda: _refresh_regions(app)))
+                   RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
+                   ImageProxy(sessions, image_service))
 
 
 def _mount(app: web.Application, services: _Services, registry: RegionRegistry) -> None:
@@ -255,7 +258,8 @@ def _mount(app: web.Application, services: _Services, registry: RegionRegistry) 
     app.router.add_get("/healthcheck", ops.healthcheck)
     app.router.add_get("/metrics", ops.prometheus)
     app.add_subapp("/compute", create_compute_app(services.servers, services.keypairs,
-                                                  services.flavors, registry))
+                                                  services.flavors, services.image_proxy,
+                                                  registry))
     app.add_subapp("/image", create_image_app(services.images))
     app.add_subapp("/networking", create_network_app(services.network_objects,
                                                      services.ports, services.extensions))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.api.compute import (availability_zones, flavors, keypairs, limits, quota_sets,
-                                 servers, versions)
-from cascade.api.compute.keys import FLAVORS, KEYPAIRS, SERVERS
+from cascade.api.compute import (availability_zones, flavors, images, keypairs, limits,
+                                 quota_sets, servers, versions)
+from cascade.api.compute.keys import FLAVORS, IMAGE_PROXY, KEYPAIRS, SERVERS
 from cascade.api.compute.microversion import microversion_middleware
 from cascade.appkeys import REGIONS
 from cascade.compute.flavors import Flavors
+from cascade.compute.image_proxy import ImageProxy
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.server_ops import Servers
 from cascade.regions.registry import RegionRegistry
@@ -21,13 +22,14 @@ Q = V + "/os-quota-sets/{project_id}"
 
 
 def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
-                       registry: RegionRegistry) -> web.Application:
+                       image_proxy: ImageProxy, registry: RegionRegistry) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
     app[REGIONS] = registry
     app[SERVERS] = ops
     app[KEYPAIRS] = pairs
     app[FLAVORS] = flavor_service
+    app[IMAGE_PROXY] = image_proxy
 
     async def stop_watchers(app: web.Application) -> None:
         await ops.creator.close()
@@ -55,6 +57,16 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
         web.get(V + "/flavors/detail", flavors.list_flavors_detail),
         web.get(V + "/flavors/{flavor_id}", flavors.show_flavor),
         web.delete(V + "/flavors/{flavor_id}", flavors.delete_flavor),
+        web.get(V + "/images", images.list_images),
+        web.get(V + "/images/detail", images.list_images_detail),
+        web.get(V + "/images/{image_id}", images.show_image),
+        web.delete(V + "/images/{image_id}", images.delete_image),
+        web.get(V + "/images/{image_id}/metadata", images.show_metadata),
+        web.post(V + "/images/{image_id}/metadata", images.update_metadata),
+        web.put(V + "/images/{image_id}/metadata", images.replace_metadata),
+        web.get(V + "/images/{image_id}/metadata/{key}", images.show_metadata_item),
+        web.put(V + "/images/{image_id}/metadata/{key}", images.set_metadata_item),
+        web.delete(V + "/images/{image_id}/metadata/{key}", images.delete_metadata_item),
         web.get(V + "/os-keypairs", keypairs.list_keypairs),
         web.post(V + "/os-keypairs", keypairs.create_keypair),
         web.get(V + "/os-keypairs/{name}", keypairs.show_keypair),

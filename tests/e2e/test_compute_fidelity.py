@@ -100,3 +100,20 @@ def test_server_create_counts_get_novas_400(cascade: CascadeProcess, nova: tuple
     direct = _call("POST", root + "/v2.1/servers", token, "2.37", body)
     through = _call("POST", cascade.url + "/compute/v2.1/servers", token, "2.37", body)
     assert through == direct
+
+
+def test_image_proxy_views_match_nova(cascade: CascadeProcess, nova: tuple[str, str]) -> None:
+    token, root = nova
+    bases = {"nova": root + "/v2.1", "cascade": cascade.url + "/compute/v2.1"}
+    seen = {}
+    for who, base in bases.items():
+        status, body = _call("GET", base + "/images/detail", token, "2.35")
+        assert status == 200, (who, body)
+        active = [i for i in body["images"] if i["status"] == "ACTIVE"]
+        assert active, who
+        first = active[0]
+        shown = _call("GET", f"{base}/images/{first['id']}", token, "2.35")
+        gone = _call("GET", f"{base}/images/{first['id']}", token, "2.36")
+        seen[who] = (sorted(first), sorted(shown[1]["image"]), [link["rel"] for link in
+                                                                 first["links"]], gone[0])
+    assert seen["cascade"] == seen["nova"]

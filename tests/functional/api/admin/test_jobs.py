@@ -47,7 +47,7 @@ async def test_a_deferred_build_keeps_no_secret_in_its_job_row(
     from sqlalchemy import select
 
     from cascade.db.models import Job
-    from tests.functional.api.image.test_images import start_env
+    from tests.functional.api.image.conftest import start_env
 
     env = await start_env(aiohttp_server, aiohttp_client, migrated_db, tmp_path)
     image_id = await env.image()

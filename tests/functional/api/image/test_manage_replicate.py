@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import pytest
 
 from cascade.cmd import manage
-from tests.functional.api.image.test_images import DATA, Env, start_env
+from tests.functional.api.image.conftest import DATA, Env, start_env
 
 Run = Callable[..., Awaitable[int]]
 

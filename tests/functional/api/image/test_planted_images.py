@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from tests.functional.api.image.test_images import DATA, Env, start_env
+from tests.functional.api.image.conftest import DATA, Env, start_env
 from tests.functional.gateway import ADMIN, DEMO
 
 
