@@ -17,7 +17,7 @@ def _status(cli: Cli, server: str) -> str:
     return str(cli.json("cascade-demo", "server", "show", server)["status"])
 
 
-def test_deleting_a_shelved_server(cli: Cli, cascade: CascadeProcess) -> None:  # noqa: ARG001
+def test_deleting_a_shelved_server(cli: Cli, cascade: CascadeProcess) -> None:
     server = cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano", "--image",
                       IMAGE, "--nic", "none", f"e2e-shelve-{secrets.token_hex(3)}")
     wait_for("active", lambda: _status(cli, server["id"]) == "ACTIVE")
