@@ -22,6 +22,7 @@ from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
 from cascade.compute.flavors import Flavors
 from cascade.compute.image_proxy import ImageProxy
+from cascade.images.metadefs import Metadefs
 from cascade.networks.extensions import Extensions
 from cascade.regions.admin import RegionAdmin
 from cascade.compute.keypair_ops import Keypairs
@@ -228,6 +229,7 @@ class _Services:
     extensions: Extensions
     region_admin: RegionAdmin
     image_proxy: ImageProxy
+    metadefs: Metadefs
 
     @classmethod
     def build(cls, app: web.Application, core: _Core, quotas: QuotaService) -> _Services:
@@ -250,7 +252,8 @@ class _Services:
         return cls(image_service, pairs, network_objects, ports, servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),
                    RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
-                   ImageProxy(sessions, image_service))
+                   ImageProxy(sessions, image_service),
+                   Metadefs(client, registry, conf.image.metadefs_region))
 
 
 def _mount(app: web.Application, services: _Services, registry: RegionRegistry) -> None:
@@ -260,7 +263,7 @@ def _mount(app: web.Application, services: _Services, registry: RegionRegistry) 
     app.add_subapp("/compute", create_compute_app(services.servers, services.keypairs,
                                                   services.flavors, services.image_proxy,
                                                   registry))
-    app.add_subapp("/image", create_image_app(services.images))
+    app.add_subapp("/image", create_image_app(services.images, services.metadefs))
     app.add_subapp("/networking", create_network_app(services.network_objects,
                                                      services.ports, services.extensions))
     app.add_subapp("/v1", create_admin_app(services.region_admin))

@@ -198,6 +198,10 @@ image_opts = [
                     "highest weight."),
     cfg.IntOpt("progress_every_mib", default=16, min=1,
                help="How often (MiB copied) a replication records its progress."),
+    cfg.StrOpt("metadefs_region",
+               help="Region whose Glance holds the metadata definitions catalog "
+                    "(/v2/metadefs) Cascade serves for all regions. Default: the usable "
+                    "region with the highest weight (then by name)."),
 ]
 
 quota_opts = [

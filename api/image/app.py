@@ -6,11 +6,13 @@ from aiohttp import web
 from cascade.jsonutil import json_response
 
 from cascade.api.image import images, members, patch, schemas, tags
-from cascade.api.image.keys import IMAGES
+from cascade.api.image import catalog as catalog_api
+from cascade.api.image.keys import IMAGES, METADEFS
 from cascade.api.image.list_images import list_images
 from cascade.api.middleware import public
 from cascade.api.urls import image_base
 from cascade.appkeys import REGIONS
+from cascade.images.metadefs import Metadefs
 from cascade.images.service import ImageService
 
 __all__ = ["create_image_app"]
@@ -39,9 +41,10 @@ async def versions(request: web.Request) -> web.Response:
     return json_response({"versions": docs}, status=status)
 
 
-def create_image_app(service: ImageService) -> web.Application:
+def create_image_app(service: ImageService, catalog: Metadefs) -> web.Application:
     app = web.Application()
     app[IMAGES] = service
+    app[METADEFS] = catalog
     app.router.add_routes([
         web.get("", versions),
         web.get("/", versions),
@@ -65,6 +68,12 @@ def create_image_app(service: ImageService) -> web.Application:
         web.delete("/v2/images/{image_id}/members/{member_id}", members.delete_member),
         web.put("/v2/images/{image_id}/tags/{tag_value}", tags.put_tag),
         web.delete("/v2/images/{image_id}/tags/{tag_value}", tags.delete_tag),
+        web.route("*", "/v2/metadefs/{tail:.+}", catalog_api.metadefs),
+        web.get("/v2/schemas/{name:metadefs}/{tail:.+}", catalog_api.schemas),
+        web.get("/v2/schemas/{name:tasks?}", catalog_api.schemas),
+        web.get("/v2/tasks", catalog_api.list_tasks),
+        web.post("/v2/tasks", catalog_api.create_task),
+        web.get("/v2/tasks/{task_id}", catalog_api.show_task),
         web.get("/v2/schemas/image", schemas.show_image_schema),
         web.get("/v2/schemas/images", schemas.show_images_schema),
         web.get("/v2/schemas/member", schemas.show_member_schema),

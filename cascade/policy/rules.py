@@ -128,6 +128,8 @@ def _image() -> list[policy.DocumentedRuleDefault]:
               ("POST", i + "/{id}/actions/deactivate")),
         _rule("reactivate", owner, "Reactivate an image.",
               ("POST", i + "/{id}/actions/reactivate")),
+        _rule("tasks_api_access", ADMIN, "Use the (empty) tasks API.",
+              ("GET", "/image/v2/tasks"), ("POST", "/image/v2/tasks")),
         _rule("add_member", owner, "Share an image with a project.",
               ("POST", i + "/{id}/members")),
         _rule("delete_member", owner, "Stop sharing an image with a project.",

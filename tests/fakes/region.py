@@ -56,6 +56,8 @@ class FakeRegion:
         self.flavors = [dict(f) for f in FLAVORS]
         #: Glance: id -> image metadata; data kept apart (bytes).
         self.glance: dict[str, dict[str, Any]] = {}
+        #: Glance metadefs namespaces by name (with the owner's project).
+        self.metadefs: dict[str, dict[str, Any]] = {}
         self.data: dict[str, bytes] = {}
         self.burned: set[str] = set()
         #: Glance's hashing algorithm in this region.
@@ -112,6 +114,10 @@ class FakeRegion:
             web.put("/image/v2/images/{id}/file", self.upload),
             web.get("/image/v2/images/{id}/file", self.download),
             web.post("/image/v2/images/{id}/actions/{action}", self.image_action),
+            web.get("/image/v2/metadefs/namespaces", self.namespaces),
+            web.post("/image/v2/metadefs/namespaces", self.create_namespace),
+            web.get("/image/v2/metadefs/namespaces/{ns}", self.namespace),
+            web.delete("/image/v2/metadefs/namespaces/{ns}", self.delete_namespace),
             web.get("/network/", self.network_versions),
             web.post("/identity/v3/auth/tokens", self.token),
             *self.neutron.routes(),
@@ -342,6 +348,34 @@ class FakeRegion:
         return {"port_id": port["id"], "net_id": port["network_id"],
                 "fixed_ips": port.get("fixed_ips") or [], "port_state": "ACTIVE",
                 "mac_addr": port.get("mac_address")}
+
+    async def namespaces(self, request: web.Request) -> web.Response:
+        project = _project_of(request)
+        seen = [n for n in self.metadefs.values()
+                if n["owner"] == project or n.get("visibility") == "public"]
+        return web.json_response({"namespaces": seen, "first": "/v2/metadefs/namespaces",
+                                  "schema": "/v2/schemas/metadefs/namespaces"})
+
+    async def create_namespace(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("namespace") in self.metadefs:
+            return web.Response(status=409)
+        self.metadefs[body["namespace"]] = {**body, "owner": _project_of(request)}
+        return web.json_response(self.metadefs[body["namespace"]], status=201)
+
+    async def namespace(self, request: web.Request) -> web.Response:
+        ns = self.metadefs.get(request.match_info["ns"])
+        if ns is None or (ns["owner"] != _project_of(request)
+                          and ns.get("visibility") != "public"):
+            return web.Response(status=404, text="Namespace not found")
+        return web.json_response(ns)
+
+    async def delete_namespace(self, request: web.Request) -> web.Response:
+        ns = self.metadefs.get(request.match_info["ns"])
+        if ns is None or ns["owner"] != _project_of(request):
+            return web.Response(status=404, text="Namespace not found")
+        del self.metadefs[request.match_info["ns"]]
+        return web.Response(status=204)
 
     async def image_action(self, request: web.Request) -> web.Response:
         """Glance's deactivate and reactivate (an active or deactivated image only)."""
