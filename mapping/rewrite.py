@@ -19,6 +19,7 @@ OWNER_KEY = "cascade_owner"
 HIDDEN_METADATA_KEYS = frozenset({GLOBAL_ID_KEY, OWNER_KEY})
 
 _AZ_KEY = "OS-EXT-AZ:availability_zone"
+_PINNED_AZ_KEY = "pinned_availability_zone"
 
 
 class _Bases:
@@ -125,6 +126,8 @@ def _globalise(out: dict[str, Any], global_id: str, bases: _Bases,
         out["metadata"] = {k: v for k, v in metadata.items() if k not in HIDDEN_METADATA_KEYS}
     if availability_zone is not None and _AZ_KEY in out:
         out[_AZ_KEY] = availability_zone
+    if availability_zone is not None and out.get(_PINNED_AZ_KEY):
+        out[_PINNED_AZ_KEY] = availability_zone
 
 
 def _globalise_in_place(server: dict[str, Any], global_id: str, bases: _Bases,
@@ -143,6 +146,9 @@ def _globalise_in_place(server: dict[str, Any], global_id: str, bases: _Bases,
             metadata.pop(hidden, None)
     if availability_zone is not None and _AZ_KEY in server:
         server[_AZ_KEY] = availability_zone
+    if availability_zone is not None and server.get(_PINNED_AZ_KEY):
+        # 2.96: the zone the server is pinned to is its region's, in Cascade's name.
+        server[_PINNED_AZ_KEY] = availability_zone
 
 
 def server_to_global(server: dict[str, Any], global_id: str, regional_base: str,

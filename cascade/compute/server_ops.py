@@ -73,7 +73,7 @@ class Servers:
         self._rewriter = ServerRewriter(sessions, registry, client, self._image_ids)
         self._lister = ServerLister(conf, sessions, client, self._cache, self._rewriter,
                                     self._in_use)
-        self._subresources = SubresourceIds(sessions, ports)
+        self._subresources = SubresourceIds(sessions, ports, registry)
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:

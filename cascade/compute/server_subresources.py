@@ -7,6 +7,9 @@ back, so tenants only ever see global ids.
 - ``os-instance-actions``: each action's ``instance_uuid`` is the global id,
   and page links (microversion 2.58 and later) point at Cascade.
 - ``os-server-password``: forwarded as is (no ids).
+- ``unshelve`` with an ``availability_zone`` (2.77 and later): the zone is
+  Cascade's; a shelved server stays in its region, so only that region's zone
+  is taken, and sent as the region's own zone name.
 """
 from __future__ import annotations
 
@@ -14,11 +17,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade import errors
 from cascade.context import RequestContext
 from cascade.mapping import rewrite
 from cascade.networks import records as network_records
 from cascade.networks.ports import Ports
 from cascade.regions import paths
+from cascade.regions.registry import RegionRegistry
 
 __all__ = ["SubresourceIds"]
 
@@ -26,10 +31,11 @@ __all__ = ["SubresourceIds"]
 class SubresourceIds:
     """Global <-> regional ids in server sub-resource requests and answers."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ports: Ports | None
-                 ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ports: Ports | None,
+                 registry: RegionRegistry) -> None:
         self._sessions = sessions
         self._ports = ports
+        self._registry = registry
 
     async def to_region(self, ctx: RequestContext, region: str, subpath: str,
                         body: Any) -> tuple[str, Any]:
@@ -39,6 +45,8 @@ class SubresourceIds:
         :raises Conflict: a port already bound in another region.
         """
         parts = subpath.strip("/").split("/")
+        if parts == ["action"]:
+            return subpath, self._unshelve_zone(region, body)
         if parts[0] != "os-interface" or self._ports is None:
             return subpath, body
         if len(parts) == 2:
@@ -57,6 +65,24 @@ class SubresourceIds:
                     attach[key] = local[kind]
             body = {**body, "interfaceAttachment": attach}
         return subpath, body
+
+    def _unshelve_zone(self, region: str, body: Any) -> Any:
+        """An unshelve's Cascade zone as the region's own.
+
+        :raises BadRequest: a zone other than the server's region's (Nova's words).
+        """
+        unshelve = body.get("unshelve") if isinstance(body, dict) else None
+        if not isinstance(unshelve, dict) or unshelve.get("availability_zone") is None:
+            return body
+        info = self._registry.get(region)
+        if info is None or unshelve["availability_zone"] != info.availability_zone:
+            raise errors.BadRequest("The requested availability zone is not available")
+        local = dict(unshelve)
+        if info.local_availability_zone:
+            local["availability_zone"] = info.local_availability_zone
+        else:
+            del local["availability_zone"]  # the region's only zone: nothing to pin
+        return {"unshelve": local}
 
     async def to_global(self, region: str, subpath: str, body: Any, local_id: str,
                         global_id: str, regional_base: str, cascade_base: str) -> Any:

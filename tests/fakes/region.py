@@ -56,6 +56,8 @@ class FakeRegion:
         self.flavors = [dict(f) for f in FLAVORS]
         #: Glance: id -> image metadata; data kept apart (bytes).
         self.glance: dict[str, dict[str, Any]] = {}
+        #: The last server action's body, as the region received it.
+        self.last_action: Any = None
         #: Glance metadefs namespaces by name (with the owner's project).
         self.metadefs: dict[str, dict[str, Any]] = {}
         self.data: dict[str, bytes] = {}
@@ -212,9 +214,12 @@ class FakeRegion:
         sid = request.match_info["id"]
         if server is None:
             return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
-        name = next(iter(await request.json()))
+        body = await request.json()
+        name = next(iter(body))
+        self.last_action = body
         wanted = {"os-stop": ("ACTIVE", "SHUTOFF"), "os-start": ("SHUTOFF", "ACTIVE"),
-                  "reboot": ("ACTIVE", "ACTIVE")}.get(name)
+                  "reboot": ("ACTIVE", "ACTIVE"), "unshelve": ("SHELVED_OFFLOADED", "ACTIVE"),
+                  }.get(name)
         if wanted is None:
             return self.nova_fault(400, "badRequest", f"There is no such action: {name}")
         if server["status"] != wanted[0]:

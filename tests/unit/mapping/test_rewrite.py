@@ -43,3 +43,12 @@ def test_a_swapped_image_id_is_swapped_in_its_links_too() -> None:
         {"rel": "bookmark", "href": "http://127.0.0.1:28080/compute/images/global-img"}]}
     assert image["id"] == "local-img", "the input is not modified"
 
+
+
+def test_the_pinned_zone_is_cascades_zone_when_there_is_one() -> None:
+    pinned = server_to_global({**EXAMPLE, "pinned_availability_zone": "az-local"},
+                              "global-1", REGIONAL, CASCADE, availability_zone="RegionOne")
+    assert pinned["pinned_availability_zone"] == "RegionOne"
+    unpinned = server_to_global({**EXAMPLE, "pinned_availability_zone": None},
+                                "global-1", REGIONAL, CASCADE, availability_zone="RegionOne")
+    assert unpinned["pinned_availability_zone"] is None

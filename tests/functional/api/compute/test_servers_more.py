@@ -260,3 +260,24 @@ async def test_a_regions_400_on_a_flavor_list_is_the_callers_error(gw: Gateway) 
     body = await resp.json()
     assert resp.status == 400, body
     assert body["badRequest"]["code"] == 400 and "minRam" in body["badRequest"]["message"]
+
+
+async def test_unshelve_names_cascades_zone_and_the_region_gets_its_own(gw: Gateway) -> None:
+    [server_id] = await _make(gw, ["RegionOne"])
+    fake = gw.regions["RegionOne"]
+    for server in fake.servers.values():
+        server["status"] = "SHELVED_OFFLOADED"
+    listed = await (await gw.client.get("/compute/v2.1/os-availability-zone",
+                                        headers=DEMO)).json()
+    zones = [z["zoneName"] for z in listed["availabilityZoneInfo"]]
+    url = f"/compute/v2.1/servers/{server_id}/action"
+    at = {**DEMO, "OpenStack-API-Version": "compute 2.77"}
+    other = next(z for z in zones if z != "RegionOne")
+    resp = await gw.client.post(url, headers=at, json={"unshelve": {
+        "availability_zone": other}})
+    assert resp.status == 400
+    assert "availability zone is not available" in await resp.text()
+    resp = await gw.client.post(url, headers=at, json={"unshelve": {
+        "availability_zone": "RegionOne"}})
+    assert resp.status == 202, await resp.text()
+    assert fake.last_action == {"unshelve": {}}, "the region's only zone: nothing pinned"
