@@ -22,6 +22,7 @@ from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
 from cascade.compute.flavors import Flavors
 from cascade.compute.image_proxy import ImageProxy
+from cascade.compute.server_groups import ServerGroups
 from cascade.images.metadefs import Metadefs
 from cascade.networks.extensions import Extensions
 from cascade.regions.admin import RegionAdmin
@@ -230,6 +231,7 @@ class _Services:
     region_admin: RegionAdmin
     image_proxy: ImageProxy
     metadefs: Metadefs
+    server_groups: ServerGroups
 
     @classmethod
     def build(cls, app: web.Application, core: _Core, quotas: QuotaService) -> _Services:
@@ -244,8 +246,10 @@ class _Services:
         network_objects = NetworkObjects(conf, sessions, registry, placer, quotas.defaults)
         ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
                       quotas.ttl)
+        groups = ServerGroups(sessions, client, quotas)
         creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client),
-                                pairs, image_service, wake, ports=ports, quotas=quotas)
+                                pairs, image_service, wake, ports=ports, quotas=quotas,
+                                groups=groups)
         servers = Servers(conf, sessions, registry, client, creator,
                           waker=lambda: app[appkeys.WAKER], ports=ports)
         timeout = conf.api.region_timeout
@@ -253,7 +257,7 @@ class _Services:
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),
                    RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
                    ImageProxy(sessions, image_service),
-                   Metadefs(client, registry, conf.image.metadefs_region))
+                   Metadefs(client, registry, conf.image.metadefs_region), groups)
 
 
 def _mount(app: web.Application, services: _Services, registry: RegionRegistry) -> None:
@@ -262,7 +266,7 @@ def _mount(app: web.Application, services: _Services, registry: RegionRegistry) 
     app.router.add_get("/metrics", ops.prometheus)
     app.add_subapp("/compute", create_compute_app(services.servers, services.keypairs,
                                                   services.flavors, services.image_proxy,
-                                                  registry))
+                                                  services.server_groups, registry))
     app.add_subapp("/image", create_image_app(services.images, services.metadefs))
     app.add_subapp("/networking", create_network_app(services.network_objects,
                                                      services.ports, services.extensions))

@@ -4,13 +4,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from cascade.api.compute import (availability_zones, flavors, images, keypairs, limits,
-                                 quota_sets, servers, versions)
-from cascade.api.compute.keys import FLAVORS, IMAGE_PROXY, KEYPAIRS, SERVERS
+                                 quota_sets, server_groups, servers, versions)
+from cascade.api.compute.keys import FLAVORS, IMAGE_PROXY, KEYPAIRS, SERVER_GROUPS, SERVERS
 from cascade.api.compute.microversion import microversion_middleware
 from cascade.appkeys import REGIONS
 from cascade.compute.flavors import Flavors
 from cascade.compute.image_proxy import ImageProxy
 from cascade.compute.keypair_ops import Keypairs
+from cascade.compute.server_groups import ServerGroups
 from cascade.compute.server_ops import Servers
 from cascade.regions.registry import RegionRegistry
 
@@ -22,7 +23,8 @@ Q = V + "/os-quota-sets/{project_id}"
 
 
 def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
-                       image_proxy: ImageProxy, registry: RegionRegistry) -> web.Application:
+                       image_proxy: ImageProxy, groups: ServerGroups,
+                       registry: RegionRegistry) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
     app[REGIONS] = registry
@@ -30,6 +32,7 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
     app[KEYPAIRS] = pairs
     app[FLAVORS] = flavor_service
     app[IMAGE_PROXY] = image_proxy
+    app[SERVER_GROUPS] = groups
 
     async def stop_watchers(app: web.Application) -> None:
         await ops.creator.close()
@@ -67,6 +70,10 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
         web.get(V + "/images/{image_id}/metadata/{key}", images.show_metadata_item),
         web.put(V + "/images/{image_id}/metadata/{key}", images.set_metadata_item),
         web.delete(V + "/images/{image_id}/metadata/{key}", images.delete_metadata_item),
+        web.get(V + "/os-server-groups", server_groups.list_groups),
+        web.post(V + "/os-server-groups", server_groups.create_group),
+        web.get(V + "/os-server-groups/{group_id}", server_groups.show_group),
+        web.delete(V + "/os-server-groups/{group_id}", server_groups.delete_group),
         web.get(V + "/os-keypairs", keypairs.list_keypairs),
         web.post(V + "/os-keypairs", keypairs.create_keypair),
         web.get(V + "/os-keypairs/{name}", keypairs.show_keypair),

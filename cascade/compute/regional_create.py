@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.compute import server_schema
 from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
@@ -61,11 +62,15 @@ async def regional_create(sessions: async_sessionmaker[AsyncSession], client: Re
     regional.pop("availability_zone", None)
     regional.pop("min_count", None)
     regional.pop("max_count", None)
+    hints = regional.pop(server_schema.HINTS_KEY, None)
     if region.local_availability_zone:
         regional["availability_zone"] = region.local_availability_zone
+    body: dict[str, Any] = {"server": regional}
+    if hints:
+        body["os:scheduler_hints"] = hints  # a group's id already the region's
     try:
         resp = await client.post(ctx, region.name, "compute", "/servers",
-                                 json={"server": regional}, microversion=microversion)
+                                 json=body, microversion=microversion)
     except errors.RegionHTTPError as exc:
         if exc.status < 500 and not answered:
             # The region refused the request itself: nothing was created there.

@@ -25,6 +25,7 @@ from cascade.compute.build_watch import BuildWatcher
 from cascade.compute.keypair_ops import Keypairs
 from cascade.compute.region_choice import RegionChooser
 from cascade.compute.regional_create import forget_server, now_iso, regional_create
+from cascade.compute.server_groups import ServerGroups
 from cascade.compute.server_admission import Admission
 from cascade.compute.server_cache import SERVER
 from cascade.networks.ports import Ports
@@ -59,8 +60,10 @@ class ServerCreator:
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  client: RegionClient, chooser: RegionChooser, keypairs: Keypairs,
                  images: ImageService, wake: Callable[[str], Awaitable[None]], *,
-                 ports: Ports, quotas: QuotaService) -> None:
+                 ports: Ports, quotas: QuotaService,
+                 groups: ServerGroups | None = None) -> None:
         self._conf = conf
+        self._groups = groups
         self._ports = ports
         self._quotas = quotas
         self._sessions = sessions
@@ -84,10 +87,14 @@ class ServerCreator:
         :raises ServiceUnavailable: the region is down or did not answer.
         """
         server = server_schema.validate_create(body)
+        hints = server_schema.scheduler_hints(body)
         want_reservation = bool(server.pop("return_reservation_id", False))
         low, high = server_schema.counts(server)
         await self._admission.check_metadata(ctx, server.get("metadata") or {})
         candidates = await self._admission.candidates(ctx, server)
+        group = hints.get("group") if self._groups is not None else None
+        if group:
+            candidates = await self._in_group_region(ctx, str(group), candidates)
         region = candidates[0]
         per_server = await self._admission.usage(ctx, region.name, server.get("flavorRef"))
         reservations = await self._admission.reserve(ctx, per_server, low, high)
@@ -96,6 +103,11 @@ class ServerCreator:
         global_networks = server.get("networks")
         try:
             await self._prepare_region(ctx, region.name, server)
+            if group and self._groups is not None:
+                hints = {**hints, "group": await self._groups.in_region(ctx, str(group),
+                                                                        region.name)}
+            if hints:
+                server[server_schema.HINTS_KEY] = hints
         except BaseException:
             await self._admission.release(reservations)
             raise
@@ -124,6 +136,22 @@ class ServerCreator:
         if want_reservation:
             return {"reservation_id": reservation}
         return made[0]
+
+    async def _in_group_region(self, ctx: RequestContext, group: str,
+                               candidates: list[RegionInfo]) -> list[RegionInfo]:
+        """Only the server group's region, once it has one.
+
+        :raises Conflict: that region cannot take this server now.
+        """
+        assert self._groups is not None
+        home = await self._groups.region_of(ctx, group)
+        if home is None:
+            return candidates
+        kept = [c for c in candidates if c.name == home]
+        if not kept:
+            raise errors.Conflict(f"The server group's region ({home}) cannot take this "
+                                  "server now.")
+        return kept
 
     async def _prepare_region(self, ctx: RequestContext, region: str,
                               server: dict[str, Any]) -> None:

@@ -48,6 +48,25 @@ def _check_networks(networks: Any) -> None:
             raise _bad(f"port. Value: {net['port']}. {net['port']!r} is not a 'uuid'")
 
 
+#: Where a create's scheduler hints ride inside the server spec, until the regional
+#: create sends them at the top of its body again.
+HINTS_KEY = "os:scheduler_hints"
+
+
+def scheduler_hints(body: dict[str, Any]) -> dict[str, Any]:
+    """A create's ``os:scheduler_hints`` (or ``OS-SCH-HNT:scheduler_hints``).
+
+    :raises BadRequest: not an object.
+    """
+    hints = body.get("os:scheduler_hints", body.get("OS-SCH-HNT:scheduler_hints")) or {}
+    if not isinstance(hints, dict):
+        raise _bad(f"os:scheduler_hints. Value: {hints}. {hints!r} is not of type 'object'")
+    group = hints.get("group")
+    if group is not None and not _is_uuid(group):
+        raise _bad(f"group. Value: {group}. {group!r} is not a 'uuid'")
+    return dict(hints)
+
+
 def validate_create(body: Any) -> dict[str, Any]:
     """The ``server`` object of a create request, checked.
 

@@ -56,6 +56,8 @@ class FakeRegion:
         self.flavors = [dict(f) for f in FLAVORS]
         #: Glance: id -> image metadata; data kept apart (bytes).
         self.glance: dict[str, dict[str, Any]] = {}
+        #: Server groups by regional id (members: regional server ids).
+        self.server_groups: dict[str, dict[str, Any]] = {}
         #: The last server action's body, as the region received it.
         self.last_action: Any = None
         #: Glance metadefs namespaces by name (with the owner's project).
@@ -97,6 +99,9 @@ class FakeRegion:
             web.post("/compute/v2.1/servers/{id}/action", self.action),
             web.get("/compute/v2.1/servers/{id}/metadata", self.metadata),
             web.get("/compute/v2.1/servers/{id}/os-instance-actions", self.instance_actions),
+            web.post("/compute/v2.1/os-server-groups", self.create_server_group),
+            web.get("/compute/v2.1/os-server-groups/{id}", self.server_group),
+            web.delete("/compute/v2.1/os-server-groups/{id}", self.delete_server_group),
             web.post("/compute/v2.1/servers/{id}/os-interface", self.attach_interface),
             web.get("/compute/v2.1/servers/{id}/os-interface", self.interfaces),
             web.put("/compute/v2.1/servers/{id}/metadata", self.set_metadata),
@@ -146,7 +151,13 @@ class FakeRegion:
             return self.nova_fault(400, "badRequest", "Can not find requested image")
         if server.get("key_name") and server["key_name"] not in self.keypairs:
             return self.nova_fault(400, "badRequest", "Invalid key_name provided.")
+        group = (body.get("os:scheduler_hints") or {}).get("group")
+        if group is not None and group not in self.server_groups:
+            return self.nova_fault(404, "itemNotFound",
+                                   f"Instance group {group} could not be found.")
         sid = str(uuid.uuid4())
+        if group is not None:
+            self.server_groups[group]["members"].append(sid)
         created = (dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
                    + dt.timedelta(seconds=next(self._clock) * self.tick)
                    ).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -319,6 +330,23 @@ class FakeRegion:
 
     async def images(self, request: web.Request) -> web.Response:
         return web.json_response({"images": list(self.glance.values())})
+
+    async def create_server_group(self, request: web.Request) -> web.Response:
+        group = dict((await request.json())["server_group"])
+        group.update(id=str(uuid.uuid4()), members=[])
+        self.server_groups[group["id"]] = group
+        return web.json_response({"server_group": group})
+
+    async def server_group(self, request: web.Request) -> web.Response:
+        group = self.server_groups.get(request.match_info["id"])
+        if group is None:
+            return self.nova_fault(404, "itemNotFound", "Server group not found")
+        return web.json_response({"server_group": group})
+
+    async def delete_server_group(self, request: web.Request) -> web.Response:
+        if self.server_groups.pop(request.match_info["id"], None) is None:
+            return self.nova_fault(404, "itemNotFound", "Server group not found")
+        return web.Response(status=204)
 
     async def instance_actions(self, request: web.Request) -> web.Response:
         """Nova's action list: the create, and a next link at this region (2.58+)."""
