@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from cascade.sync import image_replication, server_build
+from cascade.sync import image_replication, image_snapshot, server_build
 from cascade.sync.worker import Handler
 
 __all__ = ["HANDLERS", "enabled"]
@@ -12,6 +12,7 @@ __all__ = ["HANDLERS", "enabled"]
 HANDLERS: dict[str, Handler] = {
     "image_replication": image_replication.handle,
     "image_replica_delete": image_replication.delete_replica,
+    "image_snapshot": image_snapshot.handle,
     "server_build": server_build.handle,
 }
 

@@ -27,6 +27,7 @@ from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.registry import RegionRegistry
+from cascade.images import snapshots
 from cascade.mapping import rewrite, store
 from cascade.mapping.cache import Mapping, MappingCache
 from cascade.networks.ports import Ports
@@ -255,11 +256,35 @@ class Servers:
         except errors.RegionHTTPError as exc:
             raise _globalise(exc, pl.local_id, global_id) from None
         out = self._rewrite_forwarded(resp, pl, global_id, cascade_base)
-        if subpath:
+        if subpath == "/action" and isinstance(body, dict) and "createImage" in body:
+            await self._adopt_snapshot(ctx, pl.region, out, body["createImage"],
+                                       cascade_base)
+        elif subpath:
             out.body = await self._subresources.to_global(
                 pl.region, subpath, out.body, str(pl.local_id), global_id,
                 self._client.base_url(pl.region, "compute"), cascade_base)
         return out
+
+    async def _adopt_snapshot(self, ctx: RequestContext, region: str, out: Forwarded,
+                              request: Any, cascade_base: str) -> None:
+        """The image Nova is making becomes a Cascade image (``images/snapshots.py``);
+        the answer names it by its global id, at Cascade."""
+        local = (out.body or {}).get("image_id") if isinstance(out.body, dict) else None
+        location = out.headers.get("Location") or ""
+        if not local and location:
+            local = location.rstrip("/").rsplit("/", 1)[-1]
+        if not local:
+            return
+        global_id = await snapshots.record_snapshot(
+            self._sessions, ctx, region, str(local),
+            request if isinstance(request, dict) else {})
+        if isinstance(out.body, dict) and "image_id" in out.body:
+            out.body = {**out.body, "image_id": global_id}
+        if location:
+            root = cascade_base.rsplit("/compute/", 1)[0]
+            out.headers["Location"] = f"{root}/image/v2/images/{global_id}"
+        if self._waker is not None:
+            await self._waker().wake("jobs")
 
     def _rewrite_forwarded(self, resp: RegionResponse, pl: Placement, global_id: str,
                            cascade_base: str) -> Forwarded:

@@ -228,6 +228,8 @@ class FakeRegion:
         body = await request.json()
         name = next(iter(body))
         self.last_action = body
+        if name == "createImage":
+            return self._snapshot(sid, body["createImage"])
         wanted = {"os-stop": ("ACTIVE", "SHUTOFF"), "os-start": ("SHUTOFF", "ACTIVE"),
                   "reboot": ("ACTIVE", "ACTIVE"), "unshelve": ("SHELVED_OFFLOADED", "ACTIVE"),
                   }.get(name)
@@ -330,6 +332,20 @@ class FakeRegion:
 
     async def images(self, request: web.Request) -> web.Response:
         return web.json_response({"images": list(self.glance.values())})
+
+    def _snapshot(self, sid: str, request: dict[str, Any]) -> web.Response:
+        """createImage: Glance gets an active image of the server (Nova's answer: the
+        image id from 2.45, a Location before)."""
+        image_id = str(uuid.uuid4())
+        self.glance[image_id] = {
+            "id": image_id, "name": request.get("name"), "status": "active", "size": 5,
+            "checksum": "5d41402abc4b2a76b9719d911017c592", "disk_format": "raw",
+            "container_format": "bare", "min_disk": 0, "min_ram": 0,
+            "visibility": "private", "instance_uuid": sid, "image_type": "snapshot",
+            **(request.get("metadata") or {})}
+        self.data[image_id] = b"hello"
+        return web.json_response({"image_id": image_id}, status=202, headers={
+            "Location": f"{self.base}/image/v2/images/{image_id}"})
 
     async def create_server_group(self, request: web.Request) -> web.Response:
         group = dict((await request.json())["server_group"])

@@ -1,0 +1,84 @@
+"""Job ``image_snapshot``: follow an image a region's Nova is making (``createImage``)
+until it is active, then record what Glance says of it; or forget it if the
+region gave up (``cascade/images/snapshots.py`` queues the job)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from cascade import errors
+from cascade.compute.server_cache import SERVER
+from cascade.db.models import Placement, PlacementState, Resource
+from cascade.images import records
+from cascade.mapping import store
+from cascade.regions import paths
+from cascade.sync.worker import JobContext, Outcome
+
+__all__ = ["handle"]
+
+#: How long to wait before looking again while the region still saves the image.
+_POLL_SECONDS = 3.0
+_NOT_PROPERTIES = records.READ_ONLY | records.BASE_KEYS | {
+    "owner", "stores", "os_glance_import_task", "locations", "direct_url"}
+
+
+async def handle(ctx: JobContext) -> Outcome:
+    image_id = ctx.payload["image_id"]
+    region, local_id = ctx.payload["region"], ctx.payload["local_id"]
+    try:
+        resp = await ctx.client.get(None, region, "image",
+                                    paths.build("v2", "images", local_id))
+        regional: dict[str, Any] | None = resp.body or {}
+    except errors.RegionHTTPError as exc:
+        if exc.status != 404:
+            raise
+        regional = None
+    status = (regional or {}).get("status")
+    if status in ("queued", "saving", "importing", "uploading"):
+        return Outcome.wait(_POLL_SECONDS)
+    if status != "active":
+        await _gone(ctx, image_id, region)
+        return Outcome.done()
+    assert regional is not None
+    server = await _server_of(ctx, region, regional.get("instance_uuid"))
+    async with ctx.sessions.begin() as session:
+        res = await session.get(Resource, image_id)
+        if res is None or res.status == "deleted":
+            return Outcome.done()  # deleted meanwhile: its replica delete job follows
+        props = {k: v for k, v in regional.items()
+                 if k not in _NOT_PROPERTIES and isinstance(v, str)}
+        if server:
+            props["instance_uuid"] = server
+        props.update(res.spec.get("properties") or {})
+        res.spec = {**res.spec, **{k: regional.get(k) for k in (
+            "disk_format", "container_format", "min_disk", "min_ram")},
+            "properties": props}
+        res.attrs = {**res.attrs, **{k: regional.get(k) for k in (
+            "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")},
+            "updated_at": records.now()}
+        res.status = "active"
+        pl = (await session.scalars(select(Placement).where(
+            Placement.global_id == image_id, Placement.region == region))).first()
+        if pl is not None:
+            pl.state = PlacementState.ACTIVE
+    return Outcome.done()
+
+
+async def _server_of(ctx: JobContext, region: str, local: Any) -> str | None:
+    if not local:
+        return None
+    async with ctx.sessions() as session:
+        found = await store.map_local_ids(session, SERVER, region, [str(local)], None)
+    hit = found.get(str(local))
+    return hit[0] if hit else None
+
+
+async def _gone(ctx: JobContext, image_id: str, region: str) -> None:
+    """The region gave up (or someone deleted the image there): the image is gone."""
+    async with ctx.sessions.begin() as session:
+        await session.execute(delete(Placement).where(
+            Placement.global_id == image_id, Placement.region == region))
+        res = await session.get(Resource, image_id)
+        if res is not None:
+            await session.delete(res)
