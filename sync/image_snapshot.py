@@ -3,6 +3,7 @@ until it is active, then record what Glance says of it; or forget it if the
 region gave up (``cascade/images/snapshots.py`` queues the job)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -26,6 +27,10 @@ _NOT_PROPERTIES = records.READ_ONLY | records.BASE_KEYS | {
 async def handle(ctx: JobContext) -> Outcome:
     image_id = ctx.payload["image_id"]
     region, local_id = ctx.payload["region"], ctx.payload["local_id"]
+    async with ctx.sessions() as session:
+        res = await session.get(Resource, image_id)
+    if res is None or res.status == "deleted":
+        return Outcome.done()  # deleted meanwhile: its replica delete job follows
     try:
         resp = await ctx.client.get(None, region, "image",
                                     paths.build("v2", "images", local_id))
@@ -36,7 +41,7 @@ async def handle(ctx: JobContext) -> Outcome:
         regional = None
     status = (regional or {}).get("status")
     if status in ("queued", "saving", "importing", "uploading"):
-        return Outcome.wait(_POLL_SECONDS)
+        return Outcome.wait(_next_look(ctx))
     if status != "active":
         await _gone(ctx, image_id, region)
         return Outcome.done()
@@ -63,6 +68,16 @@ async def handle(ctx: JobContext) -> Outcome:
         if pl is not None:
             pl.state = PlacementState.ACTIVE
     return Outcome.done()
+
+
+def _next_look(ctx: JobContext) -> float:
+    """Seconds until the next look: soon for a fresh snapshot, at most a minute apart
+    for one the region takes long over (a tenth of its age)."""
+    created = ctx.job.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    age = (dt.datetime.now(dt.timezone.utc) - created).total_seconds()
+    return max(_POLL_SECONDS, min(60.0, age / 10))
 
 
 async def _server_of(ctx: JobContext, region: str, local: Any) -> str | None:
