@@ -34,10 +34,10 @@ async def record_snapshot(sessions: async_sessionmaker[AsyncSession], ctx: Reque
     now = records.now()
     raw = request.get("metadata")
     metadata: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    spec: dict[str, Any] = {"name": request.get("name"), "visibility": "private", "protected": False,
-            "os_hidden": False, "min_disk": 0, "min_ram": 0, "tags": [],
-            "disk_format": None, "container_format": None,
-            "properties": {str(k): str(v) for k, v in metadata.items()}}
+    spec: dict[str, Any] = {
+        "name": request.get("name"), "visibility": "private", "protected": False,
+        "os_hidden": False, "min_disk": 0, "min_ram": 0, "tags": [], "disk_format": None,
+        "container_format": None, "properties": {str(k): str(v) for k, v in metadata.items()}}
     async with sessions.begin() as session:
         global_id = local_id if await session.get(Resource, local_id) is None \
             else str(uuid.uuid4())
