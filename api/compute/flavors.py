@@ -1,12 +1,11 @@
 """Flavor handlers: parse, authorize, call the flavor service, render."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from aiohttp import web
 
 from cascade.api.body import json_body
 from cascade.api.compute.keys import FLAVORS
+from cascade.api.compute.links import next_links
 from cascade.api.compute.microversion import MICROVERSION
 from cascade.api.urls import compute_base
 from cascade.appkeys import CTX
@@ -24,12 +23,8 @@ async def _list(request: web.Request, detail: bool) -> web.Response:
     body: dict[str, object] = {
         "flavors": page if detail else [flavor_service.summary(f) for f in page]}
     if full:
-        # Nova's next link: the same query, the last flavor as marker, at Cascade.
-        params = [(k, v) for k, v in request.query.items() if k != "marker"]
-        params.append(("marker", str(page[-1]["id"])))
         path = "/flavors/detail" if detail else "/flavors"
-        body["flavors_links"] = [{"rel": "next", "href": f"{compute_base(request)}{path}?"
-                                                         f"{urlencode(params)}"}]
+        body["flavors_links"] = next_links(request, path, str(page[-1]["id"]))
     return json_response(body)
 
 

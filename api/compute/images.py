@@ -3,13 +3,12 @@ parse, call ``cascade/compute/image_proxy.py``, render."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
-
 from aiohttp import web
 
 from cascade import errors
 from cascade.api.body import json_body
 from cascade.api.compute.keys import IMAGE_PROXY
+from cascade.api.compute.links import next_links
 from cascade.api.compute.microversion import MICROVERSION
 from cascade.api.urls import compute_base, image_base
 from cascade.appkeys import CTX
@@ -36,11 +35,8 @@ async def _list(request: web.Request, detail: bool) -> web.Response:
     base, glance = compute_base(request), image_base(request)
     body: dict[str, Any] = {"images": [proxy.view(i, base, glance, detail) for i in images]}
     if full:
-        params = [(k, v) for k, v in request.query.items() if k != "marker"]
-        params.append(("marker", images[-1]["id"]))
         path = "/images/detail" if detail else "/images"
-        body["images_links"] = [{"rel": "next",
-                                 "href": f"{base}{path}?{urlencode(params)}"}]
+        body["images_links"] = next_links(request, path, images[-1]["id"])
     return json_response(body)
 
 
@@ -88,22 +84,22 @@ def _items(body: Any, key: str) -> dict[str, Any]:
     return dict(body[key])
 
 
-async def update_metadata(request: web.Request) -> web.Response:
-    """POST /images/{image_id}/metadata: merge items."""
+async def _set_metadata(request: web.Request, replace_all: bool) -> web.Response:
     _served(request)
     items = _items(await json_body(request), "metadata")
     meta = await request.app[IMAGE_PROXY].set_metadata(
-        request[CTX], request.match_info["image_id"], items, replace_all=False)
+        request[CTX], request.match_info["image_id"], items, replace_all=replace_all)
     return json_response({"metadata": meta})
+
+
+async def update_metadata(request: web.Request) -> web.Response:
+    """POST /images/{image_id}/metadata: merge items."""
+    return await _set_metadata(request, replace_all=False)
 
 
 async def replace_metadata(request: web.Request) -> web.Response:
     """PUT /images/{image_id}/metadata: replace all items."""
-    _served(request)
-    items = _items(await json_body(request), "metadata")
-    meta = await request.app[IMAGE_PROXY].set_metadata(
-        request[CTX], request.match_info["image_id"], items, replace_all=True)
-    return json_response({"metadata": meta})
+    return await _set_metadata(request, replace_all=True)
 
 
 async def show_metadata_item(request: web.Request) -> web.Response:

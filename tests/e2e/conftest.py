@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -30,6 +31,28 @@ REGIONS_HOME = Path(os.environ.get("CASCADE_REGIONS_HOME",
                                    Path.home() / ".cascade-regions"))
 OPENSTACK = REGIONS_HOME / "venv" / "bin" / "openstack"
 CATALOG_PORT = 28080
+
+
+def http(method: str, url: str, token: str | None, body: Any = None, *,
+         compute_version: str | None = None) -> tuple[int, Any]:
+    """One JSON call (no client library in between): status and decoded body (None
+    when empty or not JSON), errors included."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    if compute_version:
+        headers["OpenStack-API-Version"] = f"compute {compute_version}"
+    req = urllib.request.Request(url, method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            status, raw = int(resp.status), resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = int(err.code), err.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 180,

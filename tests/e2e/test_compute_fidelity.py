@@ -4,37 +4,17 @@ create schema's 400s."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CascadeProcess, Cli
+from tests.e2e.conftest import CascadeProcess, Cli, http
 
 pytestmark = pytest.mark.e2e
 
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw9dGY4m6Yw0Jm3sY9Zc1lqvGkXq0cH3cVd"
               "3y2mD8lP demo@example")
-
-
-def _call(method: str, url: str, token: str | None, version: str | None = None,
-          body: Any = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["X-Auth-Token"] = token
-    if version:
-        headers["OpenStack-API-Version"] = f"compute {version}"
-    req = urllib.request.Request(url, method=method, headers=headers,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            raw = resp.read()
-            return int(resp.status), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return int(err.code), json.loads(raw) if raw else None
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +29,12 @@ def nova(cli: Cli) -> tuple[str, str]:
 def test_version_list_names_v2_0_deprecated_first(cascade: CascadeProcess,
                                                   nova: tuple[str, str]) -> None:
     _, root = nova
-    _, direct = _call("GET", root + "/", None)
-    _, through = _call("GET", cascade.url + "/compute/", None)
+    _, direct = http("GET", root + "/", None)
+    _, through = http("GET", cascade.url + "/compute/", None)
     assert [(v["id"], v["status"]) for v in through["versions"]] == \
         [(v["id"], v["status"]) for v in direct["versions"]]
     assert through["versions"][0]["links"][0]["href"] == cascade.url + "/compute/v2/"
-    status, doc = _call("GET", cascade.url + "/compute/v2/", None)
+    status, doc = http("GET", cascade.url + "/compute/v2/", None)
     assert status == 200 and doc["version"]["id"] == "v2.0"
 
 
@@ -66,10 +46,11 @@ def test_keypair_create_show_delete_match_nova(cascade: CascadeProcess, nova: tu
     name = f"fid{uuid.uuid4().hex[:8]}"
     seen: dict[str, list[Any]] = {}
     for who, base in bases.items():
-        made = _call("POST", base + "/os-keypairs", token, version,
-                     {"keypair": {"name": name, "public_key": PUBLIC_KEY}})
-        shown = _call("GET", f"{base}/os-keypairs/{name}", token, version)
-        gone = _call("DELETE", f"{base}/os-keypairs/{name}", token, version)
+        made = http("POST", base + "/os-keypairs", token,
+                    {"keypair": {"name": name, "public_key": PUBLIC_KEY}},
+                    compute_version=version)
+        shown = http("GET", f"{base}/os-keypairs/{name}", token, compute_version=version)
+        gone = http("DELETE", f"{base}/os-keypairs/{name}", token, compute_version=version)
         seen[who] = [made[0], sorted(made[1]["keypair"]), shown[0],
                      sorted(shown[1]["keypair"]), gone[0]]
     assert seen["cascade"] == seen["nova"]
@@ -85,9 +66,10 @@ def test_keypair_create_show_delete_match_nova(cascade: CascadeProcess, nova: tu
 def test_keypair_schema_errors_match_nova(cascade: CascadeProcess, nova: tuple[str, str],
                                           version: str, keypair: dict[str, Any]) -> None:
     token, root = nova
-    direct = _call("POST", root + "/v2.1/os-keypairs", token, version, {"keypair": keypair})
-    through = _call("POST", cascade.url + "/compute/v2.1/os-keypairs", token, version,
-                    {"keypair": keypair})
+    direct = http("POST", root + "/v2.1/os-keypairs", token, {"keypair": keypair},
+                  compute_version=version)
+    through = http("POST", cascade.url + "/compute/v2.1/os-keypairs", token,
+                   {"keypair": keypair}, compute_version=version)
     assert through == direct
 
 
@@ -97,8 +79,9 @@ def test_server_create_counts_get_novas_400(cascade: CascadeProcess, nova: tuple
     token, root = nova
     body = {"server": {"name": "x", "imageRef": str(uuid.uuid4()), "flavorRef": "1",
                        "networks": "none", "min_count": json.loads(count)}}
-    direct = _call("POST", root + "/v2.1/servers", token, "2.37", body)
-    through = _call("POST", cascade.url + "/compute/v2.1/servers", token, "2.37", body)
+    direct = http("POST", root + "/v2.1/servers", token, compute_version="2.37", body=body)
+    through = http("POST", cascade.url + "/compute/v2.1/servers", token,
+                   compute_version="2.37", body=body)
     assert through == direct
 
 
@@ -107,13 +90,13 @@ def test_image_proxy_views_match_nova(cascade: CascadeProcess, nova: tuple[str, 
     bases = {"nova": root + "/v2.1", "cascade": cascade.url + "/compute/v2.1"}
     seen = {}
     for who, base in bases.items():
-        status, body = _call("GET", base + "/images/detail", token, "2.35")
+        status, body = http("GET", base + "/images/detail", token, compute_version="2.35")
         assert status == 200, (who, body)
         active = [i for i in body["images"] if i["status"] == "ACTIVE"]
         assert active, who
         first = active[0]
-        shown = _call("GET", f"{base}/images/{first['id']}", token, "2.35")
-        gone = _call("GET", f"{base}/images/{first['id']}", token, "2.36")
+        shown = http("GET", f"{base}/images/{first['id']}", token, compute_version="2.35")
+        gone = http("GET", f"{base}/images/{first['id']}", token, compute_version="2.36")
         seen[who] = (sorted(first), sorted(shown[1]["image"]), [link["rel"] for link in
                                                                  first["links"]], gone[0])
     assert seen["cascade"] == seen["nova"]

@@ -3,26 +3,13 @@ the same order as a region shows them, pages whose links point at Cascade, and t
 same 400s in Nova's words for bad parameters."""
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import CascadeProcess, Cli
+from tests.e2e.conftest import CascadeProcess, Cli, http
 
 pytestmark = pytest.mark.e2e
-
-
-def _get(url: str, token: str) -> tuple[int, Any]:
-    req = urllib.request.Request(url, headers={"X-Auth-Token": token})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return int(resp.status), json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return int(err.code), json.loads(err.read())
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +24,7 @@ def nova(cli: Cli) -> tuple[str, str]:
 def test_pages_through_cascade_walk_what_a_region_lists(
         cli: Cli, cascade: CascadeProcess, nova: tuple[str, str]) -> None:
     token, region = nova
-    _, direct = _get(f"{region}/flavors", token)
+    _, direct = http("GET", f"{region}/flavors", token)
     expected = [f["id"] for f in direct["flavors"]]
     assert len(expected) > 2
     # the unmodified CLI shows the same list, in the same order
@@ -46,7 +33,7 @@ def test_pages_through_cascade_walk_what_a_region_lists(
     ids: list[str] = []
     url = f"{cascade.url}/compute/v2.1/flavors?limit=2"
     for _ in range(len(expected) + 1):
-        status, body = _get(url, token)
+        status, body = http("GET", url, token)
         assert status == 200, body
         ids += [f["id"] for f in body["flavors"]]
         links = body.get("flavors_links")
@@ -65,8 +52,9 @@ def test_sort_and_filters_answer_as_a_region_does(
     token, region = nova
     for query in ("sort_key=memory_mb&sort_dir=desc", "minRam=1024", "minDisk=10",
                   "sort_key=name"):
-        _, direct = _get(f"{region}/flavors/detail?{query}", token)
-        status, through = _get(f"{cascade.url}/compute/v2.1/flavors/detail?{query}", token)
+        _, direct = http("GET", f"{region}/flavors/detail?{query}", token)
+        status, through = http("GET", f"{cascade.url}/compute/v2.1/flavors/detail?{query}",
+                               token)
         assert status == 200, through
         assert [f["id"] for f in through["flavors"]] == [f["id"] for f in direct["flavors"]]
 
@@ -75,6 +63,6 @@ def test_bad_parameters_get_novas_400(cascade: CascadeProcess, nova: tuple[str, 
     token, region = nova
     for query in ("limit=-1", "limit=x", "sort_key=bogus", "sort_dir=up", "minRam=abc",
                   "marker=nope"):
-        direct_status, direct = _get(f"{region}/flavors?{query}", token)
-        status, through = _get(f"{cascade.url}/compute/v2.1/flavors?{query}", token)
+        direct_status, direct = http("GET", f"{region}/flavors?{query}", token)
+        status, through = http("GET", f"{cascade.url}/compute/v2.1/flavors?{query}", token)
         assert (status, through) == (direct_status, direct), query

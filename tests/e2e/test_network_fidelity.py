@@ -3,30 +3,14 @@ answers: filter validation, unknown markers, security group rule errors; and the
 unmodified CLI lists network availability zones through Cascade."""
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.conftest import CascadeProcess, Cli
+from tests.e2e.conftest import CascadeProcess, Cli, http
 
 pytestmark = pytest.mark.e2e
-
-
-def _call(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
-    req = urllib.request.Request(url, method=method, headers={
-        "X-Auth-Token": token, "Content-Type": "application/json"},
-        data=json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            raw = resp.read()
-            return int(resp.status), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return int(err.code), json.loads(raw) if raw else None
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +28,12 @@ def groups(bases: tuple[str, dict[str, str]]) -> Iterator[dict[str, str]]:
     token, urls = bases
     made = {}
     for who, base in urls.items():
-        _, body = _call("POST", base + "/security-groups", token,
+        _, body = http("POST", base + "/security-groups", token,
                         {"security_group": {"name": f"fid-{uuid.uuid4().hex[:6]}"}})
         made[who] = body["security_group"]["id"]
     yield made
     for who, base in urls.items():
-        _call("DELETE", f"{base}/security-groups/{made[who]}", token)
+        http("DELETE", f"{base}/security-groups/{made[who]}", token)
 
 
 @pytest.mark.parametrize("path", [
@@ -60,8 +44,8 @@ def groups(bases: tuple[str, dict[str, str]]) -> Iterator[dict[str, str]]:
 def test_list_queries_answer_as_neutron(bases: tuple[str, dict[str, str]],
                                         path: str) -> None:
     token, urls = bases
-    direct = _call("GET", urls["neutron"] + path, token)
-    through = _call("GET", urls["cascade"] + path, token)
+    direct = http("GET", urls["neutron"] + path, token)
+    through = http("GET", urls["cascade"] + path, token)
     assert through[0] == direct[0], (path, through, direct)
     if direct[0] >= 400:
         assert through[1]["NeutronError"]["type"] == direct[1]["NeutronError"]["type"]
@@ -80,7 +64,7 @@ def test_rule_errors_answer_as_neutron(bases: tuple[str, dict[str, str]],
     token, urls = bases
     answers = {}
     for who, base in urls.items():
-        status, body = _call("POST", base + "/security-group-rules", token, {
+        status, body = http("POST", base + "/security-group-rules", token, {
             "security_group_rule": {"security_group_id": groups[who],
                                     "direction": "ingress", **rule}})
         answers[who] = (status, body["NeutronError"]["type"],
@@ -93,7 +77,7 @@ def test_renaming_a_group_to_default_is_refused_as_in_neutron(
     token, urls = bases
     answers = {}
     for who, base in urls.items():
-        status, body = _call("PUT", f"{base}/security-groups/{groups[who]}", token,
+        status, body = http("PUT", f"{base}/security-groups/{groups[who]}", token,
                              {"security_group": {"name": "default"}})
         answers[who] = (status, body["NeutronError"]["type"])
     assert answers["cascade"] == answers["neutron"] == (409,

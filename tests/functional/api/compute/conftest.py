@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -33,6 +34,27 @@ class Gateway:
             body["availability_zone"] = zone
         return await self.client.post("/compute/v2.1/servers", json={"server": body},
                                       headers=headers)
+
+    async def walk(self, first: str, collection: str, headers: dict[str, str] = DEMO
+                   ) -> list[str]:
+        """Follow ``<collection>_links`` from ``first`` (each link must point at
+        Cascade); the ids in the order served."""
+        ids: list[str] = []
+        url: str | None = first
+        here = urlsplit(str(self.client.make_url(""))).netloc
+        for _ in range(50):
+            assert url is not None
+            resp = await self.client.get(url, headers=headers)
+            assert resp.status == 200, await resp.text()
+            body = await resp.json()
+            ids += [item["id"] for item in body[collection]]
+            links = body.get(f"{collection}_links")
+            if not links:
+                return ids
+            parts = urlsplit(links[0]["href"])
+            assert parts.netloc == here
+            url = f"{parts.path}?{parts.query}"
+        raise AssertionError("pagination did not end")
 
     async def mappings(self) -> list[tuple[Resource, Placement]]:
         async with self.app[SESSIONS]() as s:

@@ -3,7 +3,6 @@ region choice and NoValidHost fallback (fake regions; SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 from cascade.compute.keypair_ops import fingerprint
 from tests.functional.api.compute.conftest import Gateway
@@ -11,25 +10,6 @@ from tests.functional.gateway import ADMIN, ALT, DEMO
 
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBw9dGY4m6Yw0Jm3sY9Zc1lqvGkXq0cH3cVd"
               "3y2mD8lP demo@example")
-
-
-async def _walk(gw: Gateway, first: str, headers: dict[str, str] = DEMO) -> list[str]:
-    """Follow servers_links from ``first``; the ids in the order served."""
-    ids: list[str] = []
-    url: str | None = first
-    for _ in range(50):
-        assert url is not None
-        resp = await gw.client.get(url, headers=headers)
-        assert resp.status == 200, await resp.text()
-        body = await resp.json()
-        ids += [s["id"] for s in body["servers"]]
-        links = body.get("servers_links")
-        if not links:
-            return ids
-        parts = urlsplit(links[0]["href"])
-        assert parts.netloc == urlsplit(str(gw.client.make_url(""))).netloc
-        url = f"{parts.path}?{parts.query}"
-    raise AssertionError("pagination did not end")
 
 
 async def _make(gw: Gateway, zones: list[str]) -> list[str]:
@@ -47,17 +27,17 @@ async def test_pages_across_regions_follow_global_markers(gw: Gateway) -> None:
                                              headers=DEMO)).json())["servers"]
     expected = [s["id"] for s in everything]
     for limit in (1, 2, 3):
-        assert await _walk(gw, f"/compute/v2.1/servers/detail?limit={limit}") == expected
-    assert await _walk(gw, "/compute/v2.1/servers?limit=2") == expected
+        assert await gw.walk(f"/compute/v2.1/servers/detail?limit={limit}", "servers") == expected
+    assert await gw.walk("/compute/v2.1/servers?limit=2", "servers") == expected
 
 
 async def test_pages_stay_exact_when_creation_times_tie(gw: Gateway) -> None:
     for fake in gw.regions.values():
         fake.tick = 0
     await _make(gw, ["RegionOne"] * 3 + ["RegionTwo"] * 3)
-    expected = await _walk(gw, "/compute/v2.1/servers/detail")
+    expected = await gw.walk("/compute/v2.1/servers/detail", "servers")
     assert len(expected) == 6
-    got = await _walk(gw, "/compute/v2.1/servers/detail?limit=1")
+    got = await gw.walk("/compute/v2.1/servers/detail?limit=1", "servers")
     assert sorted(got) == sorted(expected) and len(got) == 6
 
 
