@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from cascade.sync import image_replication, image_snapshot, server_build
+from cascade.sync import image_follow, image_replication, server_build
 from cascade.sync.worker import Handler
 
 __all__ = ["HANDLERS", "enabled"]
@@ -12,7 +12,8 @@ __all__ = ["HANDLERS", "enabled"]
 HANDLERS: dict[str, Handler] = {
     "image_replication": image_replication.handle,
     "image_replica_delete": image_replication.delete_replica,
-    "image_snapshot": image_snapshot.handle,
+    "image_snapshot": image_follow.handle,
+    "image_import": image_follow.handle,
     "server_build": server_build.handle,
 }
 

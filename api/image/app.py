@@ -56,6 +56,7 @@ def create_image_app(service: ImageService, catalog: Metadefs) -> web.Applicatio
         web.put("/v2/images/{image_id}/file", images.upload_data),
         web.get("/v2/images/{image_id}/file", images.download_data),
         web.post("/v2/images/{image_id}/import", images.import_image),
+        web.put("/v2/images/{image_id}/stage", images.stage_data),
         web.post("/v2/images/{image_id}/actions/deactivate", images.deactivate_image),
         web.post("/v2/images/{image_id}/actions/reactivate", images.reactivate_image),
         web.get("/v2/info/stores", images.info_stores),

@@ -11,10 +11,11 @@ from cascade.api.body import json_body
 from cascade.api.image.keys import IMAGES
 from cascade.api.urls import image_base
 from cascade import errors
+from cascade.images import importing
 from cascade.appkeys import CTX, REGIONS
 
 __all__ = ["create_image", "show_image", "delete_image", "upload_data", "download_data",
-           "deactivate_image", "reactivate_image",
+           "stage_data", "deactivate_image", "reactivate_image",
            "import_image", "info_stores", "info_import"]
 
 #: Upload and download chunk size: memory per transfer stays around this.
@@ -57,6 +58,22 @@ async def upload_data(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def stage_data(request: web.Request) -> web.Response:
+    """PUT /v2/images/{image_id}/stage: glance-direct's data, streamed to the home
+    region's staging area."""
+    if request.content_type not in ("application/octet-stream", ""):
+        raise errors.CascadeError.with_status(415, "Content-Type must be "
+                                              "application/octet-stream")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            yield chunk
+
+    await request.app[IMAGES].stage(request[CTX], request.match_info["image_id"], chunks(),
+                                    request.content_length)
+    return web.Response(status=204)
+
+
 async def download_data(request: web.Request) -> web.StreamResponse:
     """GET /v2/images/{image_id}/file: streamed from a healthy replica (204: no data)."""
     request[CTX].can("download_image")
@@ -74,9 +91,9 @@ async def download_data(request: web.Request) -> web.StreamResponse:
 
 
 async def import_image(request: web.Request) -> web.Response:
-    """POST /v2/images/{image_id}/import (copy-image) -> 202."""
-    await request.app[IMAGES].import_copy(request[CTX], request.match_info["image_id"],
-                                          await json_body(request))
+    """POST /v2/images/{image_id}/import (glance-direct, web-download, copy-image) -> 202."""
+    await request.app[IMAGES].import_image(request[CTX], request.match_info["image_id"],
+                                           await json_body(request))
     return web.Response(status=202)
 
 
@@ -102,7 +119,7 @@ async def info_stores(request: web.Request) -> web.Response:
 
 
 async def info_import(request: web.Request) -> web.Response:
-    """GET /v2/info/import: only copy-image (data itself is uploaded with PUT)."""
+    """GET /v2/info/import: the methods Glance offers, each served."""
     return json_response({"import-methods": {
         "description": "Import methods available.", "type": "array",
-        "value": ["copy-image"]}})
+        "value": list(importing.METHODS)}})

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
-from cascade.images import activation, records, rowlock, store
+from cascade.images import activation, importing, records, rowlock, store
 from cascade.images.replicas import DELETE_REPLICA, REPLICATE, create_regional, replica_job_key
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
@@ -156,7 +156,7 @@ class ImageService:
         try:
             local_id = await create_regional(self._client, region, res,
                                              self._conf.cascade_id, image_id)
-            await self._set_local_id(image_id, region, local_id)
+            await self.set_local_id(image_id, region, local_id)
             headers = {"Content-Type": "application/octet-stream"}
             if size is not None:
                 headers["Content-Length"] = str(size)
@@ -169,7 +169,7 @@ class ImageService:
             if regional.get("status") != "active":
                 raise errors.RegionError(region, f"regional image is {regional.get('status')}")
         except (errors.RegionError, errors.ClientError) as exc:
-            await self._abort_upload(image_id, region, local_id, exc)
+            await self.abort_upload(image_id, region, local_id, exc)
             raise
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, None, image_id)
@@ -182,14 +182,14 @@ class ImageService:
                 if pl.region == region:
                     pl.state = PlacementState.ACTIVE
 
-    async def _set_local_id(self, image_id: str, region: str, local_id: str) -> None:
+    async def set_local_id(self, image_id: str, region: str, local_id: str) -> None:
         async with self._sessions.begin() as session:
             _, placements = await rowlock.load_for_update(session, None, image_id)
             for pl in placements:
                 if pl.region == region:
                     pl.local_id = local_id
 
-    async def _abort_upload(self, image_id: str, region: str, local_id: str | None,
+    async def abort_upload(self, image_id: str, region: str, local_id: str | None,
                             exc: Exception) -> None:
         """Put the image back to queued; delete the regional copy Cascade made (and
         only that: with no copy made, nothing in the region is touched)."""
@@ -272,6 +272,44 @@ class ImageService:
         await activation.set_active(self._sessions, self._client, ctx, image_id, active)
 
     # -- replication -------------------------------------------------------
+
+    @property
+    def client(self) -> RegionClient:
+        return self._client
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
+    @property
+    def owner(self) -> str:
+        """The name regional copies carry as their maker (``cascade_owner``)."""
+        return str(self._conf.cascade_id)
+
+    async def wake(self, name: str) -> None:
+        await self._wake(name)
+
+    async def stage(self, ctx: RequestContext, image_id: str, data: AsyncIterator[bytes],
+                    size: int | None) -> None:
+        """``glance-direct``'s first step (``importing.py``)."""
+        await importing.stage(self, ctx, image_id, data, size)
+
+    async def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> None:
+        """``POST /v2/images/{id}/import`` by method: ``copy-image`` is Cascade's own
+        replication; ``glance-direct`` and ``web-download`` run in the home region.
+
+        :raises BadRequest: no method, or one Cascade does not offer.
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("method"), dict):
+            raise errors.BadRequest("Import request requires a 'method' field.")
+        name = body["method"].get("name")
+        if name == "copy-image":
+            await self.import_copy(ctx, image_id, body)
+        elif name in ("glance-direct", "web-download"):
+            await importing.import_in_region(self, ctx, image_id, body["method"])
+        else:
+            raise errors.BadRequest(f"Import method {name} is not supported. Use one of "
+                                    f"{', '.join(importing.METHODS)}")
 
     async def import_copy(self, ctx: RequestContext, image_id: str, body: Any) -> None:
         """``copy-image`` import: replicate to the named stores (or all).

@@ -63,6 +63,8 @@ class FakeRegion:
         #: Glance metadefs namespaces by name (with the owner's project).
         self.metadefs: dict[str, dict[str, Any]] = {}
         self.data: dict[str, bytes] = {}
+        #: Data staged for glance-direct, by image id.
+        self.staged: dict[str, bytes] = {}
         self.burned: set[str] = set()
         #: Glance's hashing algorithm in this region.
         self.hash_algo = "sha512"
@@ -120,6 +122,8 @@ class FakeRegion:
             web.delete("/image/v2/images/{id}", self.delete_image),
             web.put("/image/v2/images/{id}/file", self.upload),
             web.get("/image/v2/images/{id}/file", self.download),
+            web.put("/image/v2/images/{id}/stage", self.stage),
+            web.post("/image/v2/images/{id}/import", self.import_image),
             web.post("/image/v2/images/{id}/actions/{action}", self.image_action),
             web.get("/image/v2/metadefs/namespaces", self.namespaces),
             web.post("/image/v2/metadefs/namespaces", self.create_namespace),
@@ -480,6 +484,36 @@ class FakeRegion:
                      checksum=hashlib.md5(data).hexdigest(), os_hash_algo=self.hash_algo,
                      os_hash_value=hashlib.new(self.hash_algo, data).hexdigest())
         return web.Response(status=204)
+
+    async def stage(self, request: web.Request) -> web.Response:
+        image = self.glance.get(request.match_info["id"])
+        if image is None:
+            return self._glance_404(request.match_info["id"])
+        self.staged[image["id"]] = await request.read()
+        image["status"] = "uploading"
+        return web.Response(status=204)
+
+    async def import_image(self, request: web.Request) -> web.Response:
+        """glance-direct (the staged data) or web-download (``fail`` in the uri fails,
+        and Glance puts the image back to queued), done at once."""
+        import hashlib
+
+        image = self.glance.get(request.match_info["id"])
+        if image is None:
+            return self._glance_404(request.match_info["id"])
+        method = (await request.json())["method"]
+        if method["name"] == "glance-direct":
+            data = self.staged.pop(image["id"])
+        elif "fail" in method.get("uri", ""):
+            image["status"] = "queued"
+            return web.Response(status=202)
+        else:
+            data = b"downloaded:" + method["uri"].encode()
+        self.data[image["id"]] = data
+        image.update(status="active", size=len(data),
+                     checksum=hashlib.md5(data).hexdigest(), os_hash_algo=self.hash_algo,
+                     os_hash_value=hashlib.new(self.hash_algo, data).hexdigest())
+        return web.Response(status=202)
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         image_id = request.match_info["id"]

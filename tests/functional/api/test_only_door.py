@@ -62,6 +62,8 @@ ROUTES = [
     ("PUT", "/image/v2/images/{X}/file", False, "image"),
     ("DELETE", "/image/v2/images/{X}", False, "image"),
     ("PUT", "/image/v2/images/{iid}/tags/{X}", False, "image"),
+    ("PUT", "/image/v2/images/{X}/stage", False, "image"),
+    ("POST", "/image/v2/images/{X}/import", False, "image"),
     ("GET", "/image/v2/metadefs/namespaces/{X}", False, "image"),
     ("DELETE", "/image/v2/metadefs/namespaces/{X}/objects/{X}", False, "image"),
     ("GET", "/image/v2/metadefs/{X}", False, "image"),
@@ -84,7 +86,7 @@ MEANT = [re.compile(p) for p in (
     rf"/compute/v2\.1/flavors(/detail|/{_SEG})?",
     rf"/compute/v2\.1/os-keypairs(/{_SEG})?",
     rf"/compute/v2\.1/os-quota-sets/{_SEG}(/detail)?",
-    rf"/image/v2/images(/{_ID}(/file|/actions/(de|re)activate)?)?",
+    rf"/image/v2/images(/{_ID}(/file|/stage|/import|/actions/(de|re)activate)?)?",
     rf"/image/v2/metadefs(/{_SEG})+",
     rf"/network/v2\.0/(networks|subnets|ports|security-groups|security-group-rules)"
     rf"(/{_ID}(/tags(/{_SEG})?)?)?",

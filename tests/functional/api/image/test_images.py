@@ -131,7 +131,7 @@ async def test_copy_image_import_replicates_and_reports_progress(env: Env) -> No
     stores = await (await env.client.get("/image/v2/info/stores", headers=DEMO)).json()
     assert {s["id"] for s in stores["stores"]} == {"RegionOne", "RegionTwo"}
     methods = await (await env.client.get("/image/v2/info/import", headers=ADMIN)).json()
-    assert methods["import-methods"]["value"] == ["copy-image"]
+    assert "copy-image" in methods["import-methods"]["value"]
 
 
 async def test_corrupt_source_fails_the_replica_and_leaves_nothing(env: Env) -> None:

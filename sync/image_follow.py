@@ -1,6 +1,14 @@
-"""Job ``image_snapshot``: follow an image a region's Nova is making (``createImage``)
-until it is active, then record what Glance says of it; or forget it if the
-region gave up (``cascade/images/snapshots.py`` queues the job)."""
+"""Jobs ``image_snapshot`` and ``image_import``: follow a regional image the region
+itself is filling until it is active, then record what Glance says of it.
+
+- ``image_snapshot``: an image a region's Nova is making (``createImage``,
+  queued by ``cascade/images/snapshots.py``); if the region gives up, the image
+  is forgotten.
+- ``image_import``: a ``glance-direct`` or ``web-download`` import Cascade asked
+  the image's home region to run (``cascade/images/importing.py``); if the region
+  gives up (Glance puts the image back to ``queued``), the image is queued
+  again, the failure recorded, and the regional copy removed.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +29,7 @@ __all__ = ["handle"]
 #: How long to wait before looking again while the region still saves the image.
 _POLL_SECONDS = 3.0
 _NOT_PROPERTIES = records.READ_ONLY | records.BASE_KEYS | {
-    "owner", "stores", "os_glance_import_task", "locations", "direct_url"}
+    "owner", "stores", "locations", "direct_url", "cascade_global_id", "cascade_owner"}
 
 
 async def handle(ctx: JobContext) -> Outcome:
@@ -40,10 +48,17 @@ async def handle(ctx: JobContext) -> Outcome:
             raise
         regional = None
     status = (regional or {}).get("status")
+    importing = ctx.job.kind == "image_import"
+    if importing and status == "queued":
+        await _import_failed(ctx, image_id, region, local_id)
+        return Outcome.done()
     if status in ("queued", "saving", "importing", "uploading"):
         return Outcome.wait(_next_look(ctx))
     if status != "active":
-        await _gone(ctx, image_id, region)
+        if importing:
+            await _import_failed(ctx, image_id, region, local_id)
+        else:
+            await _gone(ctx, image_id, region)
         return Outcome.done()
     assert regional is not None
     server = await _server_of(ctx, region, regional.get("instance_uuid"))
@@ -51,8 +66,8 @@ async def handle(ctx: JobContext) -> Outcome:
         res = await session.get(Resource, image_id)
         if res is None or res.status == "deleted":
             return Outcome.done()  # deleted meanwhile: its replica delete job follows
-        props = {k: v for k, v in regional.items()
-                 if k not in _NOT_PROPERTIES and isinstance(v, str)}
+        props = {k: v for k, v in regional.items() if k not in _NOT_PROPERTIES
+                 and not k.startswith("os_glance") and isinstance(v, str)}
         if server:
             props["instance_uuid"] = server
         props.update(res.spec.get("properties") or {})
@@ -87,6 +102,25 @@ async def _server_of(ctx: JobContext, region: str, local: Any) -> str | None:
         found = await store.map_local_ids(session, SERVER, region, [str(local)], None)
     hit = found.get(str(local))
     return hit[0] if hit else None
+
+
+async def _import_failed(ctx: JobContext, image_id: str, region: str, local_id: str) -> None:
+    """The region's import failed: the image is queued again (as in Glance), the region
+    recorded as failed, and the regional copy removed."""
+    async with ctx.sessions.begin() as session:
+        res = await session.get(Resource, image_id)
+        if res is not None and res.status == "importing":
+            res.status = "queued"
+            failed = sorted({*(res.attrs.get("failed_import") or []), region})
+            res.attrs = {**res.attrs, "failed_import": failed, "importing_to": [],
+                         "updated_at": records.now()}
+        await session.execute(delete(Placement).where(
+            Placement.global_id == image_id, Placement.region == region))
+    try:
+        await ctx.client.delete(None, region, "image", paths.build("v2", "images", local_id))
+    except errors.RegionHTTPError as exc:
+        if exc.status != 404:
+            raise
 
 
 async def _gone(ctx: JobContext, image_id: str, region: str) -> None:

@@ -1,0 +1,60 @@
+"""Glance's interoperable import through Cascade: glance-direct (stage, then import in
+the home region) and web-download (the home region fetches the URL), followed until
+active or failed (fake regions, job worker in process; SQLite and PG)."""
+from __future__ import annotations
+
+from tests.functional.api.image.conftest import Env
+from tests.functional.gateway import DEMO
+
+
+async def _import(env: Env, image_id: str, method: dict[str, str]) -> int:
+    resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
+                                 json={"method": method})
+    return resp.status
+
+
+async def test_glance_direct_stages_then_imports_in_the_home_region(env: Env) -> None:
+    info = await (await env.client.get("/image/v2/info/import", headers=DEMO)).json()
+    assert set(info["import-methods"]["value"]) == {"glance-direct", "web-download",
+                                                    "copy-image"}
+    image_id = await env.image()
+    assert await _import(env, image_id, {"name": "glance-direct"}) == 409, "nothing staged"
+    resp = await env.client.put(f"/image/v2/images/{image_id}/stage", data=b"staged bytes",
+                                headers={**DEMO, "Content-Type": "application/octet-stream"})
+    assert resp.status == 204, await resp.text()
+    assert (await env.show(image_id))["status"] == "uploading"
+    assert await _import(env, image_id, {"name": "glance-direct"}) == 202
+
+    async def active() -> bool:
+        return (await env.show(image_id))["status"] == "active"
+
+    await env.until("imported", active)
+    image = await env.show(image_id)
+    assert image["size"] == len(b"staged bytes") and image["stores"]
+    data = await env.client.get(f"/image/v2/images/{image_id}/file", headers=DEMO)
+    assert await data.read() == b"staged bytes"
+
+
+async def test_web_download_in_the_home_region_and_its_failure(env: Env) -> None:
+    image_id = await env.image()
+    assert await _import(env, image_id, {"name": "web-download"}) == 400, "no uri"
+    assert await _import(env, image_id, {"name": "web-download",
+                                         "uri": "http://example.test/img"}) == 202
+
+    async def active() -> bool:
+        return (await env.show(image_id))["status"] == "active"
+
+    await env.until("downloaded", active)
+    failing = await env.image()
+    assert await _import(env, failing, {"name": "web-download",
+                                        "uri": "http://example.test/fail"}) == 202
+
+    async def queued_again() -> bool:
+        return (await env.show(failing))["status"] == "queued"
+
+    await env.until("failed import queued again", queued_again)
+    image = await env.show(failing)
+    assert image["os_glance_failed_import"] != ""
+    assert all(failing not in fake.glance for fake in env.regions.values()), \
+        "the failed regional copy is removed"
+    assert await _import(env, image_id, {"name": "bogus"}) == 400
