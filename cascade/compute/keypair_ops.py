@@ -47,11 +47,19 @@ _OVER_QUOTA = "Quota exceeded, too many key pairs."
 def fingerprint(public_key: str) -> str:
     """The MD5 fingerprint Nova shows for an OpenSSH public key.
 
-    :raises BadRequest: not an OpenSSH public key.
+    :raises BadRequest: not an OpenSSH public key (parsed as Nova parses it, so a
+        key of junk or of an impossible size is refused as there).
     """
+    from cryptography.hazmat.primitives import serialization
+
     parts = public_key.strip().split()
     if len(parts) < 2:
         raise errors.BadRequest("Keypair data is invalid: failed to generate fingerprint")
+    try:
+        serialization.load_ssh_public_key(" ".join(parts[:2]).encode())
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise errors.BadRequest(
+            "Keypair data is invalid: failed to generate fingerprint") from None
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except ValueError:

@@ -65,3 +65,11 @@ def test_from_2_92_names_take_at_and_dot_and_a_public_key_is_required() -> None:
     _check_create({"name": "a.b@c", "public_key": PUBLIC_KEY}, "2.92")
     with pytest.raises(errors.BadRequest, match="does not match"):
         _check_create({"name": "a.b@c", "public_key": PUBLIC_KEY}, "2.91")
+
+
+async def test_keys_nova_cannot_parse_are_refused(gw: Gateway) -> None:
+    for key in ("ssh-rsa JUNK nova@ubuntu", "ssh-rsa " + "A" * 2048 + " openstack@ubuntu"):
+        resp = await gw.client.post(KP, headers=DEMO, json={
+            "keypair": {"name": "bad", "public_key": key}})
+        assert resp.status == 400, key[:20]
+        assert "failed to generate fingerprint" in await resp.text()
