@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,12 @@ run_validation = false
 def _run(tempest: str, workspace: Path, conf: str) -> dict[str, str]:
     """test id -> ok / FAILED / SKIPPED for the selection in ``workspace``."""
     if not (workspace / "etc").exists():
-        subprocess.run([tempest, "init", str(workspace)], check=True, capture_output=True)
+        # A registry of this run's own: Tempest refuses a workspace name it already
+        # knows from an earlier run (~/.tempest/workspace.yaml).
+        subprocess.run([tempest, "init", "--workspace-path",
+                        str(workspace.parent / "workspaces.yaml"), "--name",
+                        f"{workspace.name}-{uuid.uuid4().hex[:8]}", str(workspace)],
+                       check=True, capture_output=True)
     (workspace / "etc" / "tempest.conf").write_text(conf)
     proc = subprocess.run([tempest, "run", "--concurrency", "2", "--regex",
                            "|".join(f"({s})" for s in SELECTION)],
