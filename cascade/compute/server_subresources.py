@@ -51,6 +51,12 @@ class SubresourceIds:
             return subpath, body
         if len(parts) == 2:
             async with self._sessions() as session:
+                try:
+                    # Only a port the caller may see is translated; another
+                    # project's port id goes to the region as given (and is 404 there).
+                    await network_records.get(session, ctx, network_records.PORT, parts[1])
+                except errors.NotFound:
+                    return subpath, body
                 placed = await network_records.placement_in(session, parts[1], region)
             if placed is not None and placed.local_id:
                 subpath = paths.build("os-interface", placed.local_id)
