@@ -42,8 +42,11 @@ async def delete_image(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def upload_data(request: web.Request) -> web.Response:
-    """PUT /v2/images/{image_id}/file: streamed to the home region, never buffered whole."""
+def _data(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as chunks, never buffered whole.
+
+    :raises CascadeError: 415 for a body that is not octet-stream.
+    """
     if request.content_type not in ("application/octet-stream", ""):
         raise errors.CascadeError.with_status(415, "Content-Type must be "
                                               "application/octet-stream")
@@ -51,9 +54,13 @@ async def upload_data(request: web.Request) -> web.Response:
     async def chunks() -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(_CHUNK):
             yield chunk
+    return chunks()
 
+
+async def upload_data(request: web.Request) -> web.Response:
+    """PUT /v2/images/{image_id}/file: streamed to the home region, never buffered whole."""
     await request.app[IMAGES].upload(
-        request[CTX], request.match_info["image_id"], chunks(), request.content_length,
+        request[CTX], request.match_info["image_id"], _data(request), request.content_length,
         request.headers.get("X-Image-Meta-Store"))
     return web.Response(status=204)
 
@@ -61,16 +68,8 @@ async def upload_data(request: web.Request) -> web.Response:
 async def stage_data(request: web.Request) -> web.Response:
     """PUT /v2/images/{image_id}/stage: glance-direct's data, streamed to the home
     region's staging area."""
-    if request.content_type not in ("application/octet-stream", ""):
-        raise errors.CascadeError.with_status(415, "Content-Type must be "
-                                              "application/octet-stream")
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async for chunk in request.content.iter_chunked(_CHUNK):
-            yield chunk
-
-    await request.app[IMAGES].stage(request[CTX], request.match_info["image_id"], chunks(),
-                                    request.content_length)
+    await request.app[IMAGES].stage(request[CTX], request.match_info["image_id"],
+                                    _data(request), request.content_length)
     return web.Response(status=204)
 
 

@@ -42,13 +42,7 @@ async def stage(service: ImageService, ctx: RequestContext, image_id: str,
     local_id: str | None = None
     try:
         local_id = await _regional_copy(service, image_id, region)
-        headers = {"Content-Type": "application/octet-stream"}
-        if size is not None:
-            headers["Content-Length"] = str(size)
-        async with service.client.open_stream(None, region, "image", "PUT",
-                                              paths.build("v2", "images", local_id, "stage"),
-                                              data=data, headers=headers):
-            pass
+        await service.put_data(region, local_id, "stage", data, size)
     except (errors.RegionError, errors.ClientError) as exc:
         await service.abort_upload(image_id, region, local_id, exc)
         raise

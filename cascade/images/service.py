@@ -157,13 +157,7 @@ class ImageService:
             local_id = await create_regional(self._client, region, res,
                                              self._conf.cascade_id, image_id)
             await self.set_local_id(image_id, region, local_id)
-            headers = {"Content-Type": "application/octet-stream"}
-            if size is not None:
-                headers["Content-Length"] = str(size)
-            async with self._client.open_stream(None, region, "image", "PUT",
-                                                paths.build("v2", "images", local_id, "file"),
-                                                data=data, headers=headers):
-                pass
+            await self.put_data(region, local_id, "file", data, size)
             regional = (await self._client.get(None, region, "image",
                                                paths.build("v2", "images", local_id))).body
             if regional.get("status") != "active":
@@ -181,6 +175,17 @@ class ImageService:
             for pl in placements:
                 if pl.region == region:
                     pl.state = PlacementState.ACTIVE
+
+    async def put_data(self, region: str, local_id: str, where: str,
+                       data: AsyncIterator[bytes], size: int | None) -> None:
+        """Stream ``data`` into a regional copy's ``file`` or ``stage``."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        async with self._client.open_stream(None, region, "image", "PUT",
+                                            paths.build("v2", "images", local_id, where),
+                                            data=data, headers=headers):
+            pass
 
     async def set_local_id(self, image_id: str, region: str, local_id: str) -> None:
         async with self._sessions.begin() as session:

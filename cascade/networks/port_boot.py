@@ -94,20 +94,22 @@ class BootNetworks:
             out.append(item)
         return out
 
-    async def _local_port(self, ctx: RequestContext, global_id: str, region: str) -> str:
+    async def _visible(self, ctx: RequestContext, type_: str, global_id: str,
+                       missing: str) -> None:
+        """:raises BadRequest: ``missing``, when the caller cannot see the object."""
         async with self._sessions() as session:
             try:
-                await records.get(session, ctx, PORT, global_id)
+                await records.get(session, ctx, type_, global_id)
             except errors.NotFound:
-                raise errors.BadRequest(f"Port {global_id} not found.") from None
+                raise errors.BadRequest(missing) from None
+
+    async def _local_port(self, ctx: RequestContext, global_id: str, region: str) -> str:
+        await self._visible(ctx, PORT, global_id, f"Port {global_id} not found.")
         return await self._placer.ensure_port(ctx, global_id, region)
 
     async def _local_network(self, ctx: RequestContext, global_id: str, region: str) -> str:
-        async with self._sessions() as session:
-            try:
-                await records.get(session, ctx, NETWORK, global_id)
-            except errors.NotFound:
-                raise errors.BadRequest(f"Network {global_id} could not be found.") from None
+        await self._visible(ctx, NETWORK, global_id,
+                            f"Network {global_id} could not be found.")
         return await self._placer.ensure_network(ctx, global_id, region)
 
     async def groups_for_boot(self, ctx: RequestContext, region: str,
