@@ -154,17 +154,21 @@ def test_crash_mid_copy_and_corrupt_source(cli: Cli, cascade: CascadeProcess,
     image_id = cli.json("cascade-demo", "image", "create", "--disk-format", "raw",
                         "--container-format", "bare", "--file", str(tmp_path / "big.raw"),
                         "e2e-crash")["id"]
+    # The sync process dies at its crash point in the middle of the copy (armed, not
+    # timed: a poll for a copy under way lost the race to a fast copy), then comes back.
+    cascade.kill("cascade-sync")
+    cascade.start("cascade-sync", env={"CASCADE_CRASH_AT": "replication.mid_copy"})
     cli("cascade-admin", "image", "import", image_id, "--method", "copy-image", "--store",
         "RegionTwo")
+    assert cascade.died("cascade-sync", timeout=120), "the copy did not reach mid-copy"
 
     def copying() -> Any:
         for job in _jobs(cascade, admin, "image_replication"):
             done = job["progress"]["done"] or 0
-            if job["payload"]["image_id"] == image_id and 0 < done < len(data):
+            if job["payload"]["image_id"] == image_id and done < len(data):
                 return job
         return None
-    job = _wait("copy under way", copying, timeout=60)
-    cascade.kill("cascade-sync")
+    job = _wait("the interrupted copy's job", copying, timeout=60)
     cascade.start("cascade-sync")
 
     def replicated() -> bool:
