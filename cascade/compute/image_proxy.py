@@ -97,7 +97,11 @@ class ImageProxy:
     async def list_page(self, ctx: RequestContext, query: MultiMapping[str]
                         ) -> tuple[list[dict[str, Any]], bool]:
         """Glance images after the marker, filtered as Nova filters; whether the page is
-        full (a next link follows)."""
+        full (a next link follows).
+
+        :raises PolicyForbidden: ``get_images`` refused, as through Glance's API.
+        """
+        ctx.can("get_images")
         glance: MultiDict[str] = MultiDict()
         for nova_key, glance_key in _GLANCE_FILTERS.items():
             if nova_key in query:
@@ -131,7 +135,9 @@ class ImageProxy:
         """The Glance view of one visible image.
 
         :raises NotFound: ``Image not found.``
+        :raises PolicyForbidden: ``get_image`` refused, as through Glance's API.
         """
+        ctx.can("get_image")
         async with self._sessions() as session:
             try:
                 res, placements = await store.get_visible(session, ctx, image_id)
