@@ -194,6 +194,9 @@ class ServerCreator:
                     # The reservation expired meanwhile: count the server anyway.
                     await ledger.charge(session, ctx.project_id, usage,
                                         defaults=self._quotas.defaults, check=False)
+                if "networks" in server:
+                    server = {**server, "networks": await self._ports.boot.with_addresses(
+                        session, global_id, server["networks"])}
                 deferred, server = await self._prepare_image(session, ctx, image_id,
                                                              region.name, server)
                 if deferred:

@@ -248,7 +248,8 @@ class Servers:
         if pl.local_id is None:
             raise errors.Conflict(f"Cannot act on instance {global_id} while it is being "
                                   "created in its region.")
-        subpath, body = await self._subresources.to_region(ctx, pl.region, subpath, body)
+        subpath, body = await self._subresources.to_region(ctx, pl.region, subpath, body,
+                                                           server_id=global_id)
         try:
             resp = await self._client.request(ctx, pl.region, "compute", method,
                                               f"/servers/{pl.local_id}{subpath}", json=body,

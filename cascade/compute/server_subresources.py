@@ -38,8 +38,9 @@ class SubresourceIds:
         self._registry = registry
 
     async def to_region(self, ctx: RequestContext, region: str, subpath: str,
-                        body: Any) -> tuple[str, Any]:
-        """The sub-path and body to send to ``region``.
+                        body: Any, *, server_id: str = "") -> tuple[str, Any]:
+        """The sub-path and body to send to ``region``; an attach to a network
+        carries the address Cascade allocated, held by the server ``server_id``.
 
         :raises BadRequest: an attach naming an unknown port or network.
         :raises Conflict: a port already bound in another region.
@@ -69,8 +70,24 @@ class SubresourceIds:
                     [local] = await self._ports.boot.for_boot(ctx, region,
                                                               [{kind: str(attach[key])}])
                     attach[key] = local[kind]
+                    if kind == "uuid" and not attach.get("port_id"):
+                        attach = await self._with_address(attach, local, server_id)
             body = {**body, "interfaceAttachment": attach}
         return subpath, body
+
+    async def _with_address(self, attach: dict[str, Any], local: dict[str, Any],
+                            server_id: str) -> dict[str, Any]:
+        """An attach to a network with the address Cascade allocates for the port
+        Nova will create (the one asked for in ``fixed_ips``, if any)."""
+        assert self._ports is not None
+        asked = [ip.get("ip_address") for ip in attach.get("fixed_ips") or []
+                 if isinstance(ip, dict) and ip.get("ip_address")]
+        item = {**local, **({"fixed_ip": asked[0]} if asked else {})}
+        async with self._sessions.begin() as session:
+            [item] = await self._ports.boot.with_addresses(session, server_id, [item])
+        if item.get("fixed_ip"):
+            return {**attach, "fixed_ips": [{"ip_address": item["fixed_ip"]}]}
+        return attach
 
     def _unshelve_zone(self, region: str, body: Any) -> Any:
         """An unshelve's Cascade zone as the region's own.

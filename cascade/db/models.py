@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["Base", "Region", "Resource", "Placement", "Job",
            "QuotaLimit", "QuotaUsage", "Reservation", "RegionHealthEvent", "SyncWatermark",
+           "IpAllocation",
            "PlacementState", "JobState", "HealthState"]
 
 NAMING = {
@@ -284,3 +285,23 @@ def derived_columns(type_: str, attrs: dict[str, Any] | None,
 def _derive(mapper: Any, connection: Any, target: Resource) -> None:
     target.parent_id, target.beyond_project = derived_columns(
         target.type, target.attrs, target.spec)
+
+
+class IpAllocation(Base):
+    """One address of one of Cascade's networks, held by a port (or, until a port
+    is known, by the server being booted with it, or by a region's own copy of
+    a subnet). The key makes an address unique per network across all regions.
+    """
+
+    __tablename__ = "ip_allocations"
+
+    network_id: Mapped[str] = mapped_column(UUIDStr, primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(UUIDStr)
+    #: The global id of the port or server that holds it, or ``region:<name>``.
+    holder: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now())
+
+    __table_args__ = (Index("ix_ip_allocations_subnet_id", "subnet_id"),
+                      Index("ix_ip_allocations_holder", "holder"))

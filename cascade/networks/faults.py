@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from cascade import errors
 
-__all__ = ["not_found", "in_use", "conflict", "bad_request"]
+__all__ = ["not_found", "in_use", "conflict", "bad_request", "refused"]
 
 
 class _Named:
@@ -60,6 +60,13 @@ def conflict(name: str, message: str) -> errors.Conflict:
 
 def typed_bad_request(name: str, message: str) -> errors.BadRequest:
     """A 400 Neutron names by its exception type (``SecurityGroupInvalidPortValue``...)."""
+    err = NeutronBadRequest(message)
+    err.neutron_type = name
+    return err
+
+
+def refused(name: str, message: str) -> errors.BadRequest:
+    """Neutron's 400 of a named type, in its own words (``InvalidIpForSubnet``...)."""
     err = NeutronBadRequest(message)
     err.neutron_type = name
     return err

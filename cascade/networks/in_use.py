@@ -49,7 +49,8 @@ def refuse(type_: str, global_id: str, found: list[Resource]) -> None:
                                                "use on the network.")
     if type_ == SUBNET and any(o.type == PORT and any(
             ip.get("subnet_id") == global_id
-            for ip in o.attrs.get("requested_fixed_ips") or []) for o in found):
+            for ip in [*(o.attrs.get("fixed_ips") or []),
+                       *(o.attrs.get("requested_fixed_ips") or [])]) for o in found):
         raise faults.in_use(SUBNET, global_id, "One or more ports have an IP allocation "
                                               "from this subnet.")
     if type_ == SECURITY_GROUP and any(o.type == PORT for o in found):

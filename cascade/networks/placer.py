@@ -23,7 +23,7 @@ from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
-from cascade.networks import records
+from cascade.networks import ipam, records
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.regions.client import RegionClient
 from cascade.mapping import store
@@ -167,6 +167,11 @@ class Placer:
                     body[k] = a[k]
             body["network_id"] = network_local_id
             body["tags"] = list(a.get("tags", []))
+            # Cascade allocates every address; the region keeps one of its own
+            # (for its DHCP port), so it can never pick one Cascade gave out.
+            async with self._sessions.begin() as session:
+                own = await ipam.reserve_for_region(session, res, region)
+            body["allocation_pools"] = [{"start": own, "end": own}]
             local = await self._create(ctx, res, region, body)
             await self._record(SUBNET, global_id, region, local)
             return local
@@ -291,17 +296,6 @@ class Placer:
         net_local = await self.ensure_network(ctx, a["network_id"], region)
         groups = [await self._placed_or_ensure(ctx, g, region)
                   for g in a.get("security_groups") or []]
-        fixed = []
-        for ip in a.get("requested_fixed_ips") or []:
-            item = dict(ip)
-            if item.get("subnet_id"):
-                async with self._sessions() as session:
-                    sub = await records.placement_in(session, item["subnet_id"], region)
-                if sub is None or not sub.local_id:
-                    raise errors.BadRequest(f"Subnet {item['subnet_id']} is not on network "
-                                            f"{a['network_id']}")
-                item["subnet_id"] = sub.local_id
-            fixed.append(item)
         body: dict[str, Any] = {
             "network_id": net_local, "name": a.get("name", ""),
             "description": a.get("description", ""),
@@ -315,8 +309,11 @@ class Placer:
         for key in ("allowed_address_pairs", "extra_dhcp_opts"):
             if a.get(key):
                 body[key] = a[key]
-        if fixed:
-            body["fixed_ips"] = fixed
+        if a.get("fixed_ips"):
+            body["fixed_ips"] = await self.regional_fixed_ips(a["fixed_ips"], region,
+                                                              a["network_id"])
+        elif a.get("requested_fixed_ips") == []:
+            body["fixed_ips"] = []  # asked for without addresses
         if device:
             body.update(device)
         async with self._lock(global_id, region):
@@ -327,6 +324,25 @@ class Placer:
             crash_point("port.regional_created")
             await self._record(PORT, global_id, region, local)
             return local
+
+    async def regional_fixed_ips(self, fixed_ips: list[dict[str, Any]], region: str,
+                                 network_id: str) -> list[dict[str, str]]:
+        """Addresses Cascade allocated, as the region takes them: its subnet ids;
+        on automatic-address subnets the subnet alone (the region derives the
+        same EUI-64 address from the port's MAC, and refuses it given)."""
+        out = []
+        async with self._sessions() as session:
+            for ip in fixed_ips:
+                sub = await records.placement_in(session, ip["subnet_id"], region)
+                row = await session.get(Resource, ip["subnet_id"])
+                if sub is None or not sub.local_id or row is None:
+                    raise errors.BadRequest(f"Subnet {ip['subnet_id']} is not on network "
+                                            f"{network_id}")
+                if ipam.is_automatic(row.attrs):
+                    out.append({"subnet_id": sub.local_id})
+                else:
+                    out.append({"subnet_id": sub.local_id, "ip_address": ip["ip_address"]})
+        return out
 
     async def delete_copies(self, ctx: RequestContext | None, res: Resource,
                             regions: dict[str, Placement]) -> None:

@@ -10,14 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.context import RequestContext
-from cascade.networks import records
+from cascade.networks import ipam, records
 from cascade.networks.placer import Placer
 from cascade.networks.port_ids import PortIds
-from cascade.networks.records import NETWORK, PORT, SECURITY_GROUP
+from cascade.networks.records import NETWORK, PORT, SECURITY_GROUP, SUBNET
 from cascade.networks.service import NetworkObjects
 from cascade.regions.registry import RegionRegistry
 
-__all__ = ["BootNetworks"]
+__all__ = ["BootNetworks", "NETWORK_KEY"]
+
+#: Where :meth:`BootNetworks.for_boot` keeps a network's global id for
+#: :meth:`BootNetworks.with_addresses` (never sent to a region).
+NETWORK_KEY = "cascade_network"
 
 
 class BootNetworks:
@@ -90,7 +94,29 @@ class BootNetworks:
             if item.get("port"):
                 item["port"] = await self._local_port(ctx, str(item["port"]), region)
             elif item.get("uuid"):
-                item["uuid"] = await self._local_network(ctx, str(item["uuid"]), region)
+                network = str(item["uuid"])
+                item["uuid"] = await self._local_network(ctx, network, region)
+                item[NETWORK_KEY] = network
+            out.append(item)
+        return out
+
+    async def with_addresses(self, session: AsyncSession, holder: str,
+                             networks: Any) -> Any:
+        """``networks`` (from :meth:`for_boot`) with the address Cascade allocates
+        for each port Nova will create on a network (``fixed_ip``, or the one the
+        request names), held by ``holder`` (the server) in ``session``."""
+        if not isinstance(networks, list):
+            return networks
+        out = []
+        for item in networks:
+            if isinstance(item, dict) and NETWORK_KEY in item:
+                item = dict(item)
+                network = str(item.pop(NETWORK_KEY))
+                subnets = await records.children(session, [SUBNET], [network])
+                address = await ipam.allocate_one(session, network, subnets,
+                                                  item.get("fixed_ip"), holder)
+                if address is not None:
+                    item["fixed_ip"] = address
             out.append(item)
         return out
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Resource
-from cascade.networks import faults, records, specs, views
+from cascade.networks import faults, ipam, records, specs, views
 from cascade.networks.placer import REGIONAL_PATH, Placer
 from cascade.networks.port_boot import BootNetworks
 from cascade.networks.port_ids import PortIds
@@ -87,12 +87,6 @@ class Ports:
         ctx.can("create_port", {"project_id": owner})
         async with self._sessions() as session:
             network = await records.get(session, ctx, NETWORK, attrs["network_id"])
-            subnets = {s.global_id for s in await records.children(
-                session, [SUBNET], [network.global_id])}
-            for ip in attrs["requested_fixed_ips"]:
-                if ip.get("subnet_id") and ip["subnet_id"] not in subnets:
-                    raise faults.bad_request(f"Subnet {ip['subnet_id']} is not on network "
-                                             f"{network.global_id}")
         if attrs["security_groups"] is None:
             attrs["security_groups"] = [await self._objects.ensure_default_group(
                 owner, ctx.user_id)] if attrs["port_security_enabled"] else []
@@ -109,6 +103,8 @@ class Ports:
         if region is None:
             async with self._sessions.begin() as session:
                 await ledger.charge(session, owner, usage, defaults=self._quota_defaults)
+                attrs["fixed_ips"] = await self._addresses(session, network, attrs,
+                                                           global_id)
                 res = Resource(global_id=global_id, type=PORT, project_id=owner,
                                user_id=ctx.user_id, spec={}, attrs=attrs, status="DOWN",
                                usage=usage)
@@ -120,6 +116,8 @@ class Ports:
                                                defaults=self._quota_defaults)
         try:
             async with self._sessions.begin() as session:
+                attrs["fixed_ips"] = await self._addresses(session, network, attrs,
+                                                           global_id)
                 store.create_resource(session, global_id=global_id, type_=PORT,
                                       project_id=owner, user_id=ctx.user_id, region=region,
                                       spec={}, attrs=attrs, status="DOWN", usage=usage)
@@ -135,6 +133,15 @@ class Ports:
                 await forget(session, global_id)
             raise
         return await self.show(ctx, global_id)
+
+    async def _addresses(self, session: AsyncSession, network: Resource,
+                         attrs: dict[str, Any], holder: str,
+                         requested: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+        """The port's addresses, allocated by Cascade (``ipam``) in ``session``."""
+        subnets = await records.children(session, [SUBNET], [network.global_id])
+        wanted = attrs["requested_fixed_ips"] if requested is None else requested
+        return await ipam.allocate(session, network.global_id, subnets, wanted,
+                                   attrs["mac_address"], holder)
 
     # -- read --------------------------------------------------------------
 
@@ -159,7 +166,7 @@ class Ports:
                 raise faults.not_found(PORT, global_id) from exc
             raise
         except errors.RegionError:
-            return {**views.deferred_port(ctx, res), "ip_allocation": "immediate",
+            return {**views.deferred_port(ctx, res),
                     **res.attrs.get("cached", {}), "id": global_id}
         port = resp.body["port"]
         to_global = await self._ids.global_ids(pl.region, [port])
@@ -231,7 +238,6 @@ class Ports:
                 out[OWN_ROWS].append(views.deferred_port(ctx, res))
             elif where[0].region in failed:
                 out[OWN_ROWS].append({**views.deferred_port(ctx, res),
-                                      "ip_allocation": "immediate",
                                       **res.attrs.get("cached", {}), "id": res.global_id})
         return out, failed
 
@@ -246,9 +252,14 @@ class Ports:
             for group in changes.get("security_groups") or []:
                 await records.get(session, ctx, SECURITY_GROUP, group)
             pl = next((p for p in placed.values() if p.local_id), None)
+            before = list(res.attrs.get("fixed_ips") or [])
+            if "fixed_ips" in changes:
+                # Neutron replaces the port's addresses with those asked for.
+                await ipam.release(session, global_id)
+                network = await records.get(session, None, NETWORK, res.attrs["network_id"])
+                changes["fixed_ips"] = await self._addresses(
+                    session, network, res.attrs, global_id, requested=changes["fixed_ips"])
             if pl is None:
-                if "fixed_ips" in changes:
-                    changes["requested_fixed_ips"] = changes.pop("fixed_ips")
                 res.attrs = {**res.attrs, **changes, "updated_at": records.now(),
                              "revision_number": res.attrs.get("revision_number", 0) + 1}
                 return views.deferred_port(ctx, res)
@@ -262,14 +273,22 @@ class Ports:
                 server = await records.placement_in(session, regional["device_id"], pl.region)
             if server is not None and server.local_id:
                 regional["device_id"] = server.local_id
-        await self._client.request(ctx, pl.region, "network", "PUT",
-                                   f"{REGIONAL_PATH[PORT]}/{pl.local_id}",
-                                   json={"port": regional})
+        if "fixed_ips" in regional:
+            regional["fixed_ips"] = await self._placer.regional_fixed_ips(
+                regional["fixed_ips"], pl.region, res.attrs["network_id"])
+        try:
+            await self._client.request(ctx, pl.region, "network", "PUT",
+                                       f"{REGIONAL_PATH[PORT]}/{pl.local_id}",
+                                       json={"port": regional})
+        except (errors.RegionError, errors.ClientError):
+            if "fixed_ips" in changes:
+                async with self._sessions.begin() as session:
+                    await ipam.restore(session, global_id, res.attrs["network_id"], before)
+            raise
         async with self._sessions.begin() as session:
             row = await session.get(Resource, global_id)
             if row is not None:
-                kept = {k: v for k, v in changes.items() if k != "fixed_ips"}
-                row.attrs = {**row.attrs, **kept, "updated_at": records.now(),
+                row.attrs = {**row.attrs, **changes, "updated_at": records.now(),
                              "revision_number": row.attrs.get("revision_number", 0) + 1}
         return await self.show(ctx, global_id)
 

@@ -231,7 +231,7 @@ def port(body: Any) -> dict[str, Any]:
     return {"name": obj.get("name", ""), "description": obj.get("description", ""),
             "network_id": obj["network_id"], "admin_state_up": obj.get("admin_state_up", True),
             "mac_address": obj.get("mac_address") or mint_mac(),
-            "requested_fixed_ips": obj.get("fixed_ips", []), "fixed_ips": [],
+            "requested_fixed_ips": obj.get("fixed_ips"), "fixed_ips": [],
             "device_id": obj.get("device_id", ""), "device_owner": obj.get("device_owner", ""),
             "security_groups": obj.get("security_groups"),
             "port_security_enabled": obj.get("port_security_enabled", True),

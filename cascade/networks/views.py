@@ -64,9 +64,9 @@ _PORT_DEFAULTS: dict[str, Any] = {"binding:host_id": "", "binding:vif_type": "un
 
 
 def deferred_port(ctx: RequestContext, res: Resource) -> dict[str, Any]:
-    """A port not in any region yet: no addresses, as Neutron's deferred allocation."""
-    return {**_PORT_DEFAULTS, **_shown(res), **_common(res), "ip_allocation": "deferred",
-            "fixed_ips": [], "status": "DOWN"}
+    """A port not in any region yet, with the addresses Cascade gave it."""
+    return {**_PORT_DEFAULTS, **_shown(res), **_common(res),
+            "fixed_ips": list(res.attrs.get("fixed_ips") or []), "status": "DOWN"}
 
 
 def regional_port(port: Mapping[str, Any], global_id: str, to_global: Mapping[str, str],

@@ -46,7 +46,10 @@ def test_ports_materialise_rules_spread_and_quota_holds(cli: Cli,
     assert subnet["gateway_ip"] == "10.77.0.1"
     bound = cli.json("cascade-demo", "port", "create", "--network", net["id"], f"pa-{tag}")
     spare = cli.json("cascade-demo", "port", "create", "--network", net["id"], f"pb-{tag}")
-    assert bound["fixed_ips"] == [] and spare["fixed_ips"] == []
+    # Cascade gives each port its address at create, before any region has it.
+    [bound_ip] = [ip["ip_address"] for ip in bound["fixed_ips"]]
+    [spare_ip] = [ip["ip_address"] for ip in spare["fixed_ips"]]
+    assert bound_ip != spare_ip and bound_ip.startswith("10.77.0.")
     # Nothing exists in any region until a server needs it.
     assert _regional_ports(cli, "RegionOne", bound["id"]) == []
     assert _regional_ports(cli, "RegionTwo", bound["id"]) == []
@@ -59,16 +62,18 @@ def test_ports_materialise_rules_spread_and_quota_holds(cli: Cli,
         servers.append(vm_a["id"])
         wait_for("server on the port", lambda: _active(cli, vm_a["id"]))
 
-        # The port was materialised in RegionTwo, with an address from the subnet.
+        # The port was materialised in RegionTwo, with the address Cascade gave it.
         regional = _regional_ports(cli, "RegionTwo", bound["id"])
         assert len(regional) == 1
+        assert [ip["ip_address"] for ip in regional[0]["Fixed IP Addresses"]] == [bound_ip]
         listed = {p["ID"]: p for p in cli.json("cascade-demo", "port", "list", "--long",
                                                "--network", net["id"])}
         assert set(listed) >= {bound["id"], spare["id"]}
         ips = listed[bound["id"]]["Fixed IP Addresses"]
         assert ips and ips[0]["ip_address"].startswith("10.77.0.")
         assert ips[0]["subnet_id"] == subnet["id"]
-        assert listed[spare["id"]]["Fixed IP Addresses"] == []  # still deferred
+        assert [ip["ip_address"] for ip in listed[spare["id"]]["Fixed IP Addresses"]] == [
+            spare_ip]  # in no region yet, its address kept
         shown = cli.json("cascade-demo", "port", "show", bound["id"])
         assert shown["device_id"] == vm_a["id"] and shown["status"] == "ACTIVE"
 
@@ -86,6 +91,28 @@ def test_ports_materialise_rules_spread_and_quota_holds(cli: Cli,
         wait_for("server on the network", lambda: _active(cli, vm_b["id"]))
         shown_net = cli.json("cascade-demo", "network", "show", net["id"])
         assert sorted(shown_net["availability_zones"]) == ["RegionOne", "RegionTwo"]
+        # Nova's port in RegionOne took an address Cascade allocated: no other
+        # port has it, and asking for it again anywhere is Neutron's 409.
+        addresses = cli.json("cascade-demo", "server", "show", vm_b["id"])["addresses"]
+        [vm_b_ip] = [a for nets in addresses.values() for a in
+                     (nets if isinstance(nets, list) else [nets])]
+        vm_b_ip = vm_b_ip["addr"] if isinstance(vm_b_ip, dict) else vm_b_ip.split("=")[-1]
+        assert vm_b_ip.startswith("10.77.0.") and vm_b_ip not in (bound_ip, spare_ip)
+        taken = cli("cascade-demo", "port", "create", "--network", net["id"], "--fixed-ip",
+                    f"ip-address={vm_b_ip}", f"pc-{tag}", check=False)
+        assert taken.returncode != 0 and "409" in taken.stderr, taken.stderr
+        # Each region's subnet copy may allocate one address of its own, one
+        # no port holds (Cascade gives every other address).
+        held = {bound_ip, spare_ip, vm_b_ip}
+        for region in ("RegionOne", "RegionTwo"):
+            [copy] = cli.json("regions-demo", "subnet", "list", "--tags",
+                              f"cascade:{subnet['id']}", "--long", region=region)
+            pools = copy["Allocation Pools"]
+            pools = pools if isinstance(pools, list) else [pools]
+            [pool] = pools
+            start, end = ((pool["start"], pool["end"]) if isinstance(pool, dict)
+                          else pool.split("-"))
+            assert start == end and start not in held, (region, pool)
 
         # A rule added to the default group reaches both regions' copies.
         rule = cli.json("cascade-demo", "security", "group", "rule", "create", "--protocol",

@@ -89,3 +89,87 @@ def test_the_cli_lists_network_zones_through_cascade(cli: Cli) -> None:
     assert {(z["Zone Name"], z["Zone Status"]) for z in zones} >= {
         (name, "available") for name in {z["Zone Name"] for z in cli.json(
             "cascade-demo", "availability", "zone", "list", "--compute")}}
+
+
+@pytest.fixture(scope="module")
+def addressed(bases: tuple[str, dict[str, str]]) -> Iterator[dict[str, dict[str, str]]]:
+    """On each side, a network with a small IPv4 subnet and a SLAAC subnet."""
+    token, urls = bases
+    made: dict[str, dict[str, str]] = {}
+    for who, base in urls.items():
+        _, net = http("POST", base + "/networks", token,
+                      {"network": {"name": f"addr-{uuid.uuid4().hex[:6]}"}})
+        nid = net["network"]["id"]
+        _, v4 = http("POST", base + "/subnets", token, {"subnet": {
+            "network_id": nid, "cidr": "10.123.0.0/29", "ip_version": 4,
+            "allocation_pools": [{"start": "10.123.0.2", "end": "10.123.0.3"}]}})
+        _, v6 = http("POST", base + "/subnets", token, {"subnet": {
+            "network_id": nid, "cidr": "fd00:123::/64", "ip_version": 6,
+            "ipv6_address_mode": "slaac", "ipv6_ra_mode": "slaac"}})
+        made[who] = {"network": nid, "v4": v4["subnet"]["id"], "v6": v6["subnet"]["id"]}
+    yield made
+    for who, base in urls.items():
+        _, ports = http("GET", f"{base}/ports?network_id={made[who]['network']}", token)
+        for port in ports["ports"]:
+            http("DELETE", f"{base}/ports/{port['id']}", token)
+        http("DELETE", f"{base}/networks/{made[who]['network']}", token)
+
+
+def _port_answers(bases: tuple[str, dict[str, str]], made: dict[str, dict[str, str]],
+                  fixed: list[dict[str, str]] | None, **extra: Any
+                  ) -> dict[str, tuple[int, Any]]:
+    token, urls = bases
+    out = {}
+    for who, base in urls.items():
+        ids = made[who]
+        port: dict[str, Any] = {"network_id": ids["network"], **extra}
+        if fixed is not None:
+            port["fixed_ips"] = [{k: ids.get(v, v) for k, v in item.items()}
+                                 for item in fixed]
+        out[who] = http("POST", base + "/ports", token, {"port": port})
+    return out
+
+
+def _same_answer(answers: dict[str, tuple[int, Any]], made: dict[str, dict[str, str]]
+                 ) -> None:
+    """Same status; for errors, the same type and message (ids aside)."""
+    direct, through = answers["neutron"], answers["cascade"]
+    assert through[0] == direct[0], answers
+    if direct[0] >= 400:
+        def words(who: str, body: Any) -> tuple[str, str]:
+            message = body["NeutronError"]["message"]
+            for name, value in made[who].items():
+                message = message.replace(value, name)
+            return body["NeutronError"]["type"], message
+        assert words("cascade", through[1]) == words("neutron", direct[1])
+
+
+@pytest.mark.parametrize("fixed", [
+    [{"subnet_id": "v4", "ip_address": "10.123.0.7"}],
+    [{"subnet_id": "v4", "ip_address": "10.123.0.0"}],
+    [{"ip_address": "10.124.0.9"}],
+    [{"subnet_id": "v6", "ip_address": "fd00:123::5"}],
+    [{"ip_address": "10.123.0.999"}],
+])
+def test_bad_addresses_are_refused_as_neutron_refuses_them(
+        bases: tuple[str, dict[str, str]], addressed: dict[str, dict[str, str]],
+        fixed: list[dict[str, str]]) -> None:
+    _same_answer(_port_answers(bases, addressed, fixed), addressed)
+
+
+def test_addresses_taken_slaac_derived_and_pools_exhausted_as_in_neutron(
+        bases: tuple[str, dict[str, str]], addressed: dict[str, dict[str, str]]) -> None:
+    mac = "fa:16:3e:12:34:56"
+    first = _port_answers(bases, addressed, [{"subnet_id": "v4", "ip_address": "10.123.0.6"}],
+                          mac_address=mac)
+    _same_answer(first, addressed)
+    # The SLAAC address Cascade derives (the port is in no region yet) is the one
+    # the real Neutron derived from the same MAC.
+    slaac = {who: [ip["ip_address"] for ip in body["port"]["fixed_ips"]
+                   if ":" in ip["ip_address"]] for who, (_, body) in first.items()}
+    assert slaac["cascade"] == slaac["neutron"] == ["fd00:123::f816:3eff:fe12:3456"]
+    _same_answer(_port_answers(bases, addressed, [{"ip_address": "10.123.0.6"}]), addressed)
+    for _ in range(2):  # the pool's two addresses, then Neutron's 409
+        _same_answer(_port_answers(bases, addressed, None), addressed)
+    _same_answer(_port_answers(bases, addressed, None), addressed)
+    _same_answer(_port_answers(bases, addressed, []), addressed)
