@@ -7,7 +7,9 @@ itself is filling until it is active, then record what Glance says of it.
 - ``image_import``: a ``glance-direct`` or ``web-download`` import Cascade asked
   the image's home region to run (``cascade/images/importing.py``); if the region
   gives up (Glance puts the image back to ``queued``), the image is queued
-  again, the failure recorded, and the regional copy removed.
+  again, the failure recorded, and the regional copy removed. An import that
+  named several ``stores`` (or ``all_stores``) then replicates the image to the
+  others.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.compute.server_cache import SERVER
 from cascade.db.models import Placement, PlacementState, Resource
-from cascade.images import records
+from cascade.images import records, replicas
 from cascade.mapping import store
 from cascade.regions import paths
 from cascade.sync.worker import JobContext, Outcome
@@ -82,7 +85,27 @@ async def handle(ctx: JobContext) -> Outcome:
             Placement.global_id == image_id, Placement.region == region))).first()
         if pl is not None:
             pl.state = PlacementState.ACTIVE
+        if importing:
+            await _copy_to_other_stores(session, res, region)
+    if importing:
+        await ctx.wake("jobs")
     return Outcome.done()
+
+
+async def _copy_to_other_stores(session: AsyncSession, res: Resource, region: str) -> None:
+    """An import asked for several stores: the region that imported is done; the
+    others get the image by replication (``os_glance_importing_to_stores``
+    lists them until each is there)."""
+    others = [r for r in res.attrs.get("import_then") or [] if r != region]
+    must_succeed = bool(res.attrs.get("import_must_succeed", True))
+    res.attrs = {**{k: v for k, v in res.attrs.items()
+                    if k not in ("import_then", "import_must_succeed")},
+                 "importing_to": []}
+    if others:
+        placements = list((await session.scalars(select(Placement).where(
+            Placement.global_id == res.global_id))).all())
+        await replicas.queue(session, res, placements, others,
+                             must_succeed=must_succeed)
 
 
 def _next_look(ctx: JobContext) -> float:

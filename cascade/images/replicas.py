@@ -8,12 +8,17 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cascade import errors
-from cascade.db.models import Resource
+from cascade.db.models import Placement, PlacementState, Resource
+from cascade.images import records
+from cascade.jobs import queue as jobs
+from cascade.mapping import store as mapping_store
 from cascade.regions.client import RegionClient
 
 __all__ = ["REPLICATE", "DELETE_REPLICA", "replica_job_key", "regional_body",
-           "is_own_replica", "create_regional"]
+           "is_own_replica", "create_regional", "queue"]
 
 LOG = logging.getLogger(__name__)
 
@@ -77,3 +82,36 @@ async def create_regional(client: RegionClient, region: str, res: Resource, owne
         return candidate
     raise errors.RegionUnavailable(region, f"could not create a copy of image "
                                            f"{res.global_id} in {region}")
+
+
+async def queue(session: AsyncSession, res: Resource, placements: list[Placement],
+                targets: list[str], *, must_succeed: bool, announce: bool = True) -> None:
+    """In the caller's transaction: a replication job for each of ``targets`` not
+    already present or on its way; ``announce`` shows them in
+    ``os_glance_importing_to_stores``."""
+    have = {p.region: p for p in placements}
+    queued = []
+    for region in targets:
+        current = have.get(region)
+        if current is not None and current.state in (PlacementState.ACTIVE,
+                                                     PlacementState.CREATING):
+            if current.state == PlacementState.CREATING:
+                queued.append(region)
+            continue
+        if current is None:
+            await mapping_store.ensure_placement(
+                session, global_id=res.global_id, type_=records.IMAGE, region=region,
+                local_id=res.global_id, state=PlacementState.CREATING)
+        else:
+            current.state = PlacementState.CREATING
+        await jobs.enqueue(session, REPLICATE,
+                           {"image_id": res.global_id, "region": region,
+                            "must_succeed": must_succeed},
+                           dedupe_key=replica_job_key(res.global_id, region))
+        queued.append(region)
+    if announce:
+        importing = sorted(set(res.attrs.get("importing_to") or []) | set(queued))
+        res.attrs = {**res.attrs, "importing_to": importing,
+                     "failed_import": [r for r in res.attrs.get("failed_import") or []
+                                       if r not in queued],
+                     "updated_at": records.now()}

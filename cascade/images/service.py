@@ -21,11 +21,11 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
 from cascade.images import activation, importing, records, rowlock, store
-from cascade.images.replicas import DELETE_REPLICA, REPLICATE, create_regional, replica_job_key
+from cascade.images import replicas
+from cascade.images.replicas import DELETE_REPLICA, create_regional
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
-from cascade.mapping import store as mapping_store
 from cascade.jobs import queue as jobs
 
 __all__ = ["ImageService"]
@@ -287,6 +287,10 @@ class ImageService:
         return self._sessions
 
     @property
+    def registry(self) -> RegionRegistry:
+        return self._registry
+
+    @property
     def owner(self) -> str:
         """The name regional copies carry as their maker (``cascade_owner``)."""
         return str(self._conf.cascade_id)
@@ -311,7 +315,7 @@ class ImageService:
         if name == "copy-image":
             await self.import_copy(ctx, image_id, body)
         elif name in ("glance-direct", "web-download"):
-            await importing.import_in_region(self, ctx, image_id, body["method"])
+            await importing.import_in_region(self, ctx, image_id, body)
         else:
             raise errors.BadRequest(f"Import method {name} is not supported. Use one of "
                                     f"{', '.join(importing.METHODS)}")
@@ -328,21 +332,14 @@ class ImageService:
         if method != "copy-image":
             raise errors.BadRequest(f"Import method {method} is not supported here; "
                                     "use copy-image (the data is uploaded with PUT .../file)")
-        if body.get("all_stores"):
-            targets = [r.name for r in self._registry.enabled()]
-        else:
-            targets = body.get("stores") or []
-        if (not isinstance(targets, list) or not targets
-                or not all(isinstance(t, str) for t in targets)):
+        targets = importing.stores_named(self._registry, body)
+        if not targets:
             raise errors.BadRequest("Import request requires stores or all_stores")
-        for name in targets:
-            if self._registry.get(name) is None:
-                raise errors.BadRequest(f"Unknown store {name}")
         async with self._sessions.begin() as session:
             res, placements = await rowlock.load_for_update(session, ctx, image_id)
             if res.status != "active":
                 raise errors.Conflict(f"Image {image_id} is not active (status {res.status})")
-            await self._replicate(session, res, placements, targets,
+            await replicas.queue(session, res, placements, targets,
                                   must_succeed=bool(body.get("all_stores_must_succeed", True)))
         await self._wake("jobs")
 
@@ -355,36 +352,6 @@ class ImageService:
         have = {p.region: p for p in placements}
         if region in have and have[region].state == PlacementState.ACTIVE:
             return have[region].local_id or res.global_id
-        await self._replicate(session, res, placements, [region], must_succeed=False,
+        await replicas.queue(session, res, placements, [region], must_succeed=False,
                               announce=False)
         return None
-
-    async def _replicate(self, session: AsyncSession, res: Resource,
-                         placements: list[Placement], targets: list[str], *,
-                         must_succeed: bool, announce: bool = True) -> None:
-        have = {p.region: p for p in placements}
-        queued = []
-        for region in targets:
-            current = have.get(region)
-            if current is not None and current.state in (PlacementState.ACTIVE,
-                                                         PlacementState.CREATING):
-                if current.state == PlacementState.CREATING:
-                    queued.append(region)
-                continue
-            if current is None:
-                await mapping_store.ensure_placement(
-                    session, global_id=res.global_id, type_=records.IMAGE, region=region,
-                    local_id=res.global_id, state=PlacementState.CREATING)
-            else:
-                current.state = PlacementState.CREATING
-            await jobs.enqueue(session, REPLICATE,
-                               {"image_id": res.global_id, "region": region,
-                                "must_succeed": must_succeed},
-                               dedupe_key=replica_job_key(res.global_id, region))
-            queued.append(region)
-        if announce:
-            importing = sorted(set(res.attrs.get("importing_to") or []) | set(queued))
-            res.attrs = {**res.attrs, "importing_to": importing,
-                         "failed_import": [r for r in res.attrs.get("failed_import") or []
-                                           if r not in queued],
-                         "updated_at": records.now()}

@@ -3,14 +3,48 @@ the home region) and web-download (the home region fetches the URL), followed un
 active or failed (fake regions, job worker in process; SQLite and PG)."""
 from __future__ import annotations
 
+from typing import Any
+
 from tests.functional.api.image.conftest import Env
 from tests.functional.gateway import DEMO
 
 
-async def _import(env: Env, image_id: str, method: dict[str, str]) -> int:
+async def _import(env: Env, image_id: str, method: dict[str, str], **stores: Any) -> int:
     resp = await env.client.post(f"/image/v2/images/{image_id}/import", headers=DEMO,
-                                 json={"method": method})
+                                 json={"method": method, **stores})
     return resp.status
+
+
+async def _staged(env: Env, data: bytes) -> str:
+    image_id = await env.image()
+    resp = await env.client.put(f"/image/v2/images/{image_id}/stage", data=data,
+                                headers={**DEMO, "Content-Type": "application/octet-stream"})
+    assert resp.status == 204, await resp.text()
+    return image_id
+
+
+async def test_glance_direct_into_all_stores_or_the_ones_named(env: Env) -> None:
+    """Each store is a region: the import runs in the staging region, then the image
+    is copied to the other stores asked for, as Glance imports into several."""
+    stores = await (await env.client.get("/image/v2/info/stores", headers=DEMO)).json()
+    every = sorted(s["id"] for s in stores["stores"])
+    assert len(every) == 2
+    everywhere = await _staged(env, b"to every store")
+    assert await _import(env, everywhere, {"name": "glance-direct"}, all_stores=True) == 202
+    named = await _staged(env, b"to the named stores")
+    assert await _import(env, named, {"name": "glance-direct"}, stores=every[::-1]) == 202
+    for image_id in (everywhere, named):
+        async def in_all(image_id: str = image_id) -> bool:
+            image = await env.show(image_id)
+            return bool(image["status"] == "active" and image["stores"] == ",".join(every)
+                        and image["os_glance_importing_to_stores"] == "")
+
+        await env.until("in every store", in_all)
+        for fake in env.regions.values():
+            assert image_id in fake.glance
+    refused = await _staged(env, b"nowhere")
+    assert await _import(env, refused, {"name": "glance-direct"}, stores=["Atlantis"]) == 400
+    assert (await env.show(refused))["status"] == "uploading", "a refused import changes nothing"
 
 
 async def test_glance_direct_stages_then_imports_in_the_home_region(env: Env) -> None:
