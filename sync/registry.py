@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from cascade.sync import image_follow, image_replication, server_build
+from cascade.sync import image_follow, image_replication, server_build, shelve_release
 from cascade.sync.worker import Handler
 
 __all__ = ["HANDLERS", "enabled"]
@@ -15,6 +15,7 @@ HANDLERS: dict[str, Handler] = {
     "image_snapshot": image_follow.handle,
     "image_import": image_follow.handle,
     "server_build": server_build.handle,
+    "shelve_image_release": shelve_release.handle,
 }
 
 

@@ -213,6 +213,8 @@ class Servers:
                 await self._mark(pl.id, previous)
             raise
         crash_point("server_delete.regional_deleted")
+        # Nova deletes a shelved server's image with it.
+        await snapshots.release_after_unshelve(self._sessions, res, pl.region, pl.local_id)
         # NOTE: statements, not ORM attribute changes: a concurrent delete of the
         # same server may have removed the row meanwhile (0 rows is fine here;
         # an ORM flush would raise StaleDataError).
@@ -260,11 +262,34 @@ class Servers:
         if subpath == "/action" and isinstance(body, dict) and "createImage" in body:
             await self._adopt_snapshot(ctx, pl.region, out, body["createImage"],
                                        cascade_base)
+        elif subpath == "/action" and isinstance(body, dict) and (
+                "shelve" in body or "unshelve" in body):
+            await self._follow_shelve(ctx, res, pl, "shelve" in body)
         elif subpath:
             out.body = await self._subresources.to_global(
                 pl.region, subpath, out.body, str(pl.local_id), global_id,
                 self._client.base_url(pl.region, "compute"), cascade_base)
         return out
+
+    async def _follow_shelve(self, ctx: RequestContext, res: Resource, pl: Placement,
+                             shelving: bool) -> None:
+        """A shelve's image becomes a Cascade image (listed, as Nova's is); after an
+        unshelve it goes when Nova deletes it (``images/snapshots.py``)."""
+        assert pl.local_id is not None
+        try:
+            if shelving:
+                await snapshots.shelve_image(self._sessions, self._client, ctx, pl.region,
+                                             res, pl.local_id)
+            else:
+                await snapshots.release_after_unshelve(self._sessions, res, pl.region,
+                                                       pl.local_id)
+        except errors.RegionError as exc:
+            # The action itself succeeded; the audit finds an image left unadopted.
+            LOG.warning("%s shelve image of %s not followed: %s", ctx.request_id,
+                        res.global_id, exc.message)
+            return
+        if self._waker is not None:
+            await self._waker().wake("jobs")
 
     async def _adopt_snapshot(self, ctx: RequestContext, region: str, out: Forwarded,
                               request: Any, cascade_base: str) -> None:

@@ -18,7 +18,7 @@ from cascade.mapping import store as mapping_store
 from cascade.regions.client import RegionClient
 
 __all__ = ["REPLICATE", "DELETE_REPLICA", "replica_job_key", "regional_body",
-           "is_own_replica", "create_regional", "queue"]
+           "is_own_replica", "create_regional", "queue", "delete_everywhere"]
 
 LOG = logging.getLogger(__name__)
 
@@ -115,3 +115,18 @@ async def queue(session: AsyncSession, res: Resource, placements: list[Placement
                      "failed_import": [r for r in res.attrs.get("failed_import") or []
                                        if r not in queued],
                      "updated_at": records.now()}
+
+
+async def delete_everywhere(session: AsyncSession, res: Resource,
+                            placements: list[Placement]) -> None:
+    """In the caller's transaction: the image is deleted, and a job removes each
+    regional replica (one already gone counts as removed)."""
+    res.status = "deleted"
+    res.attrs = {**res.attrs, "updated_at": records.now()}
+    for pl in placements:
+        pl.state = PlacementState.DELETING
+        await jobs.enqueue(session, DELETE_REPLICA,
+                           {"image_id": res.global_id, "region": pl.region},
+                           dedupe_key=f"image-delete:{res.global_id}:{pl.region}")
+    if not placements:
+        await session.delete(res)

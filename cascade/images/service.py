@@ -22,11 +22,10 @@ from cascade.context import RequestContext
 from cascade.db.models import HealthState, Placement, PlacementState, Resource
 from cascade.images import activation, importing, records, rowlock, store
 from cascade.images import replicas
-from cascade.images.replicas import DELETE_REPLICA, create_regional
+from cascade.images.replicas import create_regional
 from cascade.regions import paths
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
-from cascade.jobs import queue as jobs
 
 __all__ = ["ImageService"]
 
@@ -99,15 +98,7 @@ class ImageService:
             records.editable(ctx, res, "delete_image")
             if res.spec.get("protected"):
                 raise errors.Forbidden(f"Image {image_id} is protected and cannot be deleted.")
-            res.status = "deleted"
-            res.attrs = {**res.attrs, "updated_at": records.now()}
-            for pl in placements:
-                pl.state = PlacementState.DELETING
-                await jobs.enqueue(session, DELETE_REPLICA,
-                                   {"image_id": image_id, "region": pl.region},
-                                   dedupe_key=f"image-delete:{image_id}:{pl.region}")
-            if not placements:
-                await session.delete(res)
+            await replicas.delete_everywhere(session, res, placements)
         await self._wake("jobs")
 
     # -- data --------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Neutron filters on any attribute by equality, a repeated key meaning "any of
 these"; ``tags``/``tags-any``/``not-tags``/``not-tags-any`` match tag sets;
-``fixed_ips=ip_address=...`` and ``fixed_ips=subnet_id=...`` match a port's
+``fixed_ips=ip_address=...``, ``fixed_ips=ip_address_substr=...`` and
+``fixed_ips=subnet_id=...`` match a port's
 addresses. Pages are ``limit`` + ``marker`` (an id) on the sort keys, with a
 ``<collection>_links`` next link. Sorting and paging are the shared engine's
 (``cascade/listing/order.py``); the id, owner and parent filters are also
@@ -209,7 +210,10 @@ def _tags_match(key: str, wanted: list[str], tags: Sequence[str]) -> bool:
 def _fixed_ips_match(wanted: list[str], fixed_ips: Sequence[Mapping[str, Any]]) -> bool:
     for item in wanted:
         name, _, value = item.partition("=")
-        if not any(str(ip.get(name)) == value for ip in fixed_ips):
+        if name == "ip_address_substr":
+            if not any(value in str(ip.get("ip_address")) for ip in fixed_ips):
+                return False
+        elif not any(str(ip.get(name)) == value for ip in fixed_ips):
             return False
     return True
 

@@ -66,6 +66,13 @@ async def test_ports_in_every_region_and_none_share_one_address_space(gw: Gatewa
     shown = {p["id"]: _addresses(p) for p in (await (await gw.client.get(
         N + "/ports", headers=DEMO)).json())["ports"]}
     assert shown == {p["id"]: _addresses(p) for p in made}
+    # Neutron's substring filter on addresses, over placed and deferred ports.
+    last = addresses[-1]
+    found = (await (await gw.client.get(
+        N + f"/ports?fixed_ips=ip_address_substr={last[-4:]}", headers=DEMO)).json())["ports"]
+    assert {p["id"] for p in found} == {p["id"] for p in made
+                                        if any(last[-4:] in a for a in _addresses(p))}
+    assert made[-1]["id"] in {p["id"] for p in found}
     assert sub
 
 
