@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade.compute.host_hints import HostHints
 from cascade.compute import server_cache, server_schema
 from cascade.compute.build_watch import BuildWatcher
 from cascade.compute.keypair_ops import Keypairs
@@ -95,6 +96,14 @@ class ServerCreator:
         group = hints.get("group") if self._groups is not None else None
         if group:
             candidates = await self._in_group_region(ctx, str(group), candidates)
+        hosts = await HostHints.resolve(self._sessions, ctx, hints)
+        pinned = hosts.regions()
+        if pinned is not None:
+            candidates = [c for c in candidates if c.name in pinned]
+            if not candidates:
+                raise errors.Conflict(f"The region of the same_host servers "
+                                      f"({', '.join(sorted(pinned))}) cannot take this "
+                                      "server now.")
         region = candidates[0]
         per_server = await self._admission.usage(ctx, region.name, server.get("flavorRef"))
         reservations = await self._admission.reserve(ctx, per_server, low, high)
@@ -103,6 +112,7 @@ class ServerCreator:
         global_networks = server.get("networks")
         try:
             await self._prepare_region(ctx, region.name, server)
+            hints = hosts.for_region(region.name)
             if group and self._groups is not None:
                 hints = {**hints, "group": await self._groups.in_region(ctx, str(group),
                                                                         region.name)}

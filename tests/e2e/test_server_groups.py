@@ -47,3 +47,29 @@ def test_members_follow_the_group_and_show_by_global_id(cli: Cli,
         cli("cascade-demo", "server", "group", "delete", group["id"], check=False)
     assert not any(g["Name"] == f"e2e-group-{tag}" for g in cli.json(
         "regions-demo", "server", "group", "list", region="RegionTwo"))
+
+
+def test_same_host_follows_a_server_into_its_region(cli: Cli, cascade: CascadeProcess) -> None:
+    """``--hint same_host=<global id>``: the new server lands where that one is, on
+    its host (real Nova's SameHostFilter, told the regional id)."""
+    tag = secrets.token_hex(3)
+    servers: list[str] = []
+    try:
+        servers.append(cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano",
+                                "--image", IMAGE, "--nic", "none", "--availability-zone",
+                                "RegionTwo", f"e2e-host-a-{tag}")["id"])
+        wait_for("first active", lambda: _status(cli, servers[0]) == "ACTIVE")
+        servers.append(cli.json("cascade-demo", "server", "create", "--flavor", "m1.nano",
+                                "--image", IMAGE, "--nic", "none", "--hint",
+                                f"same_host={servers[0]}", f"e2e-host-b-{tag}")["id"])
+        wait_for("second active", lambda: _status(cli, servers[1]) == "ACTIVE")
+        zones = {cli.json("cascade-demo", "server", "show", s)["OS-EXT-AZ:availability_zone"]
+                 for s in servers}
+        assert zones == {"RegionTwo"}
+        hosts = {cli.json("regions-admin", "server", "show", "--all-projects",
+                          f"e2e-host-{x}-{tag}", region="RegionTwo")["OS-EXT-SRV-ATTR:host"]
+                 for x in "ab"}
+        assert len(hosts) == 1
+    finally:
+        for server in servers:
+            cli("cascade-demo", "server", "delete", "--wait", server, check=False)

@@ -39,6 +39,8 @@ class FakeRegion:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         #: The ``server`` of every create request, as received.
         self.create_bodies: list[dict[str, Any]] = []
+        #: Each create's ``os:scheduler_hints`` (None when it had none).
+        self.create_hints: list[dict[str, Any] | None] = []
         #: (method, raw path as it came on the wire, query excluded) of every request.
         self.raw_requests: list[tuple[str, str]] = []
         self.delay = 0.0
@@ -148,6 +150,7 @@ class FakeRegion:
         body = await request.json()
         server = body["server"]
         self.create_bodies.append(server)
+        self.create_hints.append(body.get("os:scheduler_hints"))
         if server.get("flavorRef") not in {f["id"] for f in self.flavors}:
             return self.nova_fault(400, "badRequest",
                                    f"Flavor {server.get('flavorRef')} could not be found.")
