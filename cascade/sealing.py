@@ -12,6 +12,7 @@ hold the same key, so split deployments set the option.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,28 @@ class Sealer:
 
 
 def _key_from_file(path: Path) -> bytes:
+    """The key in ``path``, made there first if absent.
+
+    A new key is written whole to a private file and then linked into place,
+    so a process starting at the same moment either links its own or reads a
+    complete key, never a half-written (or empty) file.
+    """
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    key = Fernet.generate_key()
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes().strip()
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    key = Fernet.generate_key()
     with os.fdopen(fd, "wb") as out:
         out.write(key)
+    try:
+        os.link(draft, path)
+    except FileExistsError:  # another process made it first: use theirs
+        key = path.read_bytes().strip()
+    finally:
+        draft.unlink()
     return key
 
 
