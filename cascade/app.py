@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from cascade.api import middleware, ops
 from cascade.api.admin.app import create_admin_app
 from cascade.api.compute.app import create_compute_app
+from cascade.compute.extensions import ComputeExtensions
 from cascade.compute.flavors import Flavors
 from cascade.compute.image_proxy import ImageProxy
 from cascade.compute.server_groups import ServerGroups
@@ -232,6 +233,7 @@ class _Services:
     image_proxy: ImageProxy
     metadefs: Metadefs
     server_groups: ServerGroups
+    compute_extensions: ComputeExtensions
 
     @classmethod
     def build(cls, app: web.Application, core: _Core, quotas: QuotaService) -> _Services:
@@ -257,7 +259,8 @@ class _Services:
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),
                    RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
                    ImageProxy(sessions, image_service),
-                   Metadefs(client, registry, conf.image.metadefs_region), groups)
+                   Metadefs(client, registry, conf.image.metadefs_region), groups,
+                   ComputeExtensions(client, registry))
 
 
 def _mount(app: web.Application, services: _Services, registry: RegionRegistry) -> None:
@@ -266,7 +269,8 @@ def _mount(app: web.Application, services: _Services, registry: RegionRegistry) 
     app.router.add_get("/metrics", ops.prometheus)
     app.add_subapp("/compute", create_compute_app(services.servers, services.keypairs,
                                                   services.flavors, services.image_proxy,
-                                                  services.server_groups, registry))
+                                                  services.server_groups, registry,
+                                                  services.compute_extensions))
     app.add_subapp("/image", create_image_app(services.images, services.metadefs))
     app.add_subapp("/networking", create_network_app(services.network_objects,
                                                      services.ports, services.extensions))

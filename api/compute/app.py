@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.api.compute import (availability_zones, flavors, images, keypairs, limits,
-                                 quota_sets, server_groups, servers, versions)
-from cascade.api.compute.keys import FLAVORS, IMAGE_PROXY, KEYPAIRS, SERVER_GROUPS, SERVERS
+from cascade.api.compute import (availability_zones, extensions, flavors, images, keypairs,
+                                 limits, quota_sets, server_groups, servers, versions)
+from cascade.api.compute.keys import (EXTENSIONS, FLAVORS, IMAGE_PROXY, KEYPAIRS,
+                                      SERVER_GROUPS, SERVERS)
 from cascade.api.compute.microversion import microversion_middleware
 from cascade.appkeys import REGIONS
+from cascade.compute.extensions import ComputeExtensions
 from cascade.compute.flavors import Flavors
 from cascade.compute.image_proxy import ImageProxy
 from cascade.compute.keypair_ops import Keypairs
@@ -24,7 +26,8 @@ Q = V + "/os-quota-sets/{project_id}"
 
 def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
                        image_proxy: ImageProxy, groups: ServerGroups,
-                       registry: RegionRegistry) -> web.Application:
+                       registry: RegionRegistry,
+                       compute_extensions: ComputeExtensions) -> web.Application:
     """Routes of the Nova API Cascade serves; microversions apply to all of them."""
     app = web.Application(middlewares=[microversion_middleware])
     app[REGIONS] = registry
@@ -33,6 +36,7 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
     app[FLAVORS] = flavor_service
     app[IMAGE_PROXY] = image_proxy
     app[SERVER_GROUPS] = groups
+    app[EXTENSIONS] = compute_extensions
 
     async def stop_watchers(app: web.Application) -> None:
         await ops.creator.close()
@@ -86,5 +90,7 @@ def create_compute_app(ops: Servers, pairs: Keypairs, flavor_service: Flavors,
         web.get(Q + "/defaults", quota_sets.show_quota_set_defaults),
         web.get(Q + "/detail", quota_sets.show_quota_set_detail),
         web.get(V + "/limits", limits.show_limits),
+        web.get(V + "/extensions", extensions.list_extensions),
+        web.get(V + "/extensions/{alias}", extensions.show_extension),
     ])
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.compute import action_ids
 from cascade.compute import server_schema
 from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
@@ -101,4 +102,5 @@ async def regional_create(sessions: async_sessionmaker[AsyncSession], client: Re
         raise errors.ServiceUnavailable(f"Region {region.name} answered without an id")
     async with sessions.begin() as session:
         await store.activate(session, placement_id, local_id)
+    await action_ids.remember(sessions, global_id, resp.request_id, ctx.request_id)
     return created

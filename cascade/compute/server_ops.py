@@ -14,7 +14,7 @@ from oslo_config import cfg
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade.compute import server_cache
+from cascade.compute import action_ids, server_cache
 from cascade.compute.server_cache import SERVER
 from cascade.compute.server_create import ServerCreator
 from cascade.compute.server_listing import ListResult, ServerLister
@@ -258,6 +258,9 @@ class Servers:
                                               params=params, microversion=microversion)
         except errors.RegionHTTPError as exc:
             raise _globalise(exc, pl.local_id, global_id) from None
+        if method != "GET":
+            await action_ids.remember(self._sessions, global_id, resp.request_id,
+                                      ctx.request_id)
         out = self._rewrite_forwarded(resp, pl, global_id, cascade_base)
         if subpath == "/action" and isinstance(body, dict) and "createImage" in body:
             await self._adopt_snapshot(ctx, pl.region, out, body["createImage"],

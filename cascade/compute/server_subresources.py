@@ -13,11 +13,12 @@ back, so tenants only ever see global ids.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.compute import action_ids
 from cascade.context import RequestContext
 from cascade.mapping import rewrite
 from cascade.networks import records as network_records
@@ -48,6 +49,12 @@ class SubresourceIds:
         parts = subpath.strip("/").split("/")
         if parts == ["action"]:
             return subpath, self._unshelve_zone(region, body)
+        if parts[0] == "os-instance-actions" and len(parts) == 2 and server_id:
+            regional = {ours: theirs for theirs, ours in
+                        (await action_ids.known(self._sessions, server_id)).items()}
+            if parts[1] in regional:
+                subpath = paths.build("os-instance-actions", regional[parts[1]])
+            return subpath, body
         if parts[0] != "os-interface" or self._ports is None:
             return subpath, body
         if len(parts) == 2:
@@ -114,13 +121,15 @@ class SubresourceIds:
         if top == "os-interface" and self._ports is not None:
             return await self._ports.boot.rewrite_interfaces(region, body)
         if top == "os-instance-actions" and isinstance(body, dict):
+            ids = await action_ids.known(self._sessions, global_id)
             return _actions_to_global(body, local_id, global_id, regional_base,
-                                      cascade_base)
+                                      cascade_base, ids)
         return body
 
 
 def _actions_to_global(body: dict[str, Any], local_id: str, global_id: str,
-                       regional_base: str, cascade_base: str) -> dict[str, Any]:
+                       regional_base: str, cascade_base: str,
+                       ids: Mapping[str, str]) -> dict[str, Any]:
     out = dict(body)
     for key in ("instanceActions", "instanceAction"):
         value = out.get(key)
@@ -129,6 +138,8 @@ def _actions_to_global(body: dict[str, Any], local_id: str, global_id: str,
         for action in items:
             if action.get("instance_uuid") == local_id:
                 action["instance_uuid"] = global_id
+            if action.get("request_id") in ids:
+                action["request_id"] = ids[action["request_id"]]
     if isinstance(out.get("links"), list):
         out["links"] = rewrite.rewrite_links(out["links"], regional_base, cascade_base,
                                              local_id, global_id)

@@ -100,3 +100,16 @@ def test_image_proxy_views_match_nova(cascade: CascadeProcess, nova: tuple[str, 
         seen[who] = (sorted(first), sorted(shown[1]["image"]), [link["rel"] for link in
                                                                  first["links"]], gone[0])
     assert seen["cascade"] == seen["nova"]
+
+
+def test_extension_list_and_show_answer_as_nova(cascade: CascadeProcess,
+                                                nova: tuple[str, str]) -> None:
+    token, root = nova
+    _, direct = http("GET", root + "/v2.1/extensions", token)
+    status, through = http("GET", cascade.url + "/compute/v2.1/extensions", token)
+    assert status == 200 and through == direct and direct["extensions"]
+    alias = direct["extensions"][0]["alias"]
+    assert http("GET", f"{cascade.url}/compute/v2.1/extensions/{alias}", token) == \
+        http("GET", f"{root}/v2.1/extensions/{alias}", token)
+    missing = http("GET", f"{cascade.url}/compute/v2.1/extensions/no-such-thing", token)
+    assert missing[0] == http("GET", f"{root}/v2.1/extensions/no-such-thing", token)[0] == 404

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from tests.e2e.conftest import CascadeProcess, Cli, wait_for
+from tests.e2e.conftest import CascadeProcess, Cli, http, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -52,3 +52,33 @@ def test_attach_a_port_and_read_the_action_log_in_global_ids(
         wait_for("network delete", lambda: cli("cascade-demo", "network", "delete",
                                                net["id"], check=False).returncode == 0,
                  timeout=120)
+
+
+def test_actions_carry_the_request_ids_cascade_answered(cli: Cli,
+                                                       cascade: CascadeProcess) -> None:
+    """The create's action is listed, and found, under the request id Cascade gave the
+    tenant (real Nova records the region's own id for Cascade's call)."""
+    import urllib.request
+
+    token = cli.json("cascade-demo", "token", "issue")["id"]
+    image = cli.json("cascade-demo", "image", "show", IMAGE)["id"]
+    req = urllib.request.Request(
+        cascade.url + "/compute/v2.1/servers", method="POST",
+        headers={"X-Auth-Token": token, "Content-Type": "application/json",
+                 "OpenStack-API-Version": "compute 2.37"},
+        data=json.dumps({"server": {"name": f"e2e-act-{secrets.token_hex(3)}",
+                                    "flavorRef": "42", "imageRef": image,
+                                    "networks": "none"}}).encode())
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        ours = resp.headers["x-openstack-request-id"]
+        server = json.loads(resp.read())["server"]["id"]
+    try:
+        wait_for("server active", lambda: _status(cli, server) == "ACTIVE")
+        base = f"{cascade.url}/compute/v2.1/servers/{server}/os-instance-actions"
+        listed = http("GET", base, token)[1]["instanceActions"]
+        assert [a["request_id"] for a in listed if a["action"] == "create"] == [ours]
+        status, shown = http("GET", f"{base}/{ours}", token)
+        assert status == 200 and shown["instanceAction"]["action"] == "create"
+        assert shown["instanceAction"]["instance_uuid"] == server
+    finally:
+        cli("cascade-demo", "server", "delete", "--wait", server, check=False)

@@ -44,6 +44,31 @@ SELECTION = [
     r"^tempest\.api\.compute\.servers\.test_server_tags",
     r"^tempest\.api\.compute\.servers\.test_list_servers_negative",
     r"^tempest\.api\.compute\.servers\.test_servers_negative",
+    r"^tempest\.api\.compute\.servers\.test_server_actions",
+    r"^tempest\.api\.compute\.servers\.test_instance_actions",
+    r"^tempest\.api\.compute\.servers\.test_list_server_filters",
+    r"^tempest\.api\.compute\.servers\.test_availability_zone",
+    r"^tempest\.api\.compute\.images\.",
+    r"^tempest\.api\.compute\.test_quotas",
+    r"^tempest\.api\.compute\.test_extensions",
+    r"^tempest\.api\.image\.v2\.",
+    r"^tempest\.api\.network\.test_extensions",
+    r"^tempest\.api\.network\.test_subnets",
+]
+#: Tests left out of the selection (docs/conformance.md says why): they make server
+#: snapshots, which Nova's fake virt driver never uploads, so they wait out
+#: Tempest's image timeout (300 s each) and fail directly as through Cascade.
+EXCLUDE = [
+    r"tempest\.api\.compute\.images\.test_list_image_filters\.",
+    r"tempest\.api\.compute\.images\.test_images_oneserver\.",
+    r"tempest\.api\.compute\.images\.test_images\.ImagesTestJSON\.test_create_",
+    r"tempest\.api\.compute\.images\.test_images_oneserver_negative\.",
+    r"tempest\.api\.compute\.servers\.test_server_actions\.\w+\.test_create_backup",
+    r"tempest\.api\.compute\.servers\.test_server_actions\.\w+\.test_shelve",
+    r"tempest\.api\.image\.v2\.test_images_dependency\.",
+    # RegionOne's Glance has one store: copy-image waits out 300 s there and fails.
+    # Through Cascade it passes; tests/e2e/test_image_catalog.py covers copy-image.
+    r"tempest\.api\.image\.v2\.admin\.test_images\.ImportCopyImagesTest\.",
 ]
 #: Tests that pass directly and not yet through Cascade, each with its reason
 #: (docs/conformance.md). Empty means full agreement on the selection.
@@ -54,6 +79,10 @@ KNOWN: dict[str, str] = {
         "without stores goes to one store, as in a multi-store Glance.",
     "tempest.api.network.test_ports.PortsTestJSON.test_port_list_filter_by_router_id":
         "needs routers, which Cascade serves from issue 14 on.",
+    "tempest.api.compute.servers.test_instance_actions.InstanceActionsV221TestJSON."
+    "test_get_list_deleted_instance_actions":
+        "Cascade forgets a server's mapping once its delete is done, so the action "
+        "log of a deleted server (2.21) is 404 through Cascade.",
 }
 _RESULT = re.compile(r"^\{\d+\} (?P<test>tempest\.\S+?)(?:\[[^\]]*\])? \[[^\]]*\] \.\.\. "
                      r"(?P<outcome>ok|FAILED|SKIPPED)")
@@ -126,7 +155,8 @@ def _run(tempest: str, workspace: Path, conf: str) -> dict[str, str]:
     (workspace / "etc" / "tempest.conf").write_text(conf)
     # CASCADE_TEMPEST_REGEX runs another selection (a developer trying more tests).
     regex = os.environ.get("CASCADE_TEMPEST_REGEX") or "|".join(f"({s})" for s in SELECTION)
-    proc = subprocess.run([tempest, "run", "--concurrency", "2", "--regex", regex],
+    proc = subprocess.run([tempest, "run", "--concurrency", "2", "--regex", regex,
+                           "--exclude-regex", "|".join(f"({s})" for s in EXCLUDE)],
                           cwd=workspace, capture_output=True, text=True, timeout=2400)
     (workspace / "run.log").write_text(proc.stdout + proc.stderr)
     out: dict[str, str] = {}
