@@ -139,6 +139,10 @@ sync_opts = [
     cfg.FloatOpt("job_retention", default=7 * 86400.0, min=0,
                  help="Seconds a finished job (succeeded, failed, dead, cancelled) is "
                       "kept for inspection before the sweep deletes it; 0 keeps none."),
+    cfg.FloatOpt("deleted_server_retention", default=30 * 86400.0, min=0,
+                 help="Seconds a deleted server's id stays resolvable for its action "
+                      "log (os-instance-actions from microversion 2.21, as Nova keeps "
+                      "deleted instances until archived); 0 keeps none."),
     cfg.IntOpt("job_concurrency", default=4, min=1,
                help="Jobs one process works on at the same time."),
     cfg.FloatOpt("job_lease_seconds", default=60.0, min=3.0,

@@ -12,6 +12,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.compute import tombstones
 from cascade.db.models import PlacementState
 from cascade.regions.client import RegionClient
 from cascade.mapping import store
@@ -23,8 +24,12 @@ LOG = logging.getLogger(__name__)
 
 
 async def sweep_deletes(sessions: async_sessionmaker[AsyncSession],
-                        client: RegionClient) -> int:
-    """One sweep; returns how many mappings were finalised."""
+                        client: RegionClient, retention: float | None = None) -> int:
+    """One sweep; returns how many mappings were finalised. A tombstone is kept for
+    each (``compute/tombstones.py``); those older than ``retention`` seconds go."""
+    if retention is not None:
+        async with sessions.begin() as session:
+            await tombstones.purge(session, retention)
     async with sessions() as session:
         deleting = list(await store.placements_in_state(session, "server",
                                                         PlacementState.DELETING))
@@ -50,6 +55,7 @@ async def sweep_deletes(sessions: async_sessionmaker[AsyncSession],
             LOG.info("delete sweep: skipping %s: %s", pl.region, exc.message)
             continue
         async with sessions.begin() as session:
+            await tombstones.bury(session, pl.global_id)
             await forget(session, pl.global_id)
         LOG.info("server %s deleted in %s; mapping removed", pl.global_id, pl.region)
         done += 1

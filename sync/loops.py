@@ -46,7 +46,8 @@ async def run_periodic(name: str, interval: float, fn: Callable[[], Awaitable[ob
 def _deletes(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:
     conf = app[appkeys.CONF]
     return conf.sync.delete_sweep_interval, lambda: sweep_deletes(
-        app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT])
+        app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT],
+        retention=conf.sync.deleted_server_retention)
 
 
 def _quota(app: web.Application) -> tuple[float, Callable[[], Awaitable[object]]]:

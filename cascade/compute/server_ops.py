@@ -14,7 +14,8 @@ from oslo_config import cfg
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade.compute import action_ids, server_cache
+from cascade.compute import action_ids, server_cache, tombstones
+from cascade.compute.deleted_actions import forward_deleted
 from cascade.compute.server_cache import SERVER
 from cascade.compute.server_create import ServerCreator
 from cascade.compute.server_listing import ListResult, ServerLister
@@ -206,7 +207,7 @@ class Servers:
             if exc.status != 404:
                 await self._mark(pl.id, previous)
                 raise _globalise(exc, pl.local_id, global_id) from None
-            await self._forget(global_id)
+            await self._forget(global_id, bury=True)
             return
         except errors.RegionError as exc:
             if not exc.request_sent:
@@ -229,10 +230,13 @@ class Servers:
             await session.execute(update(Placement).where(Placement.id == placement_id)
                                   .values(state=state))
 
-    async def _forget(self, global_id: str) -> None:
+    async def _forget(self, global_id: str, *, bury: bool = False) -> None:
+        """The mapping goes (``bury``: a tombstone keeps its action log reachable)."""
         self._cache.forget(global_id)
         self._in_use.clear()
         async with self._sessions.begin() as session:
+            if bury:
+                await tombstones.bury(session, global_id)
             await forget(session, global_id)
 
     # -- everything else: forwarded to the server's region -------------------
@@ -246,7 +250,15 @@ class Servers:
         :raises Conflict: the server is still being created in its region.
         :raises RegionHTTPError: the region's error, with the global id in its message.
         """
-        res, pl = await self.resolve(ctx, global_id)
+        try:
+            res, pl = await self.resolve(ctx, global_id)
+        except errors.NotFound:
+            gone = None if method != "GET" else await forward_deleted(
+                self._sessions, self._client, ctx, global_id, subpath, params,
+                microversion, cascade_base)
+            if gone is None:
+                raise
+            return Forwarded(gone[0], gone[1], {})
         if pl.local_id is None:
             raise errors.Conflict(f"Cannot act on instance {global_id} while it is being "
                                   "created in its region.")

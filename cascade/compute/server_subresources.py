@@ -26,7 +26,7 @@ from cascade.networks.ports import Ports
 from cascade.regions import paths
 from cascade.regions.registry import RegionRegistry
 
-__all__ = ["SubresourceIds"]
+__all__ = ["SubresourceIds", "actions_to_global"]
 
 
 class SubresourceIds:
@@ -122,12 +122,12 @@ class SubresourceIds:
             return await self._ports.boot.rewrite_interfaces(region, body)
         if top == "os-instance-actions" and isinstance(body, dict):
             ids = await action_ids.known(self._sessions, global_id)
-            return _actions_to_global(body, local_id, global_id, regional_base,
+            return actions_to_global(body, local_id, global_id, regional_base,
                                       cascade_base, ids)
         return body
 
 
-def _actions_to_global(body: dict[str, Any], local_id: str, global_id: str,
+def actions_to_global(body: dict[str, Any], local_id: str, global_id: str,
                        regional_base: str, cascade_base: str,
                        ids: Mapping[str, str]) -> dict[str, Any]:
     out = dict(body)

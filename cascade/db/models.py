@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["Base", "Region", "Resource", "Placement", "Job",
            "QuotaLimit", "QuotaUsage", "Reservation", "RegionHealthEvent", "SyncWatermark",
-           "IpAllocation",
+           "IpAllocation", "ServerTombstone",
            "PlacementState", "JobState", "HealthState"]
 
 NAMING = {
@@ -305,3 +305,20 @@ class IpAllocation(Base):
 
     __table_args__ = (Index("ix_ip_allocations_subnet_id", "subnet_id"),
                       Index("ix_ip_allocations_holder", "holder"))
+
+
+class ServerTombstone(Base):
+    """A deleted server's last mapping, so its action log stays reachable (2.21)."""
+
+    __tablename__ = "server_tombstones"
+
+    global_id: Mapped[str] = mapped_column(UUIDStr, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(255))
+    local_id: Mapped[str] = mapped_column(String(255))
+    #: Regional request id -> the one Cascade answered (``compute/action_ids.py``).
+    request_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deleted_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now())
+
+    __table_args__ = (Index("ix_server_tombstones_deleted_at", "deleted_at"),)

@@ -57,7 +57,8 @@ def test_attach_a_port_and_read_the_action_log_in_global_ids(
 def test_actions_carry_the_request_ids_cascade_answered(cli: Cli,
                                                        cascade: CascadeProcess) -> None:
     """The create's action is listed, and found, under the request id Cascade gave the
-    tenant (real Nova records the region's own id for Cascade's call)."""
+    tenant (real Nova records the region's own id for Cascade's call); once the
+    server is deleted its action log is still there from 2.21, for its project."""
     import urllib.request
 
     token = cli.json("cascade-demo", "token", "issue")["id"]
@@ -82,3 +83,14 @@ def test_actions_carry_the_request_ids_cascade_answered(cli: Cli,
         assert shown["instanceAction"]["instance_uuid"] == server
     finally:
         cli("cascade-demo", "server", "delete", "--wait", server, check=False)
+    # A deleted server's action log stays readable from 2.21, as in Nova.
+    wait_for("delete finished", lambda: http("GET", base, token, compute_version="2.21")[0]
+             == 200 and "delete" in {a["action"] for a in http(
+                 "GET", base, token, compute_version="2.21")[1]["instanceActions"]},
+             timeout=60)
+    listed = http("GET", base, token, compute_version="2.21")[1]["instanceActions"]
+    assert [a["request_id"] for a in listed if a["action"] == "create"] == [ours]
+    assert http("GET", f"{base}/{ours}", token, compute_version="2.21")[0] == 200
+    assert http("GET", base, token, compute_version="2.20")[0] == 404
+    other = cli.json("cascade-alt", "token", "issue")["id"]
+    assert http("GET", base, other, compute_version="2.21")[0] == 404

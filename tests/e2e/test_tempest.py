@@ -79,10 +79,6 @@ KNOWN: dict[str, str] = {
         "without stores goes to one store, as in a multi-store Glance.",
     "tempest.api.network.test_ports.PortsTestJSON.test_port_list_filter_by_router_id":
         "needs routers, which Cascade serves from issue 14 on.",
-    "tempest.api.compute.servers.test_instance_actions.InstanceActionsV221TestJSON."
-    "test_get_list_deleted_instance_actions":
-        "Cascade forgets a server's mapping once its delete is done, so the action "
-        "log of a deleted server (2.21) is 404 through Cascade.",
 }
 _RESULT = re.compile(r"^\{\d+\} (?P<test>tempest\.\S+?)(?:\[[^\]]*\])? \[[^\]]*\] \.\.\. "
                      r"(?P<outcome>ok|FAILED|SKIPPED)")

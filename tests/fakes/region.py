@@ -374,7 +374,9 @@ class FakeRegion:
     async def instance_actions(self, request: web.Request) -> web.Response:
         """Nova's action list: the create, and a next link at this region (2.58+)."""
         sid = request.match_info["id"]
-        if sid not in self.servers:
+        version = request.headers.get("OpenStack-API-Version", "compute 2.1").split()[-1]
+        deleted_ok = tuple(int(p) for p in version.split(".")) >= (2, 21)
+        if sid not in self.servers and not (deleted_ok and sid in self.deleted):
             return self.nova_fault(404, "itemNotFound", f"Instance {sid} could not be found.")
         return web.json_response({
             "instanceActions": [{"action": "create", "instance_uuid": sid,
