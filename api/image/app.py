@@ -60,6 +60,7 @@ def create_image_app(service: ImageService, catalog: Metadefs) -> web.Applicatio
         web.post("/v2/images/{image_id}/actions/deactivate", images.deactivate_image),
         web.post("/v2/images/{image_id}/actions/reactivate", images.reactivate_image),
         web.get("/v2/info/stores", images.info_stores),
+        web.delete("/v2/stores/{store_id}/{image_id}", images.delete_from_store),
         web.get("/v2/info/import", images.info_import),
         web.patch("/v2/images/{image_id}", patch.patch_image),
         web.get("/v2/images/{image_id}/members", members.list_members),

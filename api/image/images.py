@@ -14,7 +14,8 @@ from cascade import errors
 from cascade.images import importing
 from cascade.appkeys import CTX, REGIONS
 
-__all__ = ["create_image", "show_image", "delete_image", "upload_data", "download_data",
+__all__ = ["create_image", "show_image", "delete_image", "delete_from_store", "upload_data",
+           "download_data",
            "stage_data", "deactivate_image", "reactivate_image",
            "import_image", "info_stores", "info_import"]
 
@@ -105,6 +106,13 @@ async def deactivate_image(request: web.Request) -> web.Response:
 async def reactivate_image(request: web.Request) -> web.Response:
     """POST /v2/images/{image_id}/actions/reactivate -> 204."""
     await request.app[IMAGES].set_active(request[CTX], request.match_info["image_id"], True)
+    return web.Response(status=204)
+
+
+async def delete_from_store(request: web.Request) -> web.Response:
+    """DELETE /v2/stores/{store_id}/{image_id} -> 204 (the copy goes by a job)."""
+    await request.app[IMAGES].delete_from_store(request[CTX], request.match_info["store_id"],
+                                                request.match_info["image_id"])
     return web.Response(status=204)
 
 

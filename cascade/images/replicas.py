@@ -118,15 +118,17 @@ async def queue(session: AsyncSession, res: Resource, placements: list[Placement
 
 
 async def delete_everywhere(session: AsyncSession, res: Resource,
-                            placements: list[Placement]) -> None:
-    """In the caller's transaction: the image is deleted, and a job removes each
-    regional replica (one already gone counts as removed)."""
-    res.status = "deleted"
+                            placements: list[Placement], *, keep_image: bool = False) -> None:
+    """In the caller's transaction: the image is deleted (unless ``keep_image``:
+    only these replicas go), and a job removes each regional replica in
+    ``placements`` (one already gone counts as removed)."""
+    if not keep_image:
+        res.status = "deleted"
     res.attrs = {**res.attrs, "updated_at": records.now()}
     for pl in placements:
         pl.state = PlacementState.DELETING
         await jobs.enqueue(session, DELETE_REPLICA,
                            {"image_id": res.global_id, "region": pl.region},
                            dedupe_key=f"image-delete:{res.global_id}:{pl.region}")
-    if not placements:
+    if not placements and not keep_image:
         await session.delete(res)

@@ -101,6 +101,33 @@ class ImageService:
             await replicas.delete_everywhere(session, res, placements)
         await self._wake("jobs")
 
+    async def delete_from_store(self, ctx: RequestContext, store_id: str,
+                                image_id: str) -> None:
+        """``DELETE /v2/stores/{store}/{id}``: the replica in one region goes (a job
+        removes it); the image stays in its other stores.
+
+        :raises NotFound: unknown image or store, or no copy there.
+        :raises Conflict: the image is not active, or that is its last store.
+        """
+        ctx.can("delete_image_location")
+        if self._registry.get(store_id) is None:
+            raise errors.NotFound(f"Unknown store {store_id}.")
+        async with self._sessions.begin() as session:
+            res, placements = await rowlock.load_for_update(session, ctx, image_id)
+            if res.status != "active":
+                raise errors.Conflict("It's not allowed to remove image data from store if "
+                                      f"image status is not 'active' (it is {res.status}).")
+            active = [p for p in placements if p.state == PlacementState.ACTIVE]
+            here = next((p for p in active if p.region == store_id), None)
+            if here is None:
+                raise errors.NotFound(f"Image {image_id} is not present in store "
+                                      f"{store_id}.")
+            if len(active) == 1:
+                raise errors.Conflict(f"Store {store_id} holds the image's only copy: "
+                                      "delete the image instead.")
+            await replicas.delete_everywhere(session, res, [here], keep_image=True)
+        await self._wake("jobs")
+
     # -- data --------------------------------------------------------------
 
     def home_region(self, requested: str | None) -> str:

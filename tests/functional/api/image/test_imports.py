@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.functional.api.image.conftest import Env
-from tests.functional.gateway import DEMO
+from tests.functional.gateway import ADMIN, DEMO
 
 
 async def _import(env: Env, image_id: str, method: dict[str, str], **stores: Any) -> int:
@@ -92,3 +92,33 @@ async def test_web_download_in_the_home_region_and_its_failure(env: Env) -> None
     assert all(failing not in fake.glance for fake in env.regions.values()), \
         "the failed regional copy is removed"
     assert await _import(env, image_id, {"name": "bogus"}) == 400
+
+
+async def test_an_admin_deletes_the_copy_in_one_store(env: Env) -> None:
+    """``DELETE /v2/stores/{store}/{id}``: that region's copy goes, the image stays in
+    the others; its last store cannot go this way."""
+    image_id = await _staged(env, b"in two stores")
+    assert await _import(env, image_id, {"name": "glance-direct"}, all_stores=True) == 202
+
+    async def in_both() -> bool:
+        return (await env.show(image_id)).get("stores") == "RegionOne,RegionTwo"
+
+    await env.until("in both stores", in_both)
+    path = f"/image/v2/stores/RegionTwo/{image_id}"
+    assert (await env.client.delete(path, headers=DEMO)).status == 403
+    assert (await env.client.delete(f"/image/v2/stores/Atlantis/{image_id}",
+                                    headers=ADMIN)).status == 404
+    assert (await env.client.delete(path, headers=ADMIN)).status == 204
+    shown = await env.show(image_id)
+    assert shown.get("stores") == "RegionOne", shown
+
+    async def copy_gone() -> bool:
+        return image_id not in env.regions["RegionTwo"].glance
+
+    await env.until("regional copy removed", copy_gone)
+    assert (await env.client.delete(path, headers=ADMIN)).status == 404
+    last = await env.client.delete(f"/image/v2/stores/RegionOne/{image_id}", headers=ADMIN)
+    assert last.status == 409
+    assert (await env.show(image_id))["status"] == "active"
+    data = await env.client.get(f"/image/v2/images/{image_id}/file", headers=DEMO)
+    assert await data.read() == b"in two stores"
