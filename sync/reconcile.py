@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors, jsonutil
+from cascade.compute import tombstones
 from cascade.db.models import Placement, PlacementState, Resource, SyncWatermark
 from cascade.regions.client import RegionClient
 from cascade.quota.forget import forget
@@ -151,6 +152,7 @@ async def apply_servers(sessions: async_sessionmaker[AsyncSession], region: str,
             server = by_local[str(local_id)]
             if _deleted(server):
                 if state == PlacementState.DELETING:
+                    await tombstones.bury(session, gid)
                     await forget(session, gid)
                     result.finalised += 1
                 elif state != MISSING:

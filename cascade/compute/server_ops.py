@@ -132,7 +132,7 @@ class Servers:
         except errors.RegionHTTPError as exc:
             if exc.status == 404:
                 if pl.state == PlacementState.DELETING:
-                    await self._forget(global_id)
+                    await self._forget(global_id, bury=True)  # its delete is done
                 raise errors.NotFound(f"Instance {global_id} could not be found.") from None
             if not _unavailable(exc):
                 raise

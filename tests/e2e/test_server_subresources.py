@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 import pytest
 
@@ -84,10 +85,18 @@ def test_actions_carry_the_request_ids_cascade_answered(cli: Cli,
     finally:
         cli("cascade-demo", "server", "delete", "--wait", server, check=False)
     # A deleted server's action log stays readable from 2.21, as in Nova.
-    wait_for("delete finished", lambda: http("GET", base, token, compute_version="2.21")[0]
-             == 200 and "delete" in {a["action"] for a in http(
-                 "GET", base, token, compute_version="2.21")[1]["instanceActions"]},
-             timeout=60)
+    seen: list[Any] = []
+
+    def deleted_log() -> bool:
+        seen[:] = [http("GET", base, token, compute_version="2.21")]
+        status, body = seen[0]
+        return bool(status == 200 and "delete" in {
+            a["action"] for a in body["instanceActions"]})
+
+    try:
+        wait_for("delete finished", deleted_log, timeout=60)
+    except AssertionError:
+        raise AssertionError(f"last answer: {seen}") from None
     listed = http("GET", base, token, compute_version="2.21")[1]["instanceActions"]
     assert [a["request_id"] for a in listed if a["action"] == "create"] == [ours]
     assert http("GET", f"{base}/{ours}", token, compute_version="2.21")[0] == 200
