@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.compute.server_cache import SERVER
@@ -32,10 +34,12 @@ async def bury(session: AsyncSession, global_id: str) -> None:
         .order_by(Placement.id))).first()
     if pl is None or pl.local_id is None:
         return  # never made in a region: it has no action log
-    if await session.get(ServerTombstone, global_id) is None:
-        session.add(ServerTombstone(global_id=global_id, project_id=res.project_id,
-                                    region=pl.region, local_id=pl.local_id,
-                                    request_ids=dict(res.attrs.get("request_ids") or {})))
+    # Concurrent deletes of one server may both get here: the first tombstone stays.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(ServerTombstone).values(
+        global_id=global_id, project_id=res.project_id, region=pl.region,
+        local_id=pl.local_id, request_ids=dict(res.attrs.get("request_ids") or {}),
+    ).on_conflict_do_nothing(index_elements=[ServerTombstone.global_id]))
 
 
 async def find(session: AsyncSession, ctx: RequestContext,
