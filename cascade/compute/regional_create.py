@@ -60,12 +60,15 @@ async def regional_create(sessions: async_sessionmaker[AsyncSession], client: Re
     regional = dict(server)
     regional["metadata"] = {**server.get("metadata", {}), rewrite.GLOBAL_ID_KEY: global_id,
                             rewrite.OWNER_KEY: owner}
-    regional.pop("availability_zone", None)
+    asked_zone = regional.pop("availability_zone", None)
     regional.pop("min_count", None)
     regional.pop("max_count", None)
     hints = regional.pop(server_schema.HINTS_KEY, None)
-    if region.local_availability_zone:
-        regional["availability_zone"] = region.local_availability_zone
+    if region.local_availability_zone or asked_zone:
+        # A zone the tenant named pins the server there (2.96's
+        # pinned_availability_zone), so the region is told its own zone: the
+        # one it is known by, else Nova's default.
+        regional["availability_zone"] = region.local_availability_zone or "nova"
     body: dict[str, Any] = {"server": regional}
     if hints:
         body["os:scheduler_hints"] = hints  # a group's id already the region's

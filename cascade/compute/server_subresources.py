@@ -49,6 +49,8 @@ class SubresourceIds:
         parts = subpath.strip("/").split("/")
         if parts == ["action"]:
             return subpath, self._unshelve_zone(region, body)
+        if parts == [""]:
+            return subpath, self._pinned_zone(region, body)
         if parts[0] == "os-instance-actions" and len(parts) == 2 and server_id:
             regional = {ours: theirs for theirs, ours in
                         (await action_ids.known(self._sessions, server_id)).items()}
@@ -95,6 +97,23 @@ class SubresourceIds:
         if item.get("fixed_ip"):
             return {**attach, "fixed_ips": [{"ip_address": item["fixed_ip"]}]}
         return attach
+
+    def _pinned_zone(self, region: str, body: Any) -> Any:
+        """A server update re-pinning its zone (2.104): Cascade's zone as the region's
+        own (Nova's default ``nova`` unless the region names another); unpinning
+        (null) passes as it is.
+
+        :raises BadRequest: a zone other than the server's region's.
+        """
+        server = body.get("server") if isinstance(body, dict) else None
+        if not isinstance(server, dict) or not isinstance(
+                server.get("pinned_availability_zone"), str):
+            return body
+        info = self._registry.get(region)
+        if info is None or server["pinned_availability_zone"] != info.availability_zone:
+            raise errors.BadRequest("The requested availability zone is not available")
+        local = {**server, "pinned_availability_zone": info.local_availability_zone or "nova"}
+        return {**body, "server": local}
 
     def _unshelve_zone(self, region: str, body: Any) -> Any:
         """An unshelve's Cascade zone as the region's own.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CATALOG_PORT, REGIONS_HOME, CascadeProcess, Cli
+from tests.e2e.conftest import CATALOG_PORT, REGIONS_HOME, CascadeProcess, Cli, http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
 
@@ -84,7 +84,8 @@ _RESULT = re.compile(r"^\{\d+\} (?P<test>tempest\.\S+?)(?:\[[^\]]*\])? \[[^\]]*\
                      r"(?P<outcome>ok|FAILED|SKIPPED)")
 
 
-def _conf(region: str, image_id: str, max_microversion: str) -> str:
+def _conf(region: str, image_id: str, max_microversion: str,
+          network_extensions: list[str]) -> str:
     return f"""[DEFAULT]
 log_file = tempest.log
 [auth]
@@ -128,6 +129,7 @@ region = {region}
 project_network_cidr = 10.100.0.0/16
 [network-feature-enabled]
 ipv6 = false
+api_extensions = {",".join(network_extensions)}
 [service_available]
 cinder = false
 neutron = true
@@ -174,8 +176,20 @@ def test_tempest_passes_through_cascade_as_directly(cli: Cli, cascade: CascadePr
     image = next(i for i in cli.json("regions-admin", "image", "list")
                  if i["Name"] == "cirros-0.6.2-x86_64-disk")
     work = tmp_path_factory.mktemp("tempest")
-    direct = _run(tempest, work / "direct", _conf("RegionOne", image["ID"], "2.100"))
-    through = _run(tempest, work / "cascade", _conf("CascadeRegion", image["ID"], "2.100"))
+    # As for a real cloud: the microversions and Neutron extensions each side reports.
+    sides = {"direct": ("RegionOne", "regions-demo"),
+             "cascade": ("CascadeRegion", "cascade-demo")}
+    confs = {}
+    for side, (region, cloud) in sides.items():
+        compute = cli.json(cloud, "catalog", "show", "compute")
+        url = next(e["url"] for e in compute["endpoints"] if e["region"] == region
+                   and e["interface"] == "public")
+        version = http("GET", url.rstrip("/"), None)[1]["version"]["version"]
+        aliases = sorted(e["Alias"] for e in cli.json(cloud, "extension", "list",
+                                                       "--network"))
+        confs[side] = _conf(region, image["ID"], version, aliases)
+    direct = _run(tempest, work / "direct", confs["direct"])
+    through = _run(tempest, work / "cascade", confs["cascade"])
     assert direct, (work / "direct" / "run.log").read_text()[-3000:]
     report = REGIONS_HOME / "tempest-last.txt"
     lines = [f"{t}\tdirect={direct.get(t)}\tcascade={through.get(t)}"
