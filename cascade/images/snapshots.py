@@ -94,13 +94,14 @@ async def release_after_unshelve(sessions: async_sessionmaker[AsyncSession],
     """The server's shelve images are Nova's to delete once the server is unshelved
     (or deleted); a job deletes each Cascade image then, with its replicas."""
     async with sessions.begin() as session:
-        images = (await session.scalars(select(Resource).where(
+        # The filter is SQL's: a server delete reads no image rows of the project
+        # unless the server was shelved.
+        images = (await session.scalars(select(Resource.global_id).where(
             Resource.type == records.IMAGE, Resource.project_id == server.project_id,
-            Resource.status != "deleted"))).all()
-        for image in images:
-            if (image.attrs or {}).get(SHELVED_KEY) != server.global_id:
-                continue
+            Resource.status != "deleted",
+            Resource.attrs[SHELVED_KEY].as_string() == server.global_id))).all()
+        for image_id in images:
             await jobs.enqueue(session, SHELVE_RELEASE_JOB,
-                               {"image_id": image.global_id, "server_id": server.global_id,
+                               {"image_id": image_id, "server_id": server.global_id,
                                 "region": region, "local_server": local_server},
-                               dedupe_key=f"{SHELVE_RELEASE_JOB}:{image.global_id}")
+                               dedupe_key=f"{SHELVE_RELEASE_JOB}:{image_id}")
