@@ -180,3 +180,25 @@ async def test_a_network_boot_gives_nova_the_address_cascade_allocated(gw: Gatew
     assert await sweep_deletes(gw.app[SESSIONS], gw.app[REGION_CLIENT]) == 1
     status, body = await _port(gw, net)
     assert status == 201 and _addresses(body["port"]) == ["10.10.0.3"]
+
+
+async def test_a_bad_or_taken_address_in_a_boot_is_novas_4xx_and_holds_nothing(
+        gw: Gateway) -> None:
+    net, _ = await _network(gw, "10.11.0.0/29",
+                            allocation_pools=[{"start": "10.11.0.2", "end": "10.11.0.4"}])
+    before = len(gw.regions["RegionOne"].create_bodies)
+    for fixed in ("10.99.0.5", "not-an-ip"):
+        resp = await gw.create("RegionOne", networks=[{"uuid": net, "fixed_ip": fixed}])
+        assert resp.status == 400, await resp.text()
+        assert "badRequest" in await resp.json(), "Nova's error body, not Neutron's"
+    assert len(gw.regions["RegionOne"].create_bodies) == before, "nothing reached Nova"
+    status, body = await _port(gw, net, fixed_ips=[{"ip_address": "10.11.0.4"}])
+    assert status == 201
+    resp = await gw.create("RegionOne", networks=[{"uuid": net, "fixed_ip": "10.11.0.4"}])
+    assert resp.status == 409 and "conflictingRequest" in await resp.json()
+    # Nothing the refused boots asked for is held: the network's RegionOne copy
+    # keeps .2, the port .4, and .3 is still free to take, the last one.
+    status, body = await _port(gw, net)
+    assert status == 201 and _addresses(body["port"]) == ["10.11.0.3"], body
+    status, _ = await _port(gw, net)
+    assert status == 409
