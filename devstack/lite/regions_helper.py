@@ -34,6 +34,10 @@ KEYSTONE_URL = 'http://127.0.0.1:25000/v3'
 # prefix -> (region name, first two digits of its ports)
 REGIONS = {'r1': ('RegionOne', 25), 'r2': ('RegionTwo', 26)}
 CASCADE_REGION = 'CascadeRegion'
+# Each region's external (provider) network for router gateways and floating
+# IPs: flat on physnet 'public', with its own address range per region.
+EXTERNAL_NETWORK = 'public'
+EXTERNAL_CIDRS = {'r1': '172.24.4.0/24', 'r2': '172.24.5.0/24'}
 CASCADE_URL = 'http://127.0.0.1:28080'
 
 # service type -> (service name, port suffix, path)
@@ -366,9 +370,23 @@ def cmd_seed(_args):
             fail('%s: image %s is %s with checksum %s (want active, %s)'
                  % (rname, IMAGE_ID, info['status'], info.get('checksum'),
                     md5))
-        say('%s: %d flavors, image %s active (md5 %s)'
-            % (rname, len(FLAVORS), IMAGE_NAME, md5))
+        seed_external_network(conn, EXTERNAL_CIDRS[prefix])
+        say('%s: %d flavors, image %s active (md5 %s), external network %s (%s)'
+            % (rname, len(FLAVORS), IMAGE_NAME, md5, EXTERNAL_NETWORK,
+               EXTERNAL_CIDRS[prefix]))
     say('seeded in %.1fs' % (time.time() - t0))
+
+
+def seed_external_network(conn, cidr):
+    """The region's external network and its floating IP subnet, made once."""
+    net = conn.network.find_network(EXTERNAL_NETWORK)
+    if net is None:
+        net = conn.network.create_network(
+            name=EXTERNAL_NETWORK, is_router_external=True,
+            provider_network_type='flat', provider_physical_network='public')
+    if not net.subnet_ids:
+        conn.network.create_subnet(network_id=net.id, name=EXTERNAL_NETWORK + '-v4',
+                                   ip_version=4, cidr=cidr, is_dhcp_enabled=False)
 
 
 # ------------------------------------------------------------------- smoke
