@@ -37,8 +37,11 @@ from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
 from cascade.bus import make_waker
 from cascade.images.service import ImageService
+from cascade.networks import external
 from cascade.networks.placer import Placer
+from cascade.networks.floating_ips import FloatingIps
 from cascade.networks.ports import Ports
+from cascade.networks.routers import Routers
 from cascade.networks.service import NetworkObjects
 from cascade.db import engine as db_engine
 from cascade.db import migrate
@@ -226,6 +229,8 @@ class _Services:
     keypairs: Keypairs
     network_objects: NetworkObjects
     ports: Ports
+    routers: Routers
+    floating_ips: FloatingIps
     servers: Servers
     flavors: Flavors
     extensions: Extensions
@@ -245,6 +250,7 @@ class _Services:
         image_service = ImageService(conf, sessions, registry, client, wake)
         pairs = Keypairs(sessions, client, quotas)
         placer = Placer(sessions, client, conf.cascade_id)
+        placer.wake = wake
         network_objects = NetworkObjects(conf, sessions, registry, placer, quotas.defaults)
         ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
                       quotas.ttl)
@@ -255,7 +261,10 @@ class _Services:
         servers = Servers(conf, sessions, registry, client, creator,
                           waker=lambda: app[appkeys.WAKER], ports=ports)
         timeout = conf.api.region_timeout
-        return cls(image_service, pairs, network_objects, ports, servers,
+        routers = Routers(conf, sessions, registry, quotas.defaults, wake)
+        floating_ips = FloatingIps(conf, sessions, placer, quotas.defaults, quotas.ttl)
+        return cls(image_service, pairs, network_objects, ports, routers, floating_ips,
+                   servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),
                    RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
                    ImageProxy(sessions, image_service),
@@ -273,7 +282,9 @@ def _mount(app: web.Application, services: _Services, registry: RegionRegistry) 
                                                   services.compute_extensions))
     app.add_subapp("/image", create_image_app(services.images, services.metadefs))
     app.add_subapp("/networking", create_network_app(services.network_objects,
-                                                     services.ports, services.extensions))
+                                                     services.ports, services.extensions,
+                                                     services.routers,
+                                                     services.floating_ips))
     app.add_subapp("/v1", create_admin_app(services.region_admin))
 
 
@@ -292,6 +303,8 @@ async def _refresh_regions(app: web.Application) -> None:
     await probe_all(app[appkeys.HTTP], app[appkeys.REGIONS], app[appkeys.SESSIONS],
                     down_after=conf.sync.region_down_after,
                     up_after=conf.sync.region_up_after)
+    await external.refresh(app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT], app[appkeys.REGIONS],
+                           timeout=conf.api.region_timeout)
 
 
 async def _refresh_loop(app: web.Application) -> None:

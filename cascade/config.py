@@ -253,6 +253,27 @@ quota_opts = [
                      "Needs Cascade's service user to be admin in the regions."),
 ]
 
+network_opts = [
+    cfg.StrOpt("bridge_cidr_pool", default="100.64.0.0/16",
+               help="Addresses for projects' bridge networks (where a router's copies in "
+                    "several regions meet). Each project with a router spanning regions "
+                    "gets one block of bridge_prefixlen from it, never overlapping a subnet "
+                    "of its own."),
+    cfg.IntOpt("bridge_prefixlen", default=24, min=8, max=29,
+               help="Prefix length of each project's bridge subnet (its block of "
+                    "bridge_cidr_pool); it bounds how many regions one router may span."),
+    cfg.StrOpt("bridge_physical_network", default="physnet1",
+               help="Physical network every region shares (same name, same VLAN range in "
+                    "each region's ML2 config): bridge networks are VLAN segments on it."),
+    cfg.StrOpt("bridge_vlan_range", default="1000:1999",
+               help="VLAN ids (first:last) Cascade hands out on bridge_physical_network, "
+                    "one per bridge network; the regions must not hand them out "
+                    "themselves (their tenant networks use another type or range)."),
+    cfg.FloatOpt("router_converge_delay", default=0.0, min=0.0,
+                 help="Seconds a router change waits before its regions are brought in "
+                      "step, so that a burst of interface changes is applied at once."),
+]
+
 region_opts = [
     cfg.StrOpt("availability_zone",
                help="Availability zone name tenants see for this region through "
@@ -286,6 +307,7 @@ _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     ("sync", sync_opts),
     ("image", image_opts),
     ("quota", quota_opts),
+    ("network", network_opts),
 ]
 
 

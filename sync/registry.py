@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from cascade.sync import image_follow, image_replication, server_build, shelve_release
+from cascade.sync import (image_follow, image_replication, router_converge, server_build,
+                          shelve_release)
 from cascade.sync.worker import Handler
 
 __all__ = ["HANDLERS", "enabled"]
@@ -16,6 +17,7 @@ HANDLERS: dict[str, Handler] = {
     "image_import": image_follow.handle,
     "server_build": server_build.handle,
     "shelve_image_release": shelve_release.handle,
+    "router_converge": router_converge.handle,
 }
 
 

@@ -5,11 +5,13 @@ from aiohttp import web
 
 from cascade.api.middleware import public
 from cascade.api.network import extensions, quotas, resources, zones
-from cascade.api.network.keys import EXTENSIONS, OBJECTS, PORTS
+from cascade.api.network.keys import EXTENSIONS, FLOATING_IPS, OBJECTS, PORTS, ROUTERS
 from cascade.api.urls import network_base
 from cascade.jsonutil import json_response
 from cascade.networks.extensions import Extensions
+from cascade.networks.floating_ips import FloatingIps
 from cascade.networks.ports import Ports
+from cascade.networks.routers import Routers
 from cascade.networks.service import NetworkObjects
 
 __all__ = ["create_network_app"]
@@ -18,7 +20,8 @@ __all__ = ["create_network_app"]
 _RESOURCES = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
               ("security_group", "security-groups"),
               ("security_group_rule", "security-group-rules"), ("quota", "quotas"),
-              ("availability_zone", "availability_zones")]
+              ("availability_zone", "availability_zones"), ("router", "routers"),
+              ("floatingip", "floatingips")]
 
 
 @public
@@ -38,8 +41,11 @@ async def collections(request: web.Request) -> web.Response:
 
 
 def create_network_app(objects: NetworkObjects, ports: Ports,
-                       agreed_extensions: Extensions) -> web.Application:
+                       agreed_extensions: Extensions, routers: Routers,
+                       floating_ips: FloatingIps) -> web.Application:
     app = web.Application()
+    app[ROUTERS] = routers
+    app[FLOATING_IPS] = floating_ips
     app[OBJECTS] = objects
     app[PORTS] = ports
     app[EXTENSIONS] = agreed_extensions

@@ -6,25 +6,28 @@ from typing import Any
 from aiohttp import web
 
 from cascade.api.body import json_body
-from cascade.api.network.keys import OBJECTS, PORTS
+from cascade.api.network.keys import FLOATING_IPS, OBJECTS, PORTS, ROUTERS
 from cascade.api.urls import network_base
 from cascade.appkeys import CTX
 from cascade.jsonutil import json_response
 from cascade.networks import bulk
 from cascade.networks import query as neutron_query
 from cascade.networks import records
-from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
+from cascade.networks.records import (FLOATINGIP, NETWORK, PORT, ROUTER, RULE,
+                                      SECURITY_GROUP, SUBNET)
 
 __all__ = ["PATHS", "routes"]
 
 #: URL path segment -> type.
 PATHS = {"networks": NETWORK, "subnets": SUBNET, "ports": PORT,
-         "security-groups": SECURITY_GROUP, "security-group-rules": RULE}
+         "security-groups": SECURITY_GROUP, "security-group-rules": RULE,
+         "routers": ROUTER, "floatingips": FLOATINGIP}
 _SORT_KEYS = frozenset({"id", "name", "created_at", "updated_at", "status", "network_id",
                         "cidr", "ip_version", "mac_address", "device_id", "device_owner",
                         "admin_state_up", "shared", "mtu", "project_id", "tenant_id",
                         "direction", "ethertype", "protocol", "security_group_id",
-                        "description", "revision_number"})
+                        "description", "revision_number", "floating_ip_address",
+                        "floating_network_id", "fixed_ip_address", "port_id", "router_id"})
 _PARTIAL = "X-Cascade-Partial"
 
 
@@ -48,7 +51,12 @@ async def list_objects(request: web.Request) -> web.Response:
         answers, failed = await request.app[PORTS].list_ports(ctx, query.filters)
         headers = {_PARTIAL: ",".join(failed)} if failed else {}
         return json_response(query.page_streams(answers, collection, base), headers=headers)
-    items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
+    if type_ == ROUTER:
+        items = await request.app[ROUTERS].list_all(ctx, query.narrow(type_))
+    elif type_ == FLOATINGIP:
+        items = await request.app[FLOATING_IPS].list_all(ctx, query.narrow(type_))
+    else:
+        items = await request.app[OBJECTS].list_all(ctx, type_, query.narrow(type_))
     query.check_filters(type_, items)
     marker_obj = None
     if type_ == NETWORK and query.marker and all(o["id"] != query.marker for o in items):
@@ -88,12 +96,20 @@ async def _create_one(request: web.Request, type_: str, body: Any) -> dict[str, 
         return await objects.create_subnet(ctx, body)
     if type_ == SECURITY_GROUP:
         return await objects.create_security_group(ctx, body)
+    if type_ == ROUTER:
+        return await request.app[ROUTERS].create(ctx, body)
+    if type_ == FLOATINGIP:
+        return await request.app[FLOATING_IPS].create(ctx, body)
     return await objects.create_rule(ctx, body)
 
 
 async def _delete_one(request: web.Request, type_: str, global_id: str) -> None:
     if type_ == PORT:
         await request.app[PORTS].delete(request[CTX], global_id)
+    elif type_ == ROUTER:
+        await request.app[ROUTERS].delete(request[CTX], global_id)
+    elif type_ == FLOATINGIP:
+        await request.app[FLOATING_IPS].delete(request[CTX], global_id)
     else:
         await request.app[OBJECTS].delete(request[CTX], type_, global_id)
 
@@ -105,6 +121,10 @@ async def show_object(request: web.Request) -> web.Response:
     gid = request.match_info["id"]
     if type_ == PORT:
         obj = await request.app[PORTS].show(ctx, gid)
+    elif type_ == ROUTER:
+        obj = await request.app[ROUTERS].show(ctx, gid)
+    elif type_ == FLOATINGIP:
+        obj = await request.app[FLOATING_IPS].show(ctx, gid)
     else:
         obj = await request.app[OBJECTS].show(ctx, type_, gid)
     fields = [f for v in request.query.getall("fields", []) for f in v.split(",") if f]
@@ -120,6 +140,10 @@ async def update_object(request: web.Request) -> web.Response:
     body = await json_body(request)
     if type_ == PORT:
         obj = await request.app[PORTS].update(ctx, gid, body)
+    elif type_ == ROUTER:
+        obj = await request.app[ROUTERS].update(ctx, gid, body)
+    elif type_ == FLOATINGIP:
+        obj = await request.app[FLOATING_IPS].update(ctx, gid, body)
     else:
         obj = await request.app[OBJECTS].update(ctx, type_, gid, body)
     return json_response({type_: obj})
@@ -188,10 +212,25 @@ async def remove_all_tags(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def add_router_interface(request: web.Request) -> web.Response:
+    """PUT /v2.0/routers/{id}/add_router_interface: by subnet or by port."""
+    body = await json_body(request)
+    return json_response(await request.app[ROUTERS].add_interface(
+        request[CTX], request.match_info["id"], body))
+
+
+async def remove_router_interface(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    return json_response(await request.app[ROUTERS].remove_interface(
+        request[CTX], request.match_info["id"], body))
+
+
 def routes() -> list[web.RouteDef]:
     coll = "/v2.0/{collection:" + "|".join(PATHS) + "}"
     one = coll + "/{id}"
     return [
+        web.put("/v2.0/routers/{id}/add_router_interface", add_router_interface),
+        web.put("/v2.0/routers/{id}/remove_router_interface", remove_router_interface),
         web.get(coll, list_objects),
         web.post(coll, create_object),
         web.get(one, show_object),

@@ -307,6 +307,20 @@ class IpAllocation(Base):
                       Index("ix_ip_allocations_holder", "holder"))
 
 
+class SegmentAllocation(Base):
+    """One VLAN id of the physical network every region shares, held by the
+    Cascade network that is that segment in each region (a bridge network)."""
+
+    __tablename__ = "segment_allocations"
+
+    physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                                 autoincrement=False)
+    holder: Mapped[str] = mapped_column(UUIDStr)
+
+    __table_args__ = (Index("ix_segment_allocations_holder", "holder", unique=True),)
+
+
 class ServerTombstone(Base):
     """A deleted server's last mapping, so its action log stays reachable (2.21)."""
 

@@ -31,7 +31,9 @@ _NOT_FOUND = {"network": ("NetworkNotFound", "Network"),
               "subnet": ("SubnetNotFound", "Subnet"),
               "port": ("PortNotFound", "Port"),
               "security_group": ("SecurityGroupNotFound", "Security group"),
-              "security_group_rule": ("SecurityGroupRuleNotFound", "Security group rule")}
+              "security_group_rule": ("SecurityGroupRuleNotFound", "Security group rule"),
+              "router": ("RouterNotFound", "Router"),
+              "floatingip": ("FloatingIPNotFound", "Floating IP")}
 
 
 def not_found(type_: str, global_id: str) -> errors.NotFound:
@@ -75,4 +77,11 @@ def refused(name: str, message: str) -> errors.BadRequest:
 def bad_request(message: str) -> errors.BadRequest:
     err = NeutronBadRequest(f"Invalid input for operation: {message}.")
     err.neutron_type = "InvalidInput"
+    return err
+
+
+def refused_not_found(name: str, message: str) -> errors.NotFound:
+    """Neutron's 404 of a named type (``RouterInterfaceNotFound``...)."""
+    err = NeutronNotFound(message)
+    err.neutron_type = name
     return err

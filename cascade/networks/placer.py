@@ -14,7 +14,7 @@ import collections
 import contextlib
 import logging
 import re
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,8 +23,9 @@ from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
-from cascade.networks import ipam, records
-from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
+from cascade.networks import ipam, records, router_jobs
+from cascade.networks.records import (FLOATINGIP, NETWORK, PORT, ROUTER, RULE,
+                                      SECURITY_GROUP, SUBNET)
 from cascade.regions.client import RegionClient
 from cascade.mapping import store
 
@@ -35,7 +36,8 @@ LOG = logging.getLogger(__name__)
 #: Regional collection paths by type.
 REGIONAL_PATH = {NETWORK: "/v2.0/networks", SUBNET: "/v2.0/subnets", PORT: "/v2.0/ports",
                  SECURITY_GROUP: "/v2.0/security-groups",
-                 RULE: "/v2.0/security-group-rules"}
+                 RULE: "/v2.0/security-group-rules", ROUTER: "/v2.0/routers",
+                 FLOATINGIP: "/v2.0/floatingips"}
 _RULE_EXISTS = re.compile(r"Rule id is ([0-9a-f-]{36})")
 
 
@@ -48,6 +50,8 @@ class Placer:
         self._sessions = sessions
         self.client = client
         self._locks: dict[tuple[str, str], asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        #: Wakes the job workers (set by the API app); None: they find jobs by sweeping.
+        self.wake: Callable[[str], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager
     async def _lock(self, global_id: str, region: str) -> AsyncIterator[None]:
@@ -146,11 +150,19 @@ class Placer:
                     "tags": list(a.get("tags", []))})
                 crash_point("network.regional_created")
                 await self._record(NETWORK, global_id, region, local)
+                await self._routers_follow(global_id)
         async with self._sessions() as session:
             subnets = await records.children(session, [SUBNET], [global_id])
         for sub in subnets:
             await self.ensure_subnet(ctx, sub.global_id, region, local)
         return local
+
+    async def _routers_follow(self, network_id: str) -> None:
+        """A network now in one more region: routers with an interface on it follow."""
+        async with self._sessions.begin() as session:
+            projects = await router_jobs.queue_for_network(session, network_id)
+        if projects and self.wake is not None:
+            await self.wake("jobs")
 
     async def ensure_subnet(self, ctx: RequestContext | None, global_id: str, region: str,
                             network_local_id: str) -> str:

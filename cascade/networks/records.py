@@ -21,15 +21,21 @@ from cascade.networks import faults
 __all__ = ["NETWORK", "SUBNET", "PORT", "SECURITY_GROUP", "RULE", "COLLECTION", "TAG_PREFIX",
            "tag_for", "global_of_tag", "now", "visible", "get", "get_for_update",
            "placements", "of_types", "children", "placement_in", "derived_id",
-           "OWNER_TAG_PREFIX", "owner_of_tags"]
+           "OWNER_TAG_PREFIX", "owner_of_tags", "ROUTER", "FLOATINGIP", "CASCADE_PROJECT"]
 
 NETWORK = "network"
 SUBNET = "subnet"
 PORT = "port"
 SECURITY_GROUP = "security_group"
 RULE = "security_group_rule"
+ROUTER = "router"
+FLOATINGIP = "floatingip"
 COLLECTION = {NETWORK: "networks", SUBNET: "subnets", PORT: "ports",
-              SECURITY_GROUP: "security_groups", RULE: "security_group_rules"}
+              SECURITY_GROUP: "security_groups", RULE: "security_group_rules",
+              ROUTER: "routers", FLOATINGIP: "floatingips"}
+#: Owner of Cascade's own network objects (projects' bridge networks): no
+#: tenant's project, so no tenant ever sees them.
+CASCADE_PROJECT = "cascade"
 #: Regional objects Cascade made carry this tag followed by their global id.
 TAG_PREFIX = "cascade:"
 #: ... and this one, naming the Cascade deployment that made them.
@@ -70,7 +76,10 @@ def visible(ctx: RequestContext, res: Resource) -> bool:
     """Own objects, shared networks (and their subnets); admins see everything."""
     if ctx.is_admin or res.project_id == ctx.project_id:
         return True
-    return bool(res.type in (NETWORK, SUBNET) and res.attrs.get("shared"))
+    if res.type == NETWORK:
+        return bool(res.attrs.get("shared") or res.attrs.get("router:external"))
+    return bool(res.type == SUBNET and (res.attrs.get("shared")
+                                        or res.attrs.get("router:external")))
 
 
 async def get(session: AsyncSession, ctx: RequestContext | None, type_: str,

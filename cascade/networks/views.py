@@ -11,7 +11,8 @@ __all__ = ["network", "subnet", "security_group", "rule", "deferred_port", "regi
            "PRIVATE"]
 
 #: Stored attributes that are Cascade's own, never shown.
-PRIVATE = frozenset({"requested_fixed_ips", "default_rule", "region_hint", "local"})
+PRIVATE = frozenset({"requested_fixed_ips", "default_rule", "region_hint", "local",
+                     "external_region", "released_by"})
 
 
 def _common(res: Resource) -> dict[str, Any]:

@@ -164,7 +164,8 @@ def _network() -> list[policy.DocumentedRuleDefault]:
     out: list[policy.DocumentedRuleDefault] = []
     kinds = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
              ("security_group", "security-groups"),
-             ("security_group_rule", "security-group-rules"))
+             ("security_group_rule", "security-group-rules"), ("router", "routers"),
+             ("floatingip", "floatingips"))
     for kind, coll in kinds:
         path = f"/networking/v2.0/{coll}"
         out += [
@@ -177,7 +178,7 @@ def _network() -> list[policy.DocumentedRuleDefault]:
             _rule(f"delete_{kind}", PROJECT_MEMBER_OR_ADMIN, f"Delete a {kind}.",
                   ("DELETE", path + "/{id}")),
         ]
-        if kind in ("network", "subnet", "port", "security_group"):
+        if kind in ("network", "subnet", "port", "security_group", "router", "floatingip"):
             tags = f"{coll.replace('-', '_')}_tags"
             out += [_rule(f"{verb}_{tags}", PROJECT_MEMBER_OR_ADMIN,
                           f"{verb.capitalize()} tags of a {kind} (its own project's only, "
@@ -191,6 +192,20 @@ def _network() -> list[policy.DocumentedRuleDefault]:
               ("PUT", "/networking/v2.0/networks/{id}")),
         _rule("create_port:project_id", ADMIN, "Create a port for another project.",
               ("POST", "/networking/v2.0/ports")),
+        _rule("add_router_interface", PROJECT_MEMBER_OR_ADMIN,
+              "Connect a router to a subnet or port.",
+              ("PUT", "/networking/v2.0/routers/{id}/add_router_interface")),
+        _rule("remove_router_interface", PROJECT_MEMBER_OR_ADMIN,
+              "Disconnect a router from a subnet or port.",
+              ("PUT", "/networking/v2.0/routers/{id}/remove_router_interface")),
+        _rule("create_router:external_gateway_info", PROJECT_MEMBER_OR_ADMIN,
+              "Create a router with a gateway on an external network.",
+              ("POST", "/networking/v2.0/routers")),
+        _rule("update_router:external_gateway_info", PROJECT_MEMBER_OR_ADMIN,
+              "Set or clear a router's gateway.", ("PUT", "/networking/v2.0/routers/{id}")),
+        _rule("create_router:external_gateway_info:enable_snat", ADMIN,
+              "Choose whether a router's gateway does SNAT.",
+              ("POST", "/networking/v2.0/routers"), ("PUT", "/networking/v2.0/routers/{id}")),
         _rule("get_availability_zone", PROJECT_READER_OR_ADMIN,
               "List network availability zones (one per region).",
               ("GET", "/networking/v2.0/availability_zones")),

@@ -1,0 +1,485 @@
+"""Bring a project's routers in step in every region: copies, interfaces, bridge, routes.
+
+The desired state is read from Cascade's rows alone:
+
+- a router has a copy in each region where a network of one of its interfaces
+  is present (within its ``availability_zone_hints``), and in the region of
+  its gateway's external network;
+- each copy has an interface on each of those networks there, on the port
+  Cascade allocated for it;
+- a router with copies in two or more regions spans them: each copy has a
+  port on the project's bridge network, and ``routes`` to every subnet
+  attached only elsewhere (``topology.regional_routes``), plus the tenant's
+  own routes it is connected to;
+- a project with no spanning router has no bridge network.
+
+Each run reads each region's copy and changes only what differs, in an order
+Neutron accepts: additions first (a route's next hop must be connected),
+then routes, then removals (an interface a route needs cannot go first).
+Every regional object is tagged with its global id, and found again by that
+tag, so a crash anywhere is finished by the next run; a region that cannot be
+reached raises, and the job retries it later, the others done meanwhile.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from oslo_config import cfg
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade import errors
+from cascade.crashpoints import crash_point
+from cascade.db.models import Placement, PlacementState, Resource
+from cascade.mapping import store
+from cascade.networks import bridge, ipam, records, topology
+from cascade.networks.placer import Placer
+from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
+from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
+from cascade.networks.topology import Attached
+from cascade.quota.forget import forget
+from cascade.regions.registry import RegionRegistry
+
+__all__ = ["RouterConverger", "Outcome"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one run changed, for logs and tests."""
+
+    routers: int = 0
+    created: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    routes_set: list[str] = dataclasses.field(default_factory=list)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class _Copy:
+    """One region's copy of a router, as found."""
+
+    region: str
+    local_id: str
+    router: dict[str, Any]
+    ports: list[dict[str, Any]]
+
+
+@dataclasses.dataclass
+class _State:
+    """A project's rows, read once per run."""
+
+    routers: list[Resource]
+    rows: dict[str, Resource]
+    placed: dict[str, dict[str, Placement]]
+
+    def local(self, global_id: str, region: str) -> str | None:
+        pl = self.placed.get(global_id, {}).get(region)
+        return pl.local_id if pl is not None and pl.local_id else None
+
+
+class RouterConverger:
+    """Converges one project's routers; ``converge`` is safe to run again any time."""
+
+    def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
+                 placer: Placer, registry: RegionRegistry) -> None:
+        self._conf = conf
+        self._sessions = sessions
+        self._placer = placer
+        self._client = placer.client
+        self._registry = registry
+
+    # -- reading Cascade's side -------------------------------------------
+
+    async def _state(self, project_id: str) -> _State:
+        async with self._sessions() as session:
+            routers = list((await session.scalars(select(Resource).where(
+                Resource.type == ROUTER, Resource.project_id == project_id)
+                .order_by(Resource.global_id))).all())
+            ports = list((await session.scalars(select(Resource).where(
+                Resource.type == PORT, Resource.project_id == project_id))).all())
+            wanted: set[str] = set()
+            for r in routers:
+                for i in r.attrs.get("interfaces") or []:
+                    wanted.update((i["subnet_id"], i["network_id"]))
+                gw = r.attrs.get("external_gateway_info") or {}
+                if gw.get("network_id"):
+                    wanted.add(gw["network_id"])
+            more = list((await session.scalars(select(Resource).where(
+                Resource.global_id.in_(sorted(wanted))))).all()) if wanted else []
+            ext_subnets = list((await session.scalars(select(Resource).where(
+                Resource.type == SUBNET, Resource.parent_id.in_(
+                    [m.global_id for m in more if m.type == NETWORK
+                     and m.attrs.get("router:external")])))).all())
+            rows = {r.global_id: r for r in [*routers, *ports, *more, *ext_subnets]}
+            found = await bridge.find(session, project_id)
+            if found:
+                rows.update({found[0].global_id: found[0], found[1].global_id: found[1]})
+            placed = await records.placements(session, list(rows))
+        return _State(routers, rows, placed)
+
+    def _regions_of(self, state: _State, router: Resource) -> dict[str, list[dict[str, str]]]:
+        """region -> the interfaces the router's copy there must have."""
+        hints = set(router.attrs.get("availability_zone_hints") or [])
+        allowed = {r.name for r in list(self._registry)
+                   if not hints or r.availability_zone in hints}
+        out: dict[str, list[dict[str, str]]] = {}
+        if router.attrs.get("deleting"):
+            return out
+        for iface in router.attrs.get("interfaces") or []:
+            for region, pl in state.placed.get(iface["network_id"], {}).items():
+                if pl.local_id and region in allowed:
+                    out.setdefault(region, []).append(iface)
+        gw_region = self._gateway_region(state, router)
+        if gw_region is not None:
+            out.setdefault(gw_region, [])
+        return out
+
+    @staticmethod
+    def _gateway_region(state: _State, router: Resource) -> str | None:
+        gw = router.attrs.get("external_gateway_info") or {}
+        placed = state.placed.get(gw.get("network_id") or "", {})
+        return next((r for r, pl in placed.items() if pl.local_id), None)
+
+    # -- the run ----------------------------------------------------------
+
+    async def converge(self, project_id: str) -> Outcome:
+        """Make every region hold what the project's routers need.
+
+        :raises RegionError: a region could not be asked; what the other regions
+            needed is done, and running again finishes.
+        """
+        out = Outcome()
+        state = await self._state(project_id)
+        desired = {r.global_id: self._regions_of(state, r) for r in state.routers}
+        spanning = {r.global_id for r in state.routers if len(desired[r.global_id]) >= 2}
+        bridge_regions = sorted({reg for gid in spanning for reg in desired[gid]})
+        if spanning:
+            async with self._sessions.begin() as session:
+                await bridge.ensure(session, self._conf, project_id)
+            state = await self._state(project_id)
+            for region in bridge_regions:
+                await self._ensure_bridge(state, project_id, region)
+            state = await self._state(project_id)
+        first_error: errors.RegionError | None = None
+        for router in state.routers:
+            out.routers += 1
+            try:
+                await self._converge_router(state, router, desired[router.global_id],
+                                            router.global_id in spanning, out)
+            except errors.RegionError as exc:
+                LOG.warning("router %s not yet in step: %s", router.global_id, exc.message)
+                out.failed[router.global_id] = exc.message
+                first_error = first_error or exc
+        await self._release_ports(project_id, out)
+        if not spanning and not first_error:
+            await self._drop_bridge(project_id, out)
+        if first_error is not None:
+            raise first_error
+        return out
+
+    # -- one router --------------------------------------------------------
+
+    async def _converge_router(self, state: _State, router: Resource,
+                               wanted: dict[str, list[dict[str, str]]], spans: bool,
+                               out: Outcome) -> None:
+        copies: dict[str, _Copy] = {}
+        bridge_ips: dict[str, str] = {}
+        for region in sorted(wanted):
+            copy = await self._ensure_copy(state, router, region, out)
+            copies[region] = copy
+            for iface in wanted[region]:
+                await self._ensure_interface(state, router, copy, iface)
+            if spans:
+                bridge_ips[region] = await self._ensure_bridge_port(state, router, copy)
+        crash_point("router.interfaces_added")
+        attached = {region: [Attached(i["subnet_id"], state.rows[i["subnet_id"]].attrs["cidr"])
+                             for i in ifaces if i["subnet_id"] in state.rows]
+                    for region, ifaces in wanted.items()}
+        bridge_cidr = None
+        found = state.rows.get(bridge.subnet_id(router.project_id))
+        if spans and found is not None:
+            bridge_cidr = str(found.attrs["cidr"])
+        routes = topology.regional_routes(attached, bridge_ips,
+                                          router.attrs.get("routes") or [], bridge_cidr)
+        gw_region = self._gateway_region(state, router)
+        for region, copy in copies.items():
+            await self._apply(state, router, copy, routes[region],
+                              gw_region == region, out)
+        crash_point("router.routes_set")
+        for region, copy in copies.items():
+            keep = {i["port_id"] for i in wanted[region]}
+            if spans:
+                keep.add(bridge.port_id(router.global_id, region))
+            await self._remove_extra(router, copy, keep)
+        for region, pl in sorted(state.placed.get(router.global_id, {}).items()):
+            if region not in wanted:
+                await self._drop_copy(router, region, pl, out)
+        if router.attrs.get("deleting"):
+            async with self._sessions.begin() as session:
+                left = await session.scalar(select(Placement.id).where(
+                    Placement.global_id == router.global_id))
+                if left is None:
+                    await forget(session, router.global_id)
+
+    async def _ensure_copy(self, state: _State, router: Resource, region: str,
+                           out: Outcome) -> _Copy:
+        local = state.local(router.global_id, region)
+        if local is None:
+            a = router.attrs
+            local = await self._placer._create(None, router, region, {
+                "name": a.get("name", ""), "description": a.get("description", ""),
+                "admin_state_up": a.get("admin_state_up", True),
+                "tags": list(a.get("tags") or [])})
+            crash_point("router.regional_created")
+            await self._record(ROUTER, router.global_id, region, local)
+            state.placed.setdefault(router.global_id, {})
+            out.created.append(f"{region}:{router.global_id}")
+        try:
+            found = await self._client.get(None, region, "network", f"/v2.0/routers/{local}")
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
+            # Deleted in the region directly: make it again on the next run.
+            async with self._sessions.begin() as session:
+                pl = await records.placement_in(session, router.global_id, region)
+                if pl is not None:
+                    await session.delete(pl)
+            raise errors.ServiceUnavailable(
+                f"router {router.global_id} was gone from {region}: made again next run"
+            ) from exc
+        ports = await self._client.get(None, region, "network", "/v2.0/ports",
+                                       params={"device_id": local})
+        return _Copy(region, local, dict(found.body["router"]),
+                     list((ports.body or {}).get("ports") or []))
+
+    async def _record(self, type_: str, global_id: str, region: str, local: str) -> None:
+        async with self._sessions.begin() as session:
+            await store.ensure_placement(session, global_id=global_id, type_=type_,
+                                         region=region, local_id=local,
+                                         state=PlacementState.ACTIVE)
+            pl = await records.placement_in(session, global_id, region)
+            if pl is not None and pl.local_id != local:
+                pl.local_id, pl.state = local, PlacementState.ACTIVE
+
+    def _attached_ids(self, copy: _Copy) -> dict[str, str]:
+        """global id (by tag) -> regional id of the ports attached to the copy."""
+        out = {}
+        for port in copy.ports:
+            gid = records.global_of_tag(port.get("tags") or [])
+            if gid and self._placer.owner_tag in (port.get("tags") or []):
+                out[gid] = str(port["id"])
+        return out
+
+    async def _attach(self, copy: _Copy, local_port: str) -> None:
+        try:
+            await self._client.request(None, copy.region, "network", "PUT",
+                                       f"/v2.0/routers/{copy.local_id}/add_router_interface",
+                                       json={"port_id": local_port})
+        except errors.RegionHTTPError as exc:
+            if exc.status != 409:
+                raise
+            LOG.info("port %s already attached in %s: %s", local_port, copy.region,
+                     exc.message)
+
+    async def _ensure_interface(self, state: _State, router: Resource, copy: _Copy,
+                                iface: dict[str, str]) -> None:
+        port = state.rows.get(iface["port_id"])
+        if port is None or iface["port_id"] in self._attached_ids(copy):
+            return
+        local = state.local(port.global_id, copy.region)
+        if local is None:
+            net_local = state.local(iface["network_id"], copy.region)
+            if net_local is None:
+                return
+            for sub in {ip["subnet_id"] for ip in port.attrs.get("fixed_ips") or []}:
+                if state.local(sub, copy.region) is None:
+                    await self._placer.ensure_subnet(None, sub, copy.region, net_local)
+            fixed = await self._placer.regional_fixed_ips(
+                list(port.attrs.get("fixed_ips") or []), copy.region, iface["network_id"])
+            local = await self._placer._create(None, port, copy.region, {
+                "network_id": net_local, "fixed_ips": fixed, "name": "",
+                "mac_address": port.attrs["mac_address"], "tags": []})
+            await self._record(PORT, port.global_id, copy.region, local)
+        await self._attach(copy, local)
+
+    async def _ensure_bridge(self, state: _State, project_id: str, region: str) -> None:
+        net = state.rows[bridge.network_id(project_id)]
+        sub = state.rows[bridge.subnet_id(project_id)]
+        net_local = state.local(net.global_id, region)
+        if net_local is None:
+            a = net.attrs
+            net_local = await self._placer._create(None, net, region, {
+                "name": a["name"], "description": a["description"], "admin_state_up": True,
+                "port_security_enabled": False, "tags": [],
+                "provider:network_type": "vlan",
+                "provider:physical_network": a["provider:physical_network"],
+                "provider:segmentation_id": a["provider:segmentation_id"]})
+            await self._record(NETWORK, net.global_id, region, net_local)
+        if state.local(sub.global_id, region) is None:
+            await self._placer.ensure_subnet(None, sub.global_id, region, net_local)
+
+    async def _ensure_bridge_port(self, state: _State, router: Resource, copy: _Copy) -> str:
+        """The copy's bridge address, its port made and attached if needed."""
+        gid = bridge.port_id(router.global_id, copy.region)
+        async with self._sessions.begin() as session:
+            address = await bridge.port_address(session, router.project_id,
+                                                router.global_id, copy.region)
+        if gid in self._attached_ids(copy):
+            return address
+        net_local = state.local(bridge.network_id(router.project_id), copy.region)
+        sub_local = state.local(bridge.subnet_id(router.project_id), copy.region)
+        if net_local is None or sub_local is None:
+            raise errors.ServiceUnavailable(f"bridge not yet in {copy.region}")
+        shadow = Resource(global_id=gid, type=PORT, project_id=router.project_id, attrs={})
+        local = await self._placer._create(None, shadow, copy.region, {
+            "network_id": net_local, "name": "cascade-bridge", "tags": [],
+            "fixed_ips": [{"subnet_id": sub_local, "ip_address": address}]})
+        await self._attach(copy, local)
+        return address
+
+    async def _apply(self, state: _State, router: Resource, copy: _Copy,
+                     routes: list[dict[str, str]], has_gateway: bool, out: Outcome) -> None:
+        """Routes, gateway and attributes of one copy, when they differ."""
+        a = router.attrs
+        change: dict[str, Any] = {}
+        have = {topology.route_key(r) for r in copy.router.get("routes") or []}
+        if have != {topology.route_key(r) for r in routes}:
+            change["routes"] = routes
+        for key in ("name", "description", "admin_state_up"):
+            if key in a and copy.router.get(key) != a[key]:
+                change[key] = a[key]
+        gw = a.get("external_gateway_info") or {}
+        current = copy.router.get("external_gateway_info") or {}
+        if has_gateway:
+            ext_local = state.local(gw["network_id"], copy.region)
+            if current.get("network_id") != ext_local or (
+                    bool(current.get("enable_snat", True)) != bool(gw.get("enable_snat",
+                                                                         True))):
+                change["external_gateway_info"] = {"network_id": ext_local,
+                                                   "enable_snat": gw.get("enable_snat", True)}
+        elif current:
+            change["external_gateway_info"] = {}
+        if not change:
+            await self._note_gateway(state, router, copy.router if has_gateway else None)
+            return
+        resp = await self._client.request(None, copy.region, "network", "PUT",
+                                          f"/v2.0/routers/{copy.local_id}",
+                                          json={"router": change})
+        if "routes" in change:
+            out.routes_set.append(copy.region)
+        body = (resp.body or {}).get("router") or {}
+        await self._note_gateway(state, router, body if has_gateway else None)
+
+    async def _note_gateway(self, state: _State, router: Resource,
+                            regional: dict[str, Any] | None) -> None:
+        """Keep the gateway's addresses (global subnet ids) in the router's row."""
+        if regional is None:
+            return
+        ips = (regional.get("external_gateway_info") or {}).get("external_fixed_ips") or []
+        region = self._gateway_region(state, router)
+        to_global = {pl.local_id: gid for gid, by in state.placed.items()
+                     for r, pl in by.items() if r == region and pl.local_id}
+        shown = [{"subnet_id": to_global.get(ip.get("subnet_id"), ip.get("subnet_id")),
+                  "ip_address": ip.get("ip_address")} for ip in ips]
+        async with self._sessions.begin() as session:
+            row = await session.get(Resource, router.global_id)
+            gw = dict((row.attrs.get("external_gateway_info") or {}) if row else {})
+            if row is not None and gw and gw.get("external_fixed_ips") != shown:
+                row.attrs = {**row.attrs,
+                             "external_gateway_info": {**gw, "external_fixed_ips": shown}}
+
+    async def _remove_extra(self, router: Resource, copy: _Copy, keep: set[str]) -> None:
+        """Detach (and delete) the interfaces Cascade made that are no longer wanted."""
+        for gid, local in self._attached_ids(copy).items():
+            if gid in keep:
+                continue
+            await self._detach(copy.region, copy.local_id, local)
+            async with self._sessions.begin() as session:
+                pl = await records.placement_in(session, gid, copy.region)
+                if pl is not None:
+                    await session.delete(pl)
+                if gid == bridge.port_id(router.global_id, copy.region):
+                    await ipam.release(session, gid)
+
+    async def _detach(self, region: str, router_local: str, port_local: str) -> None:
+        try:
+            await self._client.request(None, region, "network", "PUT",
+                                       f"/v2.0/routers/{router_local}/remove_router_interface",
+                                       json={"port_id": port_local})
+        except errors.RegionHTTPError as exc:
+            if exc.status not in (404, 400):
+                raise
+        try:
+            await self._client.delete(None, region, "network", f"/v2.0/ports/{port_local}")
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
+
+    async def _drop_copy(self, router: Resource, region: str, pl: Placement,
+                         out: Outcome) -> None:
+        """Remove a copy no longer wanted: routes, then interfaces, then the router."""
+        if pl.local_id:
+            try:
+                await self._client.request(None, region, "network", "PUT",
+                                           f"/v2.0/routers/{pl.local_id}",
+                                           json={"router": {"routes": [],
+                                                            "external_gateway_info": {}}})
+                ports = await self._client.get(None, region, "network", "/v2.0/ports",
+                                               params={"device_id": pl.local_id})
+                for port in (ports.body or {}).get("ports") or []:
+                    if port.get("device_owner") in ROUTER_INTERFACE_OWNERS:
+                        await self._detach(region, pl.local_id, str(port["id"]))
+                await self._client.delete(None, region, "network",
+                                          f"/v2.0/routers/{pl.local_id}")
+            except errors.RegionHTTPError as exc:
+                if exc.status != 404:
+                    raise
+        async with self._sessions.begin() as session:
+            row = await session.get(Placement, pl.id)
+            if row is not None:
+                await session.delete(row)
+        out.removed.append(f"{region}:{router.global_id}")
+
+    # -- what no router needs any more ------------------------------------
+
+    async def _release_ports(self, project_id: str, out: Outcome) -> None:
+        """Forget interface ports whose interface was removed, once no region has them."""
+        async with self._sessions() as session:
+            ports = [p for p in (await session.scalars(select(Resource).where(
+                Resource.type == PORT, Resource.project_id == project_id))).all()
+                if p.attrs.get("released_by")]
+            placed = await records.placements(session, [p.global_id for p in ports])
+        for port in ports:
+            for region, pl in placed[port.global_id].items():
+                if pl.local_id:
+                    try:
+                        await self._client.delete(None, region, "network",
+                                                  f"/v2.0/ports/{pl.local_id}")
+                    except errors.RegionHTTPError as exc:
+                        if exc.status != 404:
+                            raise
+            async with self._sessions.begin() as session:
+                await forget(session, port.global_id)
+            out.removed.append(f"port:{port.global_id}")
+
+    async def _drop_bridge(self, project_id: str, out: Outcome) -> None:
+        async with self._sessions() as session:
+            found = await bridge.find(session, project_id)
+            if found is None:
+                return
+            placed = await records.placements(session, [found[0].global_id])
+        for region, pl in placed[found[0].global_id].items():
+            if pl.local_id:
+                try:
+                    await self._client.delete(None, region, "network",
+                                              f"/v2.0/networks/{pl.local_id}")
+                except errors.RegionHTTPError as exc:
+                    if exc.status != 404:
+                        raise
+        async with self._sessions.begin() as session:
+            await bridge.release(session, project_id)
+        out.removed.append(f"bridge:{project_id}")

@@ -1,0 +1,391 @@
+"""Routers: global objects whose copies live where their interfaces' networks live.
+
+Cascade holds the router as the tenant sees it: its attributes, its user
+``routes``, its gateway (an external network, which is regional) and its
+interfaces (``interfaces`` in the row: one Cascade port each, on the subnet's
+gateway address or the tenant's own port). Nothing here calls a region: every
+change is recorded with a ``router_converge`` job in the same transaction, and
+that job (``cascade/networks/router_converge.py``) makes each region's copy,
+its interfaces, its bridge port and its routes what the row says. So a region
+that is down catches up when it is back, and a crash leaves the job to finish.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from oslo_config import cfg
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cascade.context import RequestContext
+from cascade.db.models import Placement, Resource
+from cascade.listing.narrow import Narrow
+from cascade.mapping import store
+from cascade.networks import bridge, faults, ipam, records, router_jobs, specs, topology
+from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
+from cascade.networks.topology import Attached
+from cascade.quota import ledger
+from cascade.regions.registry import RegionRegistry
+
+__all__ = ["Routers", "INTERFACE_OWNER", "router_view"]
+
+LOG = logging.getLogger(__name__)
+
+INTERFACE_OWNER = "network:router_interface"
+_CREATE_KEYS = frozenset({"name", "description", "admin_state_up", "external_gateway_info",
+                          "availability_zone_hints", "project_id", "tenant_id", "tags",
+                          "flavor_id", "distributed", "ha"})
+_UPDATE_KEYS = frozenset({"name", "description", "admin_state_up", "external_gateway_info",
+                          "routes"})
+#: Stored attributes that are Cascade's own, never shown.
+_PRIVATE = frozenset({"interfaces"})
+
+
+def router_view(ctx: RequestContext, res: Resource, placed: dict[str, Placement],
+                zones: dict[str, str]) -> dict[str, Any]:
+    """A router as Neutron shows it, in global ids."""
+    a = res.attrs
+    view = {k: v for k, v in a.items() if k not in _PRIVATE}
+    view.update({"id": res.global_id, "project_id": res.project_id,
+                 "tenant_id": res.project_id, "status": a.get("status", "ACTIVE"),
+                 "routes": list(a.get("routes") or []),
+                 "availability_zones": sorted({zones[r] for r, pl in placed.items()
+                                               if r in zones and pl.local_id}),
+                 "revision_number": a.get("revision_number", 0)})
+    if ctx.is_admin:
+        view.setdefault("distributed", False)
+        view.setdefault("ha", False)
+        view["cascade:placements"] = [{"region": r, "id": pl.local_id, "state": pl.state}
+                                      for r, pl in sorted(placed.items())]
+    return view
+
+
+def _checked(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("router"), dict):
+        raise faults.bad_request("Resource body required: expected 'router'")
+    obj = body["router"]
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        if allowed is _UPDATE_KEYS and not set(unknown) - _CREATE_KEYS:
+            raise faults.bad_request(f"Cannot update read-only attribute {unknown[0]}")
+        raise faults.bad_request(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    for key in ("name", "description"):
+        if key in obj and (not isinstance(obj[key], str) or len(obj[key]) > 255):
+            raise faults.bad_request(f"'{obj[key]}' is not a valid string")
+    if "admin_state_up" in obj and not isinstance(obj["admin_state_up"], bool):
+        raise faults.bad_request(f"'{obj['admin_state_up']}' is not a valid boolean value")
+    return dict(obj)
+
+
+def _interface_body(body: Any) -> tuple[str | None, str | None]:
+    """(subnet_id, port_id) of an add/remove interface body, one of them given."""
+    if not isinstance(body, dict):
+        raise faults.bad_request("Body contains invalid data")
+    subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+    if subnet_id and port_id:
+        raise faults.bad_request("Bad router request: Cannot specify both subnet-id and "
+                                 "port-id.")
+    if not subnet_id and not port_id:
+        raise faults.bad_request("Bad router request: Either subnet_id or port_id must be "
+                                 "specified.")
+    return (str(subnet_id) if subnet_id else None, str(port_id) if port_id else None)
+
+
+class Routers:
+    """CRUD and interfaces of routers; regional work is queued, never done here."""
+
+    def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
+                 registry: RegionRegistry, quota_defaults: Any,
+                 wake: Callable[[str], Awaitable[None]]) -> None:
+        self._conf = conf
+        self._sessions = sessions
+        self._registry = registry
+        self._quota_defaults = quota_defaults
+        self._wake = wake
+
+    def _zones(self) -> dict[str, str]:
+        return {r.name: r.availability_zone for r in list(self._registry)}
+
+    async def _queue(self, session: AsyncSession, project_id: str) -> None:
+        await router_jobs.queue(session, project_id, self._conf.network.router_converge_delay)
+
+    async def _view(self, session: AsyncSession, ctx: RequestContext,
+                    res: Resource) -> dict[str, Any]:
+        placed = (await records.placements(session, [res.global_id]))[res.global_id]
+        return router_view(ctx, res, placed, self._zones())
+
+    async def _gateway(self, session: AsyncSession, ctx: RequestContext,
+                       info: Any) -> dict[str, Any] | None:
+        """A gateway request checked: an external network the caller sees."""
+        if info is None or info == {}:
+            return None
+        if not isinstance(info, dict) or not info.get("network_id"):
+            raise faults.bad_request(f"Invalid data format for external_gateway_info: "
+                                     f"'{info}'")
+        unknown = sorted(set(info) - {"network_id", "enable_snat", "external_fixed_ips"})
+        if unknown:
+            raise faults.bad_request(f"Unexpected keys supplied: {', '.join(unknown)}")
+        net = await records.get(session, ctx, NETWORK, str(info["network_id"]))
+        if not net.attrs.get("router:external"):
+            raise faults.bad_request(
+                f"Bad router request: Network {net.global_id} is not an external network.")
+        if "enable_snat" in info and not ctx.is_admin:
+            ctx.can("create_router:external_gateway_info:enable_snat")
+        return {"network_id": net.global_id, "enable_snat": bool(info.get("enable_snat",
+                                                                          True)),
+                "external_fixed_ips": []}
+
+    # -- create, read ------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
+        obj = _checked(body, _CREATE_KEYS)
+        owner = str(obj.get("project_id") or obj.get("tenant_id") or ctx.project_id)
+        ctx.can("create_router", {"project_id": owner})
+        hints = obj.get("availability_zone_hints") or []
+        if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
+            raise faults.bad_request(f"'{hints}' is not a list")
+        zones = {r.availability_zone for r in list(self._registry)}
+        unknown = [z for z in hints if z not in zones]
+        if unknown:
+            raise faults.conflict("AvailabilityZoneNotFound",
+                                  f"AvailabilityZone {unknown[0]} could not be found.")
+        async with self._sessions.begin() as session:
+            gateway = await self._gateway(session, ctx, obj.get("external_gateway_info"))
+            if gateway is not None:
+                ctx.can("create_router:external_gateway_info", {"project_id": owner})
+            await ledger.charge(session, owner, {"router": 1},
+                                defaults=self._quota_defaults)
+            now = records.now()
+            res = Resource(global_id=store.new_global_id(), type=ROUTER, project_id=owner,
+                           user_id=ctx.user_id, spec={}, status="ACTIVE",
+                           usage={"router": 1}, attrs={
+                               "name": obj.get("name", ""),
+                               "description": obj.get("description", ""),
+                               "admin_state_up": obj.get("admin_state_up", True),
+                               "status": "ACTIVE", "external_gateway_info": gateway,
+                               "routes": [], "availability_zone_hints": hints,
+                               "flavor_id": None, "tags": list(obj.get("tags") or []),
+                               "interfaces": [], "created_at": now, "updated_at": now,
+                               "revision_number": 0})
+            session.add(res)
+            await session.flush()
+            if gateway is not None:
+                await self._queue(session, owner)
+            view = await self._view(session, ctx, res)
+        if gateway is not None:
+            await self._wake("jobs")
+        return view
+
+    async def show(self, ctx: RequestContext, global_id: str) -> dict[str, Any]:
+        async with self._sessions() as session:
+            res = await records.get(session, ctx, ROUTER, global_id)
+            if res.attrs.get("deleting"):
+                raise faults.not_found(ROUTER, global_id)
+            return await self._view(session, ctx, res)
+
+    async def list_all(self, ctx: RequestContext, narrow: Narrow | None = None
+                       ) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            rows = await records.of_types(session, ctx, [ROUTER], narrow)
+            placed = await records.placements(session, [r.global_id for r in rows])
+        zones = self._zones()
+        return [router_view(ctx, r, placed[r.global_id], zones) for r in rows
+                if not r.attrs.get("deleting")]
+
+    # -- update, delete ----------------------------------------------------
+
+    async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
+        changes = _checked(body, _UPDATE_KEYS)
+        async with self._sessions.begin() as session:
+            res = await records.get_for_update(session, ctx, ROUTER, global_id)
+            ctx.can("update_router", {"project_id": res.project_id})
+            if res.attrs.get("deleting"):
+                raise faults.not_found(ROUTER, global_id)
+            if "external_gateway_info" in changes:
+                ctx.can("update_router:external_gateway_info", {"project_id": res.project_id})
+                changes["external_gateway_info"] = await self._gateway(
+                    session, ctx, changes["external_gateway_info"])
+            if "routes" in changes:
+                attached = await self._attached(session, res)
+                changes["routes"] = topology.check_user_routes(
+                    changes["routes"], [a.cidr for a in attached])
+            res.attrs = {**res.attrs, **changes, "updated_at": records.now(),
+                         "revision_number": res.attrs.get("revision_number", 0) + 1}
+            await session.flush()
+            await self._queue(session, res.project_id)
+            view = await self._view(session, ctx, res)
+        await self._wake("jobs")
+        return view
+
+    async def delete(self, ctx: RequestContext, global_id: str) -> None:
+        """Forget the router; its copies go with the next converge of its project.
+
+        :raises Conflict: ``RouterInUse`` while it has interfaces.
+        """
+        async with self._sessions.begin() as session:
+            res = await records.get_for_update(session, ctx, ROUTER, global_id)
+            ctx.can("delete_router", {"project_id": res.project_id})
+            if res.attrs.get("deleting"):
+                raise faults.not_found(ROUTER, global_id)
+            if res.attrs.get("interfaces"):
+                raise faults.conflict("RouterInUse",
+                                      f"Router {global_id} still has ports")
+            fips = (await session.scalars(select(Resource.global_id).where(
+                Resource.type == records.FLOATINGIP,
+                Resource.project_id == res.project_id))).all()
+            for fip_id in fips:
+                fip = await session.get(Resource, fip_id)
+                if fip is not None and fip.attrs.get("router_id") == global_id:
+                    raise faults.conflict("RouterInUse",
+                                          f"Router {global_id} still has ports")
+            # The row stays, marked, until its regional copies are gone: the
+            # converge removes them, then the row and the quota.
+            res.status = "deleting"
+            res.attrs = {**res.attrs, "status": "DELETING", "deleting": True}
+            await self._queue(session, res.project_id)
+        await self._wake("jobs")
+
+    # -- interfaces --------------------------------------------------------
+
+    async def _attached(self, session: AsyncSession, res: Resource) -> list[Attached]:
+        """Every subnet the router's interfaces connect, wherever they are."""
+        ids = [i["subnet_id"] for i in res.attrs.get("interfaces") or []]
+        rows = {r.global_id: r for r in (await session.scalars(select(Resource).where(
+            Resource.global_id.in_(ids)))).all()} if ids else {}
+        return [Attached(i, rows[i].attrs["cidr"]) for i in ids if i in rows]
+
+    async def _bridge_cidr(self, session: AsyncSession, project_id: str) -> str | None:
+        found = await bridge.find(session, project_id)
+        return str(found[1].attrs["cidr"]) if found else None
+
+    async def add_interface(self, ctx: RequestContext, global_id: str,
+                            body: Any) -> dict[str, Any]:
+        subnet_id, port_id = _interface_body(body)
+        async with self._sessions.begin() as session:
+            res = await records.get_for_update(session, ctx, ROUTER, global_id)
+            ctx.can("add_router_interface", {"project_id": res.project_id})
+            if res.attrs.get("deleting"):
+                raise faults.not_found(ROUTER, global_id)
+            existing = await self._attached(session, res)
+            if port_id is not None:
+                port = await records.get_for_update(session, ctx, PORT, port_id)
+                if port.attrs.get("device_id") or port.attrs.get("device_owner"):
+                    raise faults.conflict(
+                        "PortInUse", f"Unable to complete operation on port {port_id} for "
+                        f"network {port.attrs.get('network_id')}. Port already has an "
+                        f"attached device {port.attrs.get('device_id')}.")
+                ips = list(port.attrs.get("fixed_ips") or [])
+                if not ips:
+                    raise faults.bad_request("Bad router request: Router port must have "
+                                             "at least one fixed IP.")
+                subnet = await records.get(session, None, SUBNET, ips[0]["subnet_id"])
+                for ip in ips:
+                    sub = await records.get(session, None, SUBNET, ip["subnet_id"])
+                    self._check_overlap(existing, sub, await self._bridge_cidr(
+                        session, res.project_id))
+                port.attrs = {**port.attrs, "device_owner": INTERFACE_OWNER,
+                              "device_id": global_id, "updated_at": records.now()}
+            else:
+                assert subnet_id is not None
+                subnet = await records.get(session, ctx, SUBNET, subnet_id)
+                if not subnet.attrs.get("gateway_ip"):
+                    raise faults.bad_request("Bad router request: Subnet for router "
+                                             "interface must have a gateway IP.")
+                network = await records.get(session, None, NETWORK,
+                                            subnet.attrs["network_id"])
+                if network.attrs.get("router:external"):
+                    raise faults.bad_request(
+                        f"Bad router request: Router {global_id} cannot have an interface "
+                        f"on external network {network.global_id}.")
+                self._check_overlap(existing, subnet,
+                                    await self._bridge_cidr(session, res.project_id))
+                port = await self._interface_port(session, ctx, res, subnet)
+            interfaces = [*res.attrs.get("interfaces", []),
+                          {"port_id": port.global_id, "subnet_id": subnet.global_id,
+                           "network_id": subnet.attrs["network_id"]}]
+            res.attrs = {**res.attrs, "interfaces": interfaces, "updated_at": records.now(),
+                         "revision_number": res.attrs.get("revision_number", 0) + 1}
+            await self._queue(session, res.project_id)
+            answer = {"id": global_id, "tenant_id": res.project_id,
+                      "project_id": res.project_id, "port_id": port.global_id,
+                      "network_id": subnet.attrs["network_id"],
+                      "subnet_id": subnet.global_id,
+                      "subnet_ids": [ip["subnet_id"] for ip in port.attrs["fixed_ips"]]}
+        await self._wake("jobs")
+        return answer
+
+    @staticmethod
+    def _check_overlap(existing: list[Attached], subnet: Resource,
+                       bridge_cidr: str | None) -> None:
+        new = Attached(subnet.global_id, subnet.attrs["cidr"])
+        topology.check_no_overlap(existing, new)
+        if bridge_cidr:
+            topology.check_no_overlap([Attached("cascade-bridge", bridge_cidr)], new)
+
+    async def _interface_port(self, session: AsyncSession, ctx: RequestContext,
+                              router: Resource, subnet: Resource) -> Resource:
+        """The Cascade port of an interface by subnet: the subnet's gateway address."""
+        network_id = str(subnet.attrs["network_id"])
+        gid = store.new_global_id()
+        mac = specs.mint_mac()
+        fixed = await ipam.allocate(session, network_id, [subnet],
+                                    [{"subnet_id": subnet.global_id,
+                                      "ip_address": subnet.attrs["gateway_ip"]}], mac, gid)
+        await ledger.charge(session, router.project_id, {"port": 1},
+                            defaults=self._quota_defaults, check=False)
+        now = records.now()
+        port = Resource(global_id=gid, type=PORT, project_id=router.project_id,
+                        user_id=ctx.user_id, spec={}, status="DOWN", usage={"port": 1},
+                        attrs={"name": "", "description": "", "network_id": network_id,
+                               "admin_state_up": True, "mac_address": mac,
+                               "fixed_ips": fixed, "requested_fixed_ips": fixed,
+                               "device_id": router.global_id,
+                               "device_owner": INTERFACE_OWNER, "security_groups": [],
+                               "port_security_enabled": False, "tags": [],
+                               "allowed_address_pairs": [], "extra_dhcp_opts": [],
+                               "binding:vnic_type": "normal", "binding:profile": {},
+                               "dns_name": "", "status": "DOWN", "created_at": now,
+                               "updated_at": now, "revision_number": 0})
+        session.add(port)
+        await session.flush()
+        return port
+
+    async def remove_interface(self, ctx: RequestContext, global_id: str,
+                               body: Any) -> dict[str, Any]:
+        subnet_id, port_id = _interface_body(body)
+        async with self._sessions.begin() as session:
+            res = await records.get_for_update(session, ctx, ROUTER, global_id)
+            ctx.can("remove_router_interface", {"project_id": res.project_id})
+            if res.attrs.get("deleting"):
+                raise faults.not_found(ROUTER, global_id)
+            interfaces = list(res.attrs.get("interfaces") or [])
+            if port_id is not None:
+                match = [i for i in interfaces if i["port_id"] == port_id]
+                if not match:
+                    raise faults.refused_not_found(
+                        "RouterInterfaceNotFound",
+                        f"Router {global_id} does not have an interface with id {port_id}")
+            else:
+                await records.get(session, ctx, SUBNET, str(subnet_id))
+                match = [i for i in interfaces if i["subnet_id"] == subnet_id]
+                if not match:
+                    raise faults.refused_not_found(
+                        "RouterInterfaceNotFoundForSubnet",
+                        f"Router {global_id} has no interface on subnet {subnet_id}")
+            gone = match[0]
+            res.attrs = {**res.attrs, "updated_at": records.now(),
+                         "interfaces": [i for i in interfaces if i is not gone],
+                         "revision_number": res.attrs.get("revision_number", 0) + 1}
+            port = await session.get(Resource, gone["port_id"])
+            if port is not None:
+                # Neutron deletes an interface's port with it: the converge removes
+                # the regional ports, then forgets this one.
+                port.attrs = {**port.attrs, "released_by": global_id}
+            await self._queue(session, res.project_id)
+            answer = {"id": global_id, "tenant_id": res.project_id,
+                      "project_id": res.project_id, "port_id": gone["port_id"],
+                      "network_id": gone["network_id"], "subnet_id": gone["subnet_id"],
+                      "subnet_ids": [gone["subnet_id"]]}
+        await self._wake("jobs")
+        return answer
