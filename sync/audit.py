@@ -36,6 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.db.models import Job, JobState, Placement, PlacementState, Resource
 from cascade.networks import records as net_records
+from cascade.networks import router_jobs
+from cascade.networks.reachability import projects_with_routers
 from cascade.quota import ledger
 from cascade.regions.client import RegionClient
 from cascade.mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
@@ -63,6 +65,8 @@ class Report:
     findings: list[Finding] = dataclasses.field(default_factory=list)
     foreign: dict[str, int] = dataclasses.field(default_factory=dict)
     quota_corrections: int = 0
+    #: Projects whose routers were queued for a converge (routes, interfaces, bridge).
+    routers_queued: int = 0
 
     @property
     def drift(self) -> list[Finding]:
@@ -147,6 +151,9 @@ TYPES: dict[str, tuple[Lister, str, str]] = {
     "port": (_neutron("ports", "/v2.0/ports"), "/v2.0/ports", "network"),
     "security_group": (_neutron("security_groups", "/v2.0/security-groups"),
                        "/v2.0/security-groups", "network"),
+    "router": (_neutron("routers", "/v2.0/routers"), "/v2.0/routers", "network"),
+    "floatingip": (_neutron("floatingips", "/v2.0/floatingips"), "/v2.0/floatingips",
+                   "network"),
 }
 
 
@@ -345,6 +352,12 @@ async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient
             await _audit_one(sessions, client, region, type_, grace=grace, repair=repair,
                              report=report, owner=owner)
     if repair:
+        # What a region's routers hold (interfaces, bridge ports, routes) is
+        # compared and repaired by the converge of each project that has routers.
+        async with sessions.begin() as session:
+            for project_id in await projects_with_routers(session):
+                await router_jobs.queue(session, project_id)
+                report.routers_queued += 1
         async with sessions.begin() as session:
             await ledger.expire(session)
         async with sessions.begin() as session:

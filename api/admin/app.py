@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cascade.api.admin import jobs, mappings, regions
+from cascade.api.admin import jobs, mappings, network_check, regions
 from cascade.api.admin.keys import REGION_ADMIN
 from cascade.regions.admin import RegionAdmin
 
@@ -25,5 +25,6 @@ def create_admin_app(region_admin: RegionAdmin) -> web.Application:
         web.post("/jobs/{job_id}/cancel", jobs.cancel_job),
         web.get("/mappings", mappings.list_mappings),
         web.get("/mappings/{id}", mappings.show_mapping),
+        web.get("/network-check/{project_id}", network_check.network_check),
     ])
     return app

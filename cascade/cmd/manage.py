@@ -11,7 +11,7 @@ import traceback
 from oslo_config import cfg
 
 from cascade import config
-from cascade.manage import db, images, jobs, mappings, quota, regions
+from cascade.manage import db, images, jobs, mappings, network, quota, regions
 
 __all__ = ["main"]
 
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     images.add_parser(sub)
     mappings.add_parser(sub)
     quota.add_parser(sub)
+    network.add_parser(sub)
     return parser
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade.db.models import PlacementState, Resource
 from cascade.mapping import store
 from cascade.networks import records
-from cascade.networks.records import NETWORK, PORT, SECURITY_GROUP, SUBNET
+from cascade.networks.records import NETWORK, PORT, ROUTER, SECURITY_GROUP, SUBNET
 from cascade.quota import ledger
 
 __all__ = ["PortIds"]
@@ -33,13 +33,15 @@ class PortIds:
     async def global_ids(self, region: str, ports: list[dict[str, Any]]) -> dict[str, str]:
         """Regional ids of networks, subnets, groups and servers -> global ids."""
         wanted: dict[str, set[str]] = {NETWORK: set(), SUBNET: set(), SECURITY_GROUP: set(),
-                                       _SERVER: set()}
+                                       _SERVER: set(), ROUTER: set()}
         for p in ports:
             wanted[NETWORK].add(p.get("network_id", ""))
             wanted[SUBNET].update(ip.get("subnet_id", "") for ip in p.get("fixed_ips") or [])
             wanted[SECURITY_GROUP].update(p.get("security_groups") or [])
             if p.get("device_id"):
+                # A server's port, or a router's interface.
                 wanted[_SERVER].add(p["device_id"])
+                wanted[ROUTER].add(p["device_id"])
         out: dict[str, str] = {}
         async with self._sessions() as session:
             for type_, ids in wanted.items():

@@ -34,7 +34,7 @@ from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.mapping import store
-from cascade.networks import bridge, ipam, records, topology
+from cascade.networks import bridge, records, topology
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
@@ -43,6 +43,8 @@ from cascade.quota.forget import forget
 from cascade.regions.registry import RegionRegistry
 
 __all__ = ["RouterConverger", "Outcome"]
+
+ROUTER_INTERFACE = "network:router_interface"
 
 LOG = logging.getLogger(__name__)
 
@@ -334,10 +336,24 @@ class RouterConverger:
         sub_local = state.local(bridge.subnet_id(router.project_id), copy.region)
         if net_local is None or sub_local is None:
             raise errors.ServiceUnavailable(f"bridge not yet in {copy.region}")
+        async with self._sessions.begin() as session:
+            row = await session.get(Resource, gid)
+            if row is None:
+                # Cascade's own port (no tenant sees it), so the audit knows its copy.
+                session.add(Resource(
+                    global_id=gid, type=PORT, project_id=records.CASCADE_PROJECT,
+                    user_id=None, spec={}, status="ACTIVE", usage={}, attrs={
+                        "name": "cascade-bridge",
+                        "network_id": bridge.network_id(router.project_id),
+                        "device_owner": ROUTER_INTERFACE, "device_id": router.global_id,
+                        "fixed_ips": [{"subnet_id": bridge.subnet_id(router.project_id),
+                                       "ip_address": address}],
+                        bridge.BRIDGE_KEY: router.project_id, "tags": []}))
         shadow = Resource(global_id=gid, type=PORT, project_id=router.project_id, attrs={})
         local = await self._placer._create(None, shadow, copy.region, {
             "network_id": net_local, "name": "cascade-bridge", "tags": [],
             "fixed_ips": [{"subnet_id": sub_local, "ip_address": address}]})
+        await self._record(PORT, gid, copy.region, local)
         await self._attach(copy, local)
         return address
 
@@ -403,7 +419,7 @@ class RouterConverger:
                 if pl is not None:
                     await session.delete(pl)
                 if gid == bridge.port_id(router.global_id, copy.region):
-                    await ipam.release(session, gid)
+                    await forget(session, gid)
 
     async def _detach(self, region: str, router_local: str, port_local: str) -> None:
         try:
@@ -433,6 +449,7 @@ class RouterConverger:
                 for port in (ports.body or {}).get("ports") or []:
                     if port.get("device_owner") in ROUTER_INTERFACE_OWNERS:
                         await self._detach(region, pl.local_id, str(port["id"]))
+                        await self._unmap_port(region, str(port["id"]))
                 await self._client.delete(None, region, "network",
                                           f"/v2.0/routers/{pl.local_id}")
             except errors.RegionHTTPError as exc:
@@ -443,6 +460,20 @@ class RouterConverger:
             if row is not None:
                 await session.delete(row)
         out.removed.append(f"{region}:{router.global_id}")
+
+    async def _unmap_port(self, region: str, local: str) -> None:
+        """Forget the placement of a regional port just deleted (a bridge port's row too)."""
+        async with self._sessions.begin() as session:
+            pl = (await session.scalars(select(Placement).where(
+                Placement.region == region, Placement.local_id == local,
+                Placement.resource_type == PORT))).first()
+            if pl is None:
+                return
+            row = await session.get(Resource, pl.global_id)
+            if row is not None and row.attrs.get(bridge.BRIDGE_KEY):
+                await forget(session, pl.global_id)
+            else:
+                await session.delete(pl)
 
     # -- what no router needs any more ------------------------------------
 

@@ -227,6 +227,9 @@ def _cascade() -> list[policy.DocumentedRuleDefault]:
         for verb in verbs:
             out.append(_rule(f"cascade:{thing}:{verb}", ADMIN,
                              f"Cascade admin API: {verb} {thing}.", ("*", f"/v1/{thing}")))
+    out.append(_rule("cascade:network:check", ADMIN,
+                     "Cascade admin API: whether a project's routed subnets reach each other.",
+                     ("GET", "/v1/network-check/{project_id}")))
     out.append(_rule("cascade:healthcheck:detail", ADMIN,
                      "See the database's error and each region's health in /healthcheck.",
                      ("GET", "/healthcheck?detail")))
