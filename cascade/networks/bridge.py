@@ -17,16 +17,15 @@ from typing import Iterable
 
 from oslo_config import cfg
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade import errors
 from cascade.db.models import IpAllocation, Resource, SegmentAllocation
-from cascade.networks import ipam, records, specs
+from cascade.networks import ipam, records, segments, specs
 from cascade.networks.records import NETWORK, SUBNET
 
-__all__ = ["network_id", "subnet_id", "port_id", "find", "ensure", "release", "vlan_range",
-           "pick_cidr", "BRIDGE_KEY"]
+__all__ = ["network_id", "subnet_id", "port_id", "find", "ensure", "release", "pick_cidr",
+           "BRIDGE_KEY"]
 
 #: Attribute naming the project a bridge network serves.
 BRIDGE_KEY = "cascade:bridge_for"
@@ -43,11 +42,6 @@ def subnet_id(project_id: str) -> str:
 def port_id(router_id: str, region: str) -> str:
     """The global id of a router copy's port on the bridge."""
     return records.derived_id("bridge-port", router_id, region)
-
-
-def vlan_range(conf: cfg.ConfigOpts) -> range:
-    first, _, last = str(conf.network.bridge_vlan_range).partition(":")
-    return range(int(first), int(last or first) + 1)
 
 
 def pick_cidr(pool: str, prefixlen: int, avoid: Iterable[str]) -> str:
@@ -71,27 +65,6 @@ async def find(session: AsyncSession, project_id: str) -> tuple[Resource, Resour
     return (net, sub) if net is not None and sub is not None else None
 
 
-async def _vlan(session: AsyncSession, conf: cfg.ConfigOpts, holder: str) -> int:
-    physnet = conf.network.bridge_physical_network
-    held = await session.scalar(select(SegmentAllocation.segmentation_id).where(
-        SegmentAllocation.holder == holder))
-    if held is not None:
-        return int(held)
-    taken = set((await session.scalars(select(SegmentAllocation.segmentation_id).where(
-        SegmentAllocation.physical_network == physnet))).all())
-    for vlan in vlan_range(conf):
-        if vlan in taken:
-            continue
-        try:
-            async with session.begin_nested():
-                session.add(SegmentAllocation(physical_network=physnet,
-                                              segmentation_id=vlan, holder=holder))
-        except IntegrityError:
-            continue  # taken by a concurrent pick
-        return vlan
-    raise errors.Conflict(f"No VLAN id left on {physnet} in {conf.network.bridge_vlan_range}")
-
-
 async def ensure(session: AsyncSession, conf: cfg.ConfigOpts,
                  project_id: str) -> tuple[Resource, Resource]:
     """The project's bridge rows, made (VLAN id and block allocated) if missing."""
@@ -103,7 +76,7 @@ async def ensure(session: AsyncSession, conf: cfg.ConfigOpts,
     cidr = pick_cidr(conf.network.bridge_cidr_pool, conf.network.bridge_prefixlen,
                      [a["cidr"] for a in own if a.get("cidr")])
     net_id = network_id(project_id)
-    vlan = await _vlan(session, conf, net_id)
+    vlan = await segments.allocate(session, conf, net_id)
     now = records.now()
     common = {"created_at": now, "updated_at": now, "revision_number": 0, "tags": [],
               "description": f"Cascade bridge of project {project_id}",

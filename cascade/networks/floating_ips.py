@@ -132,7 +132,7 @@ class FloatingIps:
             net = await records.get(session, ctx, NETWORK, str(obj["floating_network_id"]))
             region = await external.region_of(session, net.global_id)
             if region is None:
-                raise faults.bad_request(
+                raise faults.refused("BadRequest",
                     f"Bad floatingip request: Network {net.global_id} is not a valid "
                     "external network.")
             net_local = (await records.placement_in(session, net.global_id, region))

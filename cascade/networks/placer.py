@@ -24,6 +24,7 @@ from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.networks import ipam, records, router_jobs
+from cascade.networks.specs import PROVIDER_KEYS
 from cascade.networks.records import (FLOATINGIP, NETWORK, PORT, ROUTER, RULE,
                                       SECURITY_GROUP, SUBNET)
 from cascade.regions.client import RegionClient
@@ -142,12 +143,15 @@ class Placer:
                 local = pl.local_id
             else:
                 a = res.attrs
-                local = await self._create(ctx, res, region, {
-                    "name": a.get("name", ""), "description": a.get("description", ""),
-                    "admin_state_up": a.get("admin_state_up", True),
-                    "shared": a.get("shared", False),
-                    "port_security_enabled": a.get("port_security_enabled", True),
-                    "tags": list(a.get("tags", []))})
+                body = {"name": a.get("name", ""), "description": a.get("description", ""),
+                        "admin_state_up": a.get("admin_state_up", True),
+                        "shared": a.get("shared", False),
+                        "port_security_enabled": a.get("port_security_enabled", True),
+                        "tags": list(a.get("tags", []))}
+                provider = {k: a[k] for k in PROVIDER_KEYS if a.get(k) is not None}
+                # Provider attributes are for admins: such a copy is made by Cascade.
+                local = await self._create(None if provider else ctx, res, region,
+                                           {**body, **provider})
                 crash_point("network.regional_created")
                 await self._record(NETWORK, global_id, region, local)
                 await self._routers_follow(global_id)

@@ -22,9 +22,10 @@ reached raises, and the job retries it later, the others done meanwhile.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from oslo_config import cfg
 from sqlalchemy import select
@@ -34,7 +35,7 @@ from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.mapping import store
-from cascade.networks import bridge, records, topology
+from cascade.networks import bridge, records, segments, topology
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
@@ -45,6 +46,7 @@ from cascade.regions.registry import RegionRegistry
 __all__ = ["RouterConverger", "Outcome"]
 
 ROUTER_INTERFACE = "network:router_interface"
+T = TypeVar("T")
 
 LOG = logging.getLogger(__name__)
 
@@ -77,10 +79,29 @@ class _State:
     routers: list[Resource]
     rows: dict[str, Resource]
     placed: dict[str, dict[str, Placement]]
+    #: (router, interface port) -> the region chosen for an interface on a
+    #: spanning network, to be remembered in the router's row.
+    homes: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     def local(self, global_id: str, region: str) -> str | None:
         pl = self.placed.get(global_id, {}).get(region)
         return pl.local_id if pl is not None and pl.local_id else None
+
+
+async def _each(regions: list[str], work: Callable[[str], Awaitable[T]]) -> dict[str, T]:
+    """``work`` for every region in parallel; every result, or the first region
+    error once all have finished (the regions that succeeded keep their work)."""
+    results = await asyncio.gather(*(work(r) for r in regions), return_exceptions=True)
+    out: dict[str, T] = {}
+    failure: BaseException | None = None
+    for region, result in zip(regions, results):
+        if isinstance(result, BaseException):
+            failure = failure or result
+        else:
+            out[region] = result
+    if failure is not None:
+        raise failure
+    return out
 
 
 class RouterConverger:
@@ -132,13 +153,30 @@ class RouterConverger:
         if router.attrs.get("deleting"):
             return out
         for iface in router.attrs.get("interfaces") or []:
-            for region, pl in state.placed.get(iface["network_id"], {}).items():
-                if pl.local_id and region in allowed:
-                    out.setdefault(region, []).append(iface)
+            regions = sorted(r for r, pl in state.placed.get(iface["network_id"], {}).items()
+                             if pl.local_id and r in allowed)
+            net = state.rows.get(iface["network_id"])
+            if regions and net is not None and segments.spans_regions(net.attrs):
+                # One L2 domain in every region: its gateway lives in one copy only,
+                # the same one as long as the network stays there.
+                home = iface.get("home") if iface.get("home") in regions else regions[0]
+                if home != iface.get("home"):
+                    state.homes[(router.global_id, iface["port_id"])] = home
+                regions = [home]
+            for region in regions:
+                out.setdefault(region, []).append(iface)
         gw_region = self._gateway_region(state, router)
         if gw_region is not None:
             out.setdefault(gw_region, [])
         return out
+
+    async def _remember_homes(self, homes: dict[tuple[str, str], str]) -> None:
+        async with self._sessions.begin() as session:
+            for router_id in sorted({r for r, _ in homes}):
+                row = await records.get_for_update(session, None, ROUTER, router_id)
+                row.attrs = {**row.attrs, "interfaces": [
+                    {**i, "home": homes.get((router_id, i["port_id"]), i.get("home"))}
+                    for i in row.attrs.get("interfaces") or []]}
 
     @staticmethod
     def _gateway_region(state: _State, router: Resource) -> str | None:
@@ -157,6 +195,8 @@ class RouterConverger:
         out = Outcome()
         state = await self._state(project_id)
         desired = {r.global_id: self._regions_of(state, r) for r in state.routers}
+        if state.homes:
+            await self._remember_homes(state.homes)
         spanning = {r.global_id for r in state.routers if len(desired[r.global_id]) >= 2}
         bridge_regions = sorted({reg for gid in spanning for reg in desired[gid]})
         if spanning:
@@ -188,15 +228,19 @@ class RouterConverger:
     async def _converge_router(self, state: _State, router: Resource,
                                wanted: dict[str, list[dict[str, str]]], spans: bool,
                                out: Outcome) -> None:
-        copies: dict[str, _Copy] = {}
-        bridge_ips: dict[str, str] = {}
-        for region in sorted(wanted):
+        """One router, its regions in parallel at each step; a region that fails
+        fails the router after the others finished the step."""
+
+        async def add(region: str) -> tuple[_Copy, str | None]:
             copy = await self._ensure_copy(state, router, region, out)
-            copies[region] = copy
             for iface in wanted[region]:
                 await self._ensure_interface(state, router, copy, iface)
-            if spans:
-                bridge_ips[region] = await self._ensure_bridge_port(state, router, copy)
+            address = await self._ensure_bridge_port(state, router, copy) if spans else None
+            return copy, address
+
+        added = await _each(sorted(wanted), add)
+        copies = {region: copy for region, (copy, _) in added.items()}
+        bridge_ips = {region: ip for region, (_, ip) in added.items() if ip}
         crash_point("router.interfaces_added")
         attached = {region: [Attached(i["subnet_id"], state.rows[i["subnet_id"]].attrs["cidr"])
                              for i in ifaces if i["subnet_id"] in state.rows]
@@ -208,18 +252,28 @@ class RouterConverger:
         routes = topology.regional_routes(attached, bridge_ips,
                                           router.attrs.get("routes") or [], bridge_cidr)
         gw_region = self._gateway_region(state, router)
-        for region, copy in copies.items():
-            await self._apply(state, router, copy, routes[region],
+
+        async def apply(region: str) -> None:
+            await self._apply(state, router, copies[region], routes[region],
                               gw_region == region, out)
+
+        await _each(sorted(copies), apply)
         crash_point("router.routes_set")
-        for region, copy in copies.items():
+
+        async def remove(region: str) -> None:
             keep = {i["port_id"] for i in wanted[region]}
             if spans:
                 keep.add(bridge.port_id(router.global_id, region))
-            await self._remove_extra(router, copy, keep)
-        for region, pl in sorted(state.placed.get(router.global_id, {}).items()):
-            if region not in wanted:
-                await self._drop_copy(router, region, pl, out)
+            await self._remove_extra(router, copies[region], keep)
+
+        await _each(sorted(copies), remove)
+        stale = {r: pl for r, pl in state.placed.get(router.global_id, {}).items()
+                 if r not in wanted}
+
+        async def drop(region: str) -> None:
+            await self._drop_copy(router, region, stale[region], out)
+
+        await _each(sorted(stale), drop)
         if router.attrs.get("deleting"):
             async with self._sessions.begin() as session:
                 left = await session.scalar(select(Placement.id).where(

@@ -84,11 +84,11 @@ def _interface_body(body: Any) -> tuple[str | None, str | None]:
         raise faults.bad_request("Body contains invalid data")
     subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
     if subnet_id and port_id:
-        raise faults.bad_request("Bad router request: Cannot specify both subnet-id and "
-                                 "port-id.")
+        raise faults.refused("BadRequest", "Bad router request: Cannot specify both "
+                                           "subnet-id and port-id.")
     if not subnet_id and not port_id:
-        raise faults.bad_request("Bad router request: Either subnet_id or port_id must be "
-                                 "specified.")
+        raise faults.refused("BadRequest", "Bad router request: Either subnet_id or "
+                                           "port_id must be specified.")
     return (str(subnet_id) if subnet_id else None, str(port_id) if port_id else None)
 
 
@@ -128,7 +128,7 @@ class Routers:
             raise faults.bad_request(f"Unexpected keys supplied: {', '.join(unknown)}")
         net = await records.get(session, ctx, NETWORK, str(info["network_id"]))
         if not net.attrs.get("router:external"):
-            raise faults.bad_request(
+            raise faults.refused("BadRequest",
                 f"Bad router request: Network {net.global_id} is not an external network.")
         if "enable_snat" in info and not ctx.is_admin:
             ctx.can("create_router:external_gateway_info:enable_snat")
@@ -277,8 +277,8 @@ class Routers:
                         f"attached device {port.attrs.get('device_id')}.")
                 ips = list(port.attrs.get("fixed_ips") or [])
                 if not ips:
-                    raise faults.bad_request("Bad router request: Router port must have "
-                                             "at least one fixed IP.")
+                    raise faults.refused("BadRequest", "Bad router request: Router port "
+                                                       "must have at least one fixed IP.")
                 subnet = await records.get(session, None, SUBNET, ips[0]["subnet_id"])
                 for ip in ips:
                     sub = await records.get(session, None, SUBNET, ip["subnet_id"])
@@ -290,14 +290,15 @@ class Routers:
                 assert subnet_id is not None
                 subnet = await records.get(session, ctx, SUBNET, subnet_id)
                 if not subnet.attrs.get("gateway_ip"):
-                    raise faults.bad_request("Bad router request: Subnet for router "
-                                             "interface must have a gateway IP.")
+                    raise faults.refused("BadRequest", "Bad router request: Subnet for "
+                                                       "router interface must have a "
+                                                       "gateway IP.")
                 network = await records.get(session, None, NETWORK,
                                             subnet.attrs["network_id"])
                 if network.attrs.get("router:external"):
-                    raise faults.bad_request(
-                        f"Bad router request: Router {global_id} cannot have an interface "
-                        f"on external network {network.global_id}.")
+                    raise faults.refused(
+                        "BadRequest", f"Bad router request: Router {global_id} cannot have "
+                        f"an interface on external network {network.global_id}.")
                 self._check_overlap(existing, subnet,
                                     await self._bridge_cidr(session, res.project_id))
                 port = await self._interface_port(session, ctx, res, subnet)

@@ -21,7 +21,8 @@ from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
 from cascade.listing.narrow import Narrow
-from cascade.networks import faults, in_use, records, security_groups, specs, views
+from cascade.networks import (faults, in_use, records, security_groups, segments, specs,
+                              views)
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, RULE, SECURITY_GROUP, SUBNET
 from cascade.quota import ledger
@@ -120,6 +121,9 @@ class NetworkObjects:
         attrs = specs.network(body)
         if attrs["shared"]:
             ctx.can("create_network:shared")
+        if any(k in attrs for k in specs.PROVIDER_KEYS):
+            ctx.can("create_network:provider:network_type")
+            segments.check_provider(self._conf, attrs)
         zones = {r.availability_zone for r in list(self._registry)}
         unknown = [z for z in attrs["availability_zone_hints"] if z not in zones]
         if unknown:
@@ -127,7 +131,12 @@ class NetworkObjects:
                                   f"AvailabilityZone {unknown[0]} could not be found.")
         owner = self._owner(ctx, body, NETWORK)
         async with self._sessions.begin() as session:
-            res = await self._record(session, ctx, NETWORK, owner, attrs)
+            global_id = store.new_global_id()
+            if segments.spans_regions(attrs):
+                # One segment, the same id in every region it will be in.
+                attrs["provider:segmentation_id"] = await segments.allocate(
+                    session, self._conf, global_id, attrs.get("provider:segmentation_id"))
+            res = await self._record(session, ctx, NETWORK, owner, attrs, global_id)
             return await self.view(session, ctx, res)
 
     async def create_subnet(self, ctx: RequestContext, body: Any) -> dict[str, Any]:

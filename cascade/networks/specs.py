@@ -82,7 +82,8 @@ _NETWORK: dict[str, _Check] = {
     "mtu": _int_or_none, "tags": _str_list, "availability_zone_hints": _str_list,
     "port_security_enabled": _bool, "dns_domain": _str(255), "project_id": _str(64),
     "tenant_id": _str(64), "router:external": _bool, "is_default": _bool,
-    "qos_policy_id": _any,
+    "qos_policy_id": _any, "provider:network_type": _str(32),
+    "provider:physical_network": _str(64), "provider:segmentation_id": _int_or_none,
 }
 _SUBNET: dict[str, _Check] = {
     "name": _NAME, "description": _DESC, "network_id": _uuid, "cidr": _str(64),
@@ -151,13 +152,20 @@ def network(body: Any) -> dict[str, Any]:
     obj = _checked("network", body)
     if obj.get("router:external"):
         raise faults.bad_request("external networks are not managed through Cascade")
-    return {"name": obj.get("name", ""), "description": obj.get("description", ""),
+    provider = {k: obj[k] for k in PROVIDER_KEYS if obj.get(k) is not None}
+    return {**provider, "name": obj.get("name", ""),
+            "description": obj.get("description", ""),
             "admin_state_up": obj.get("admin_state_up", True),
             "shared": obj.get("shared", False), "mtu": obj.get("mtu") or 1500,
             "port_security_enabled": obj.get("port_security_enabled", True),
             "availability_zone_hints": obj.get("availability_zone_hints", []),
             "tags": obj.get("tags", []), "router:external": False,
             "dns_domain": obj.get("dns_domain", ""), "status": "ACTIVE"}
+
+
+#: A network's provider attributes (admins only, as in Neutron).
+PROVIDER_KEYS = ("provider:network_type", "provider:physical_network",
+                 "provider:segmentation_id")
 
 
 def subnet(body: Any) -> dict[str, Any]:

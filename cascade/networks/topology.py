@@ -87,11 +87,11 @@ def check_no_overlap(existing: Sequence[Attached], new: Attached) -> None:
     net = ipaddress.ip_network(new.cidr, strict=False)
     for sub in existing:
         if sub.subnet_id == new.subnet_id:
-            raise faults.bad_request(
+            raise faults.refused("BadRequest",
                 f"Bad router request: Router already has a port on subnet {new.subnet_id}.")
         other = ipaddress.ip_network(sub.cidr, strict=False)
         if other.version == net.version and other.overlaps(net):
-            raise faults.bad_request(
+            raise faults.refused("BadRequest",
                 f"Bad router request: Cidr {new.cidr} of subnet {new.subnet_id} overlaps "
                 f"with cidr {sub.cidr} of subnet {sub.subnet_id}.")
 

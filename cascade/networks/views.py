@@ -36,8 +36,12 @@ def _placements(ctx: RequestContext, placed: Mapping[str, Placement]) -> dict[st
 
 def network(ctx: RequestContext, res: Resource, subnets: Iterable[str],
             placed: Mapping[str, Placement], zones: Mapping[str, str]) -> dict[str, Any]:
-    """A network; ``zones`` maps region names to the zones tenants see."""
-    return {**_shown(res), **_common(res), "subnets": sorted(subnets),
+    """A network; ``zones`` maps region names to the zones tenants see. Provider
+    attributes are shown to admins only, as Neutron shows them."""
+    shown = _shown(res)
+    if not ctx.is_admin:
+        shown = {k: v for k, v in shown.items() if not k.startswith("provider:")}
+    return {**shown, **_common(res), "subnets": sorted(subnets),
             "availability_zones": sorted(zones[r] for r in placed if r in zones),
             "ipv4_address_scope": None, "ipv6_address_scope": None,
             "l2_adjacency": True, "is_default": False, "qos_policy_id": None,

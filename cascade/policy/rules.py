@@ -190,6 +190,10 @@ def _network() -> list[policy.DocumentedRuleDefault]:
               ("POST", "/networking/v2.0/networks")),
         _rule("update_network:shared", ADMIN, "Share or unshare a network.",
               ("PUT", "/networking/v2.0/networks/{id}")),
+        _rule("create_network:provider:network_type", ADMIN,
+              "Create a network with provider attributes (a VLAN segment of the "
+              "physical network every region shares: one L2 domain across regions).",
+              ("POST", "/networking/v2.0/networks")),
         _rule("create_port:project_id", ADMIN, "Create a port for another project.",
               ("POST", "/networking/v2.0/ports")),
         _rule("add_router_interface", PROJECT_MEMBER_OR_ADMIN,

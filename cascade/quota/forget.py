@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cascade.db.models import IpAllocation
+from cascade.db.models import IpAllocation, SegmentAllocation
 from cascade.quota import ledger
 from cascade.mapping import store
 
@@ -26,6 +26,8 @@ async def forget(session: AsyncSession, global_id: str) -> None:
     await session.execute(delete(IpAllocation).where(or_(
         IpAllocation.holder == global_id, IpAllocation.subnet_id == global_id,
         IpAllocation.network_id == global_id)))
+    await session.execute(delete(SegmentAllocation).where(
+        SegmentAllocation.holder == global_id))
     gone = await store.remove_rows(session, global_id)
     if gone is not None and gone[1]:
         await ledger.give_back(session, gone[0], gone[1])

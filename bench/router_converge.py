@@ -1,0 +1,135 @@
+"""Time from ``add_router_interface`` through Cascade until every region's routes are
+complete, with N stub Neutron regions (one process, one port each).
+
+In process (aiohttp test client, noauth, SQLite or PostgreSQL): for each N, one
+network per region with a /24, each made present in its region by a port
+created there, and one router with interfaces on all but the last. Then the
+measure: ``PUT add_router_interface`` for the last subnet, and the converge the
+job runs (the same code, called here in process), until every one of the N
+regional copies holds its N-1 routes (checked from the stubs). N = 2, 10, 25
+and 50 by default: the cost should grow linearly with N.
+
+    .venv/bin/python bench/router_converge.py
+    .venv/bin/python bench/router_converge.py --regions 2,50 --db postgresql
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # noqa: E402
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+
+from bench._benchlib import Database, write_cascade_conf  # noqa: E402
+from cascade import appkeys, config  # noqa: E402
+from cascade.app import create_app  # noqa: E402
+from cascade.auth.identity import NoAuth  # noqa: E402
+from cascade.networks.placer import Placer  # noqa: E402
+from cascade.networks.router_converge import RouterConverger  # noqa: E402
+
+PROJECT = "bench-project"
+HEADERS = {"X-Auth-Token": f"u-bench:{PROJECT}"}
+
+
+def _start_stubs(count: int) -> tuple[subprocess.Popen[str], list[int]]:
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+        "_stub_neutron.py")), "--regions", str(count)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    assert line and line[0] == "READY", line
+    return proc, [int(p) for p in line[1].split(",")]
+
+
+async def _routes_complete(ports: list[int], n: int) -> bool:
+    async with aiohttp.ClientSession() as http:
+        for port in ports:
+            async with http.get(f"http://127.0.0.1:{port}/network/v2.0/routers") as resp:
+                routers = (await resp.json())["routers"]
+            if len(routers) != 1 or len(routers[0]["routes"]) != n - 1:
+                return False
+    return True
+
+
+async def one(n: int, db_kind: str, pg_dsn: str) -> dict[str, Any]:
+    stubs, ports = _start_stubs(n)
+    try:
+        with tempfile.TemporaryDirectory() as work, Database(db_kind, Path(work),
+                                                             pg_dsn) as db:
+            regions = {f"R{i:03d}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports)}
+            conf_file = write_cascade_conf(Path(work) / "cascade.conf", db.url, regions)
+            conf = config.load(["--config-file", str(conf_file)])
+            app = create_app(conf, authenticator=NoAuth(), migrate_db=True,
+                             background=False)
+            async with TestClient(TestServer(app)) as client:
+                return await _measure(client, app, n, ports, list(regions))
+    finally:
+        stubs.terminate()
+        stubs.wait(10)
+
+
+async def _measure(client: TestClient, app: Any, n: int, ports: list[int],
+                   regions: list[str]) -> dict[str, Any]:
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        async with client.request(method, "/networking/v2.0" + path, json=body,
+                                  headers=HEADERS) as resp:
+            data = await resp.json() if resp.status != 204 else None
+            assert resp.status < 300, (resp.status, data)
+            return data
+
+    subnets = []
+    for i, region in enumerate(regions):
+        net = (await call("POST", "/networks", {"network": {"name": f"n{i}"}}))["network"]
+        sub = (await call("POST", "/subnets", {"subnet": {
+            "network_id": net["id"], "cidr": f"10.{i // 250}.{i % 250}.0/24",
+            "ip_version": 4}}))["subnet"]
+        await call("POST", "/ports", {"port": {"network_id": net["id"],
+                                               "port_security_enabled": False,
+                                               "binding:profile": {"cascade_region": region}}})
+        subnets.append(sub["id"])
+    router = (await call("POST", "/routers", {"router": {"name": "r"}}))["router"]
+    placer = Placer(app[appkeys.SESSIONS], app[appkeys.REGION_CLIENT], "cascade")
+    converger = RouterConverger(app[appkeys.CONF], app[appkeys.SESSIONS], placer,
+                                app[appkeys.REGIONS])
+    for sub in subnets[:-1]:
+        await call("PUT", f"/routers/{router['id']}/add_router_interface",
+                   {"subnet_id": sub})
+    await converger.converge(PROJECT)
+    start = time.perf_counter()
+    await call("PUT", f"/routers/{router['id']}/add_router_interface",
+               {"subnet_id": subnets[-1]})
+    answered = time.perf_counter()
+    await converger.converge(PROJECT)
+    done = time.perf_counter()
+    assert await _routes_complete(ports, n), "routes not complete"
+    again = time.perf_counter()
+    await converger.converge(PROJECT)  # nothing to change: the cost of a check
+    idle = time.perf_counter() - again
+    return {"regions": n, "api_answer_ms": round((answered - start) * 1000, 1),
+            "until_routes_complete_ms": round((done - start) * 1000, 1),
+            "per_region_ms": round((done - start) * 1000 / n, 2),
+            "converge_when_in_step_ms": round(idle * 1000, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--regions", default="2,10,25,50",
+                        help="comma-separated region counts (default %(default)s)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    results = [asyncio.run(one(int(n), args.db, args.pg_dsn))
+               for n in args.regions.split(",")]
+    print(json.dumps({"db": args.db, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
