@@ -29,6 +29,10 @@ POINTS = (
     "replication.copied",              # data copied, replica not marked active
     "network.regional_created",        # regional network exists, not recorded
     "port.regional_created",           # regional port exists, not recorded
+    "router.regional_created",         # regional router copy exists, not recorded
+    "router.interfaces_added",         # interfaces and bridge ports in, routes not set
+    "router.routes_set",               # routes set, stale interfaces not removed
+    "floatingip.regional_created",     # regional floating IP exists, not recorded
 )
 
 

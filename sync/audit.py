@@ -147,13 +147,14 @@ def _neutron(collection: str, path: str) -> Lister:
 TYPES: dict[str, tuple[Lister, str, str]] = {
     "server": (_servers, "/servers", "compute"),
     "image": (_images, "/v2/images", "image"),
-    "network": (_neutron("networks", "/v2.0/networks"), "/v2.0/networks", "network"),
-    "port": (_neutron("ports", "/v2.0/ports"), "/v2.0/ports", "network"),
-    "security_group": (_neutron("security_groups", "/v2.0/security-groups"),
-                       "/v2.0/security-groups", "network"),
-    "router": (_neutron("routers", "/v2.0/routers"), "/v2.0/routers", "network"),
+    # Neutron's dependants first: a router holds interface ports, ports hold networks.
     "floatingip": (_neutron("floatingips", "/v2.0/floatingips"), "/v2.0/floatingips",
                    "network"),
+    "router": (_neutron("routers", "/v2.0/routers"), "/v2.0/routers", "network"),
+    "port": (_neutron("ports", "/v2.0/ports"), "/v2.0/ports", "network"),
+    "network": (_neutron("networks", "/v2.0/networks"), "/v2.0/networks", "network"),
+    "security_group": (_neutron("security_groups", "/v2.0/security-groups"),
+                       "/v2.0/security-groups", "network"),
 }
 
 
@@ -333,12 +334,42 @@ class _Walk:
                    obj.local_id, "tagged by Cascade, mapped by nothing")
         if self._repair:
             try:
+                if self._type == "router":
+                    await _empty_router(self._client, self._region, obj.local_id)
+                elif self._type == "port":
+                    await _detach_port(self._client, self._region, obj.local_id)
                 await self._client.request(None, self._region, service, "DELETE",
                                            f"{path}/{obj.local_id}")
             except errors.RegionHTTPError as exc:
                 if exc.status != 404:
                     LOG.warning("audit: could not delete orphan %s in %s: %s",
                                 obj.local_id, self._region, exc.message)
+
+
+async def _empty_router(client: RegionClient, region: str, local: str) -> None:
+    """Clear an orphan router's routes and gateway and remove its interfaces, so
+    Neutron lets it be deleted (it refuses a router that still has ports)."""
+    await client.request(None, region, "network", "PUT", f"/v2.0/routers/{local}",
+                         json={"router": {"routes": [], "external_gateway_info": {}}})
+    ports = (await client.get(None, region, "network", "/v2.0/ports",
+                              params={"device_id": local})).body or {}
+    for port in ports.get("ports") or []:
+        if port.get("device_owner") in router_jobs.ROUTER_INTERFACE_OWNERS:
+            await client.request(None, region, "network", "PUT",
+                                 f"/v2.0/routers/{local}/remove_router_interface",
+                                 json={"port_id": port["id"]})
+
+
+async def _detach_port(client: RegionClient, region: str, local: str) -> None:
+    """An orphan port that is a router's interface is removed from the router first
+    (Neutron refuses to delete it directly)."""
+    port = ((await client.get(None, region, "network", f"/v2.0/ports/{local}")).body
+            or {}).get("port") or {}
+    if port.get("device_owner") in router_jobs.ROUTER_INTERFACE_OWNERS \
+            and port.get("device_id"):
+        await client.request(None, region, "network", "PUT",
+                             f"/v2.0/routers/{port['device_id']}/remove_router_interface",
+                             json={"port_id": local})
 
 
 async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient,

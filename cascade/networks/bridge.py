@@ -12,6 +12,7 @@ allocations like any port's.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Iterable
 
@@ -42,6 +43,12 @@ def subnet_id(project_id: str) -> str:
 def port_id(router_id: str, region: str) -> str:
     """The global id of a router copy's port on the bridge."""
     return records.derived_id("bridge-port", router_id, region)
+
+
+def port_mac(port_gid: str) -> str:
+    """The MAC of a bridge port, derived from its id (found again after a crash)."""
+    digest = hashlib.sha256(port_gid.encode()).hexdigest()
+    return "fa:16:3e:" + ":".join(digest[i:i + 2] for i in (0, 2, 4))
 
 
 def pick_cidr(pool: str, prefixlen: int, avoid: Iterable[str]) -> str:

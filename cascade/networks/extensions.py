@@ -25,7 +25,8 @@ IMPLEMENTED = frozenset({
     "standard-attr-timestamp", "standard-attr-revisions", "network_availability_zone",
     "availability_zone", "net-mtu", "port-security", "binding", "allowed-address-pairs",
     "extra_dhcp_opt", "stateful-security-group", "empty-string-filtering",
-    "filter-validation", "ip-substring-filtering",
+    "filter-validation", "ip-substring-filtering", "router", "extraroute", "external-net",
+    "ext-gw-mode", "router_availability_zone", "fip-port-details",
 })
 _TTL = 300.0
 

@@ -220,8 +220,13 @@ class FloatingIps:
         out = []
         for row in rows:
             view = row.attrs.get("cached")
-            if view:
-                out.append({**view, "tags": list(row.attrs.get("tags") or [])})
+            if not view:
+                # Never shown yet (adopted by the audit after a crash): ask its region.
+                try:
+                    view = await self.show(ctx, row.global_id)
+                except (errors.RegionError, errors.NotFound):
+                    continue
+            out.append({**view, "tags": list(row.attrs.get("tags") or [])})
         return out
 
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:

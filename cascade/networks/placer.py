@@ -118,14 +118,23 @@ class Placer:
                         "left alone", res.type, item.get("id") if isinstance(item, dict)
                         else item, region, res.global_id)
         tags = [*body.pop("tags", []), tag, self.owner_tag]
+        if res.type == PORT and body.get("mac_address"):
+            # A crash between a port's create and its tag leaves it untagged; the
+            # MAC Cascade minted for it finds it again (a second create would be
+            # refused: the MAC and the address are taken).
+            local = await self._untagged_port(caller, res, region, body)
+            if local is not None:
+                await self.client.request(caller, region, "network", "PUT",
+                                          f"{path}/{local}/tags", json={"tags": tags})
+                return local
         if caller is None:
             body["project_id"] = res.project_id
         created = await self.client.post(caller, region, "network", path,
                                           json={singular: body})
         local = str(created.body[singular]["id"])
-        # NOTE: Neutron takes no tags in a create body ('tag-creation' is the
-        # tags sub-resource), so the tag follows at once; a crash in between
-        # leaves an untagged copy the audit reports but never deletes.
+        # NOTE: Neutron takes no tags in a create body, so the tag follows at
+        # once; a crash in between leaves an untagged copy the audit reports but
+        # never deletes (a port is found again by its MAC, above).
         try:
             await self.client.request(caller, region, "network", "PUT",
                                        f"{path}/{local}/tags", json={"tags": tags})
@@ -133,6 +142,19 @@ class Placer:
             LOG.warning("%s %s in %s created as %s but not tagged: %s", res.type,
                         res.global_id, region, local, exc.message)
         return local
+
+    async def _untagged_port(self, caller: RequestContext | None, res: Resource,
+                             region: str, body: dict[str, Any]) -> str | None:
+        """The untagged port of ``res``'s project with the MAC Cascade gave it, on the
+        regional network it was made on, if one is there."""
+        found = await self.client.get(caller, region, "network", REGIONAL_PATH[PORT], params={
+            "mac_address": str(body["mac_address"]), "network_id": str(body["network_id"]),
+            "project_id": res.project_id})
+        for item in (found.body or {}).get("ports") or []:
+            if (item.get("project_id") == res.project_id
+                    and records.global_of_tag(item.get("tags") or []) is None):
+                return str(item["id"])
+        return None
 
     async def ensure_network(self, ctx: RequestContext | None, global_id: str,
                              region: str) -> str:

@@ -406,6 +406,7 @@ class RouterConverger:
         shadow = Resource(global_id=gid, type=PORT, project_id=router.project_id, attrs={})
         local = await self._placer._create(None, shadow, copy.region, {
             "network_id": net_local, "name": "cascade-bridge", "tags": [],
+            "mac_address": bridge.port_mac(gid),
             "fixed_ips": [{"subnet_id": sub_local, "ip_address": address}]})
         await self._record(PORT, gid, copy.region, local)
         await self._attach(copy, local)

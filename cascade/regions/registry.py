@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import config
+from cascade import config, errors
 from cascade.db.models import HealthState, Region
 from cascade.regions.service_auth import Catalog
 
@@ -152,9 +152,16 @@ async def register_from_config(conf: cfg.ConfigOpts,
                 name=name, availability_zone=group.availability_zone or name,
                 source="config", health=HealthState.UNKNOWN, capabilities={},
                 enabled=group.enabled, weight=group.weight, created_at=now,
-                updated_at=now).on_conflict_do_nothing(index_elements=[Region.name]))
+                updated_at=now).on_conflict_do_nothing())
+            # NOTE: no conflict target: when both processes insert the same row at
+            # once, PostgreSQL may report the zone's unique index before the name's,
+            # and a targeted DO NOTHING would raise for it.
             row = (await session.scalars(select(Region).where(Region.name == name)
-                                         .with_for_update())).one()
+                                         .with_for_update())).first()
+            if row is None:
+                raise errors.Conflict(f"Region {name}: availability zone "
+                                      f"{group.availability_zone or name} is already used "
+                                      "by another region")
             row.availability_zone = group.availability_zone or name
             row.local_availability_zone = group.local_availability_zone
             row.compute_endpoint = group.compute_endpoint

@@ -309,3 +309,81 @@ def test_crash_at_every_point_leaves_nothing_the_audit_cannot_resolve(
     wait_for("network deleted", lambda: api("DELETE", f"/networking/v2.0/networks/{net_id}")[0]
           in (204, 404), 60)
     _audit_is_clean(faulty, api, project)
+
+
+def _network_check(cascade: CascadeProcess, project: str) -> int:
+    return cascade.manage("network", "check", project).returncode
+
+
+def test_a_crash_at_any_router_step_is_finished_by_a_restart_and_one_audit(
+        faulty: CascadeProcess, cli: Cli) -> None:
+    token, project = _auth("alt_demo")
+    api = Api(faulty.url, token)
+    for n, point in enumerate(("router.regional_created", "router.interfaces_added",
+                               "router.routes_set")):
+        tag = secrets.token_hex(3)
+        subnets, ports, nets = {}, [], []
+        for zone, cidr in (("RegionOne", f"10.9{n}.1.0/24"),
+                           ("RegionTwo", f"10.9{n}.2.0/24")):
+            _, net = api("POST", "/networking/v2.0/networks",
+                         {"network": {"name": f"crash-{zone}-{tag}"}})
+            nets.append(net["network"]["id"])
+            _, sub = api("POST", "/networking/v2.0/subnets", {"subnet": {
+                "network_id": nets[-1], "cidr": cidr, "ip_version": 4}})
+            subnets[zone] = sub["subnet"]["id"]
+            status, port = api("POST", "/networking/v2.0/ports", {"port": {
+                "network_id": nets[-1], "binding:profile": {"cascade_region": zone}}})
+            assert status == 201, port
+            ports.append(port["port"]["id"])
+        _, router = api("POST", "/networking/v2.0/routers", {"router": {"name": f"c-{tag}"}})
+        rid = router["router"]["id"]
+        api("PUT", f"/networking/v2.0/routers/{rid}/add_router_interface",
+            {"subnet_id": subnets["RegionOne"]})
+        _crash_in(faulty, "cascade-sync", point)
+        status, _ = api("PUT", f"/networking/v2.0/routers/{rid}/add_router_interface",
+                        {"subnet_id": subnets["RegionTwo"]})
+        assert status == 200
+        _died_and_restarted(faulty, "cascade-sync")
+        # The job's lease lapses and the restarted process finishes it.
+        wait_for(f"routes complete after a crash at {point}",
+                 lambda: _network_check(faulty, project) == 0, timeout=180, interval=2)
+        report = _audit_is_clean(faulty, api, project)
+        checked = faulty.manage("network", "check", project)
+        assert checked.returncode == 0, (point, checked.stdout, report)
+        for sub in subnets.values():
+            api("PUT", f"/networking/v2.0/routers/{rid}/remove_router_interface",
+                {"subnet_id": sub})
+        assert api("DELETE", f"/networking/v2.0/routers/{rid}")[0] == 204
+        for port in ports:
+            api("DELETE", f"/networking/v2.0/ports/{port}")
+
+        def copies_gone() -> bool:
+            return all(not cli.json("regions-admin", "router", "list", "--tags",
+                                    f"cascade:{rid}", region=r)
+                       for r in ("RegionOne", "RegionTwo"))
+
+        wait_for("router copies removed", copies_gone, timeout=120, interval=2)
+        for net in nets:
+            assert api("DELETE", f"/networking/v2.0/networks/{net}")[0] == 204
+
+
+def test_a_crash_after_a_floating_ip_is_made_leaves_it_adopted(
+        faulty: CascadeProcess, cli: Cli) -> None:
+    token, project = _auth("alt_demo")
+    api = Api(faulty.url, token)
+    _, nets = api("GET", "/networking/v2.0/networks?router:external=true")
+    ext = next(n["id"] for n in nets["networks"] if n["availability_zones"] == ["RegionOne"])
+    _crash_in(faulty, "cascade-api", "floatingip.regional_created")
+    status, _ = api("POST", "/networking/v2.0/floatingips",
+                    {"floatingip": {"floating_network_id": ext}})
+    assert status == 0
+    _died_and_restarted(faulty, "cascade-api")
+    report = _audit_is_clean(faulty, api, project)
+    assert any(f["type"] == "floatingip" and f["action"] == "adopted"
+               for f in report["findings"]), report
+    _, listed = api("GET", "/networking/v2.0/floatingips")
+    [fip] = [f for f in listed["floatingips"] if f["floating_network_id"] == ext] or [None]
+    assert fip is not None, listed
+    assert api("DELETE", f"/networking/v2.0/floatingips/{fip['id']}")[0] == 204
+    _, quota = api("GET", f"/networking/v2.0/quotas/{project}/details")
+    assert quota["quota"]["floatingip"]["used"] == 0
