@@ -41,6 +41,7 @@ from cascade.networks import external
 from cascade.networks.placer import Placer
 from cascade.networks.floating_ips import FloatingIps
 from cascade.networks.ports import Ports
+from cascade.networks.router_converge import RouterConverger
 from cascade.networks.routers import Routers
 from cascade.networks.service import NetworkObjects
 from cascade.db import engine as db_engine
@@ -262,7 +263,8 @@ class _Services:
                           waker=lambda: app[appkeys.WAKER], ports=ports)
         timeout = conf.api.region_timeout
         routers = Routers(conf, sessions, registry, quotas.defaults, wake)
-        floating_ips = FloatingIps(conf, sessions, placer, quotas.defaults, quotas.ttl)
+        floating_ips = FloatingIps(conf, sessions, placer, quotas.defaults, quotas.ttl,
+                                   RouterConverger(conf, sessions, placer, registry))
         return cls(image_service, pairs, network_objects, ports, routers, floating_ips,
                    servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),

@@ -1,6 +1,8 @@
 """Job ``router_converge``: one project's routers brought in step in every region.
 
-The work is ``cascade/networks/router_converge.py``; a region that cannot be
+The work is ``cascade/networks/router_converge.py``; a change that arrives while
+a run is under way joins this job (deduplicated), so the job runs again until
+what it started from is still what there is. A region that cannot be
 reached fails the run after the other regions are done, and the queue retries
 it with backoff, so a region that was down catches up when it is back.
 """
@@ -16,5 +18,11 @@ __all__ = ["handle"]
 async def handle(ctx: JobContext) -> Outcome:
     placer = Placer(ctx.sessions, ctx.client, ctx.conf.cascade_id)
     converger = RouterConverger(ctx.conf, ctx.sessions, placer, ctx.registry)
-    await converger.converge(str(ctx.payload["project_id"]))
+    project = str(ctx.payload["project_id"])
+    before = await converger.fingerprint(project)
+    await converger.converge(project)
+    if await converger.fingerprint(project) - before:
+        # A change came while this run was under way (its enqueue joined this
+        # job): run again with what is there now.
+        return Outcome.wait(0.1)
     return Outcome.done()

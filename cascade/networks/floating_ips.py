@@ -24,6 +24,7 @@ from cascade.mapping import store
 from cascade.networks import external, faults, records
 from cascade.networks.placer import REGIONAL_PATH, Placer
 from cascade.networks.records import FLOATINGIP, NETWORK, PORT, ROUTER, SUBNET
+from cascade.networks.router_converge import RouterConverger
 from cascade.quota import ledger
 from cascade.quota.forget import forget
 
@@ -50,8 +51,10 @@ def _checked(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
 
 class FloatingIps:
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
-                 placer: Placer, quota_defaults: Any, quota_ttl: float) -> None:
+                 placer: Placer, quota_defaults: Any, quota_ttl: float,
+                 converger: RouterConverger) -> None:
         self._conf = conf
+        self._converger = converger
         self._sessions = sessions
         self._placer = placer
         self._client = placer.client
@@ -77,7 +80,15 @@ class FloatingIps:
                 "associated with a port in its own region")
         if region in where:
             return str(placed[region].local_id)
-        return await self._placer.ensure_port(ctx, port.global_id, region)
+        local = await self._placer.ensure_port(ctx, port.global_id, region)
+        # The port's network may be new in the region: its routers must follow
+        # before the region can find the port's way to the external network.
+        try:
+            await self._converger.converge(port.project_id)
+        except errors.RegionError as exc:
+            LOG.warning("routers of %s not in step before a floating IP: %s",
+                        port.project_id, exc.message)
+        return local
 
     async def _view(self, region: str, regional: dict[str, Any], res: Resource
                     ) -> dict[str, Any]:

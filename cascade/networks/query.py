@@ -58,6 +58,14 @@ FILTERABLE: dict[str, frozenset[str]] = {
         "port_range_max", "remote_ip_prefix", "remote_group_id", "remote_address_group_id",
         "normalized_cidr", "belongs_to_default_sg"},
     "availability_zone": frozenset({"name", "resource", "state"}),
+    "router": _COMMON | {
+        "admin_state_up", "status", "external_gateway_info", "routes",
+        "availability_zone_hints", "availability_zones", "flavor_id", "distributed", "ha",
+        "enable_ndp_proxy", "enable_default_route_bfd", "enable_default_route_ecmp"},
+    "floatingip": _COMMON | {
+        "floating_ip_address", "floating_network_id", "router_id", "port_id",
+        "fixed_ip_address", "status", "port_details", "qos_policy_id", "dns_name",
+        "dns_domain", "subnet_id", "port_forwardings", "qos_network_policy_id"},
 }
 _TRUE = {"true": True, "false": False, "1": True, "0": False}
 

@@ -23,12 +23,14 @@ reached raises, and the job retries it later, the others done meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import hashlib
 import logging
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from oslo_config import cfg
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
@@ -86,6 +88,40 @@ class _State:
     def local(self, global_id: str, region: str) -> str | None:
         pl = self.placed.get(global_id, {}).get(region)
         return pl.local_id if pl is not None and pl.local_id else None
+
+
+_LOCAL_LOCKS: dict[str, asyncio.Lock] = {}
+
+
+@contextlib.asynccontextmanager
+async def _one_run_per_project(sessions: async_sessionmaker[AsyncSession],
+                               project_id: str) -> AsyncIterator[None]:
+    """One converge of a project at a time, across processes (PostgreSQL advisory
+    lock on a connection held for the run) and within one (SQLite: one process)."""
+    lock = _LOCAL_LOCKS.setdefault(project_id, asyncio.Lock())
+    try:
+        async with lock, _advisory(sessions, project_id):
+            yield
+    finally:
+        if not lock.locked() and not lock._waiters:
+            _LOCAL_LOCKS.pop(project_id, None)
+
+
+@contextlib.asynccontextmanager
+async def _advisory(sessions: async_sessionmaker[AsyncSession],
+                    project_id: str) -> AsyncIterator[None]:
+    async with sessions() as session:
+        conn = await session.connection()
+        if conn.dialect.name != "postgresql":
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(
+            f"router_converge:{project_id}".encode()).digest()[:8], "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 async def _each(regions: list[str], work: Callable[[str], Awaitable[T]]) -> dict[str, T]:
@@ -184,6 +220,19 @@ class RouterConverger:
         placed = state.placed.get(gw.get("network_id") or "", {})
         return next((r for r, pl in placed.items() if pl.local_id), None)
 
+    async def fingerprint(self, project_id: str) -> set[str]:
+        """What a run depends on that only the API changes: each router's revision
+        and status, and where its interfaces' networks are. Something new here
+        after a run is a change that came while it was under way."""
+        state = await self._state(project_id)
+        out = {f"{r.global_id}:{r.attrs.get('revision_number')}:{r.status}"
+               for r in state.routers}
+        out |= {f"{gid}@{region}" for gid, by in state.placed.items()
+                for region, pl in by.items() if pl.local_id and gid in state.rows
+                and state.rows[gid].type == NETWORK
+                and state.rows[gid].project_id != records.CASCADE_PROJECT}
+        return out
+
     # -- the run ----------------------------------------------------------
 
     async def converge(self, project_id: str) -> Outcome:
@@ -192,6 +241,10 @@ class RouterConverger:
         :raises RegionError: a region could not be asked; what the other regions
             needed is done, and running again finishes.
         """
+        async with _one_run_per_project(self._sessions, project_id):
+            return await self._converge(project_id)
+
+    async def _converge(self, project_id: str) -> Outcome:
         out = Outcome()
         state = await self._state(project_id)
         desired = {r.global_id: self._regions_of(state, r) for r in state.routers}

@@ -11,6 +11,7 @@ that is down catches up when it is back, and a crash leaves the job to finish.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -78,6 +79,12 @@ def _checked(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return dict(obj)
 
 
+def _routes_through(routes: list[dict[str, str]], cidr: str) -> bool:
+    """Whether a route's next hop is on ``cidr``."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    return any(ipaddress.ip_address(r["nexthop"]) in net for r in routes)
+
+
 def _interface_body(body: Any) -> tuple[str | None, str | None]:
     """(subnet_id, port_id) of an add/remove interface body, one of them given."""
     if not isinstance(body, dict):
@@ -142,6 +149,14 @@ class Routers:
         obj = _checked(body, _CREATE_KEYS)
         owner = str(obj.get("project_id") or obj.get("tenant_id") or ctx.project_id)
         ctx.can("create_router", {"project_id": owner})
+        for flag in ("distributed", "ha"):
+            if flag in obj:
+                # Admins' choice in Neutron; Cascade's copies are what each region
+                # makes by default, so only "false" can be honoured.
+                ctx.can(f"create_router:{flag}", {"project_id": owner})
+                if obj[flag]:
+                    raise faults.bad_request(f"{flag} routers are not offered through "
+                                             "Cascade")
         hints = obj.get("availability_zone_hints") or []
         if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
             raise faults.bad_request(f"'{hints}' is not a list")
@@ -375,6 +390,14 @@ class Routers:
                         "RouterInterfaceNotFoundForSubnet",
                         f"Router {global_id} has no interface on subnet {subnet_id}")
             gone = match[0]
+            subnet = await session.get(Resource, gone["subnet_id"])
+            if subnet is not None and _routes_through(res.attrs.get("routes") or [],
+                                                      str(subnet.attrs.get("cidr"))):
+                raise faults.conflict(
+                    "RouterInterfaceInUseByRoute",
+                    f"Router interface for subnet {gone['subnet_id']} on router "
+                    f"{global_id} cannot be deleted, as it is required by one or more "
+                    "routes.")
             res.attrs = {**res.attrs, "updated_at": records.now(),
                          "interfaces": [i for i in interfaces if i is not gone],
                          "revision_number": res.attrs.get("revision_number", 0) + 1}

@@ -1,0 +1,157 @@
+"""Routers and floating IPs at the API (SQLite and PostgreSQL): recorded with Neutron's
+answers and errors, isolated per project, counted in the global quota, and never
+asking a region on the request path. The regional side (copies, bridge, routes) is
+proven against the real regions in ``tests/e2e/test_cli_routers.py``."""
+from __future__ import annotations
+
+from typing import Any
+
+from cascade import appkeys
+from cascade.networks import bridge
+from tests.functional.api.compute.conftest import Gateway
+from tests.functional.gateway import ADMIN, ALT, DEMO
+
+N = "/networking/v2.0"
+
+
+async def _post(gw: Gateway, path: str, body: Any, headers: dict[str, str] = DEMO) -> Any:
+    resp = await gw.client.post(N + path, json=body, headers=headers)
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def _put(gw: Gateway, path: str, body: Any, headers: dict[str, str] = DEMO
+               ) -> tuple[int, Any]:
+    resp = await gw.client.put(N + path, json=body, headers=headers)
+    return resp.status, await resp.json()
+
+
+async def _subnet(gw: Gateway, cidr: str, headers: dict[str, str] = DEMO) -> dict[str, Any]:
+    net = (await _post(gw, "/networks", {"network": {"name": "n"}}, headers))["network"]
+    return dict((await _post(gw, "/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": cidr, "ip_version": 4}}, headers))["subnet"])
+
+
+def _error(body: Any) -> tuple[str, str]:
+    return body["NeutronError"]["type"], body["NeutronError"]["message"]
+
+
+async def test_interfaces_are_recorded_with_neutrons_answers_and_refusals(gw: Gateway) -> None:
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    assert router["routes"] == [] and router["external_gateway_info"] is None
+    a = await _subnet(gw, "10.1.0.0/24")
+    status, added = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                               {"subnet_id": a["id"]})
+    assert status == 200, added
+    assert added["subnet_id"] == a["id"] and added["network_id"] == a["network_id"]
+    # The interface is a port on the subnet's gateway address, the router's.
+    port = (await (await gw.client.get(f"{N}/ports/{added['port_id']}",
+                                       headers=DEMO)).json())["port"]
+    assert port["device_id"] == router["id"]
+    assert port["device_owner"] == "network:router_interface"
+    assert port["fixed_ips"] == [{"subnet_id": a["id"], "ip_address": "10.1.0.1"}]
+    # Neutron's refusals: the same subnet again, an overlapping one, a bad body.
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"subnet_id": a["id"]})
+    assert status == 400 and "already has a port on subnet" in _error(body)[1]
+    b = await _subnet(gw, "10.1.0.0/16")
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"subnet_id": b["id"]})
+    assert status == 400 and _error(body) == ("BadRequest", (
+        f"Bad router request: Cidr 10.1.0.0/16 of subnet {b['id']} overlaps with cidr "
+        f"10.1.0.0/24 of subnet {a['id']}."))
+    for bad in ({}, {"subnet_id": a["id"], "port_id": port["id"]}):
+        status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface", bad)
+        assert status == 400, body
+    # A route's next hop must be connected; one that is is kept as given.
+    status, body = await _put(gw, f"/routers/{router['id']}", {"router": {"routes": [
+        {"destination": "0.0.0.0/0", "nexthop": "192.168.9.9"}]}})
+    assert status == 400 and _error(body)[0] == "InvalidRoutes"
+    routes = [{"destination": "192.168.0.0/16", "nexthop": "10.1.0.9"}]
+    status, body = await _put(gw, f"/routers/{router['id']}", {"router": {"routes": routes}})
+    assert status == 200 and body["router"]["routes"] == routes
+    # In use until its interfaces go; an unknown interface is Neutron's 404.
+    resp = await gw.client.delete(f"{N}/routers/{router['id']}", headers=DEMO)
+    assert resp.status == 409 and _error(await resp.json())[0] == "RouterInUse"
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"subnet_id": b["id"]})
+    assert status == 404 and _error(body)[0] == "RouterInterfaceNotFoundForSubnet"
+    # A route still needs the interface: Neutron's 409 until the route goes.
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"subnet_id": a["id"]})
+    assert status == 409 and _error(body)[0] == "RouterInterfaceInUseByRoute"
+    status, _ = await _put(gw, f"/routers/{router['id']}", {"router": {"routes": []}})
+    assert status == 200
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"subnet_id": a["id"]})
+    assert status == 200 and body["port_id"] == port["id"]
+    resp = await gw.client.delete(f"{N}/routers/{router['id']}", headers=DEMO)
+    assert resp.status == 204
+    resp = await gw.client.get(f"{N}/routers/{router['id']}", headers=DEMO)
+    assert resp.status == 404 and _error(await resp.json())[0] == "RouterNotFound"
+    # Nothing of it reached a region: no interface's network is anywhere.
+    for region in gw.regions.values():
+        assert not region.neutron.networks
+
+
+async def test_another_project_cannot_see_or_touch_a_router(gw: Gateway) -> None:
+    router = (await _post(gw, "/routers", {"router": {"name": "mine"}}))["router"]
+    mine = await _subnet(gw, "10.2.0.0/24")
+    listed = await (await gw.client.get(f"{N}/routers", headers=ALT)).json()
+    assert router["id"] not in {r["id"] for r in listed["routers"]}
+    assert (await gw.client.get(f"{N}/routers/{router['id']}", headers=ALT)).status == 404
+    status, _ = await _put(gw, f"/routers/{router['id']}", {"router": {"name": "x"}}, ALT)
+    assert status == 404
+    status, _ = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                           {"subnet_id": mine["id"]}, ALT)
+    assert status == 404
+    theirs = (await _post(gw, "/routers", {"router": {"name": "theirs"}}, ALT))["router"]
+    status, body = await _put(gw, f"/routers/{theirs['id']}/add_router_interface",
+                              {"subnet_id": mine["id"]}, ALT)
+    assert status == 404 and _error(body)[0] == "SubnetNotFound"
+    assert (await gw.client.get(f"{N}/routers/{router['id']}", headers=ADMIN)).status == 200
+
+
+async def test_router_quota_is_global_and_exact(gw: Gateway) -> None:
+    status, _ = await _put(gw, "/quotas/demo", {"quota": {"router": 2}}, ADMIN)
+    assert status == 200
+    made = [(await _post(gw, "/routers", {"router": {"name": f"q{i}"}}))["router"]["id"]
+            for i in range(2)]
+    resp = await gw.client.post(f"{N}/routers", json={"router": {"name": "over"}},
+                                headers=DEMO)
+    assert resp.status == 409 and _error(await resp.json())[0] == "OverQuota"
+    assert (await gw.client.delete(f"{N}/routers/{made[0]}", headers=DEMO)).status == 204
+    details = await (await gw.client.get(f"{N}/quotas/demo/details", headers=DEMO)).json()
+    # The deleted router's row goes with its converge; until then it is still counted.
+    assert details["quota"]["router"]["used"] in (1, 2)
+
+
+async def test_a_projects_bridge_network_is_never_a_tenants(gw: Gateway) -> None:
+    sessions = gw.app[appkeys.SESSIONS]
+    async with sessions.begin() as session:
+        net, sub = await bridge.ensure(session, gw.app[appkeys.CONF], "demo")
+    listed = await (await gw.client.get(f"{N}/networks", headers=DEMO)).json()
+    assert net.global_id not in {n["id"] for n in listed["networks"]}
+    assert (await gw.client.get(f"{N}/networks/{net.global_id}", headers=DEMO)).status == 404
+    shown = await (await gw.client.get(f"{N}/networks/{net.global_id}",
+                                       headers=ADMIN)).json()
+    assert shown["network"]["cascade:bridge_for"] == "demo"
+    assert shown["network"]["provider:network_type"] == "vlan"
+    # A tenant's interface that would overlap the bridge is refused.
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    clash = await _subnet(gw, str(sub.attrs["cidr"]))
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"subnet_id": clash["id"]})
+    assert status == 400 and "overlaps" in _error(body)[1]
+
+
+async def test_floating_ips_need_an_external_network(gw: Gateway) -> None:
+    net = (await _post(gw, "/networks", {"network": {"name": "plain"}}))["network"]
+    resp = await gw.client.post(f"{N}/floatingips", headers=DEMO,
+                                json={"floatingip": {"floating_network_id": net["id"]}})
+    assert resp.status == 400, await resp.text()
+    resp = await gw.client.post(f"{N}/floatingips", headers=DEMO, json={"floatingip": {}})
+    assert resp.status == 400
+    resp = await gw.client.post(f"{N}/floatingips", headers=DEMO, json={"floatingip": {
+        "floating_network_id": "0e5b5c58-6f7a-4c09-bb3b-1d1f4a6e5e7c"}})
+    assert resp.status == 404
