@@ -262,9 +262,10 @@ class _Services:
         servers = Servers(conf, sessions, registry, client, creator,
                           waker=lambda: app[appkeys.WAKER], ports=ports)
         timeout = conf.api.region_timeout
-        routers = Routers(conf, sessions, registry, quotas.defaults, wake)
+        converger = RouterConverger(conf, sessions, placer, registry)
+        routers = Routers(conf, sessions, registry, quotas.defaults, wake, converger.converge)
         floating_ips = FloatingIps(conf, sessions, placer, quotas.defaults, quotas.ttl,
-                                   RouterConverger(conf, sessions, placer, registry))
+                                   converger)
         return cls(image_service, pairs, network_objects, ports, routers, floating_ips,
                    servers,
                    Flavors(client, registry, timeout), Extensions(client, registry, timeout),

@@ -26,7 +26,7 @@ IMPLEMENTED = frozenset({
     "availability_zone", "net-mtu", "port-security", "binding", "allowed-address-pairs",
     "extra_dhcp_opt", "stateful-security-group", "empty-string-filtering",
     "filter-validation", "ip-substring-filtering", "router", "extraroute", "external-net",
-    "ext-gw-mode", "router_availability_zone", "fip-port-details",
+    "ext-gw-mode", "router_availability_zone", "fip-port-details", "dvr",
 })
 _TTL = 300.0
 

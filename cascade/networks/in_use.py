@@ -30,6 +30,8 @@ async def related(session: AsyncSession, res: Resource) -> list[Resource]:
 
 def dependants(res: Resource, others: list[Resource]) -> list[Resource]:
     gid = res.global_id
+    # A router interface's port removed with its interface is deleted already.
+    others = [o for o in others if not o.attrs.get("released_by")]
     if res.type == NETWORK:
         return [o for o in others if o.attrs.get("network_id") == gid]
     if res.type == SUBNET:

@@ -218,6 +218,7 @@ class Ports:
         out: dict[str, list[dict[str, Any]]] = {}
         seen: set[str] = set()
         tags = {r.global_id: r.attrs.get("tags") for r in rows}
+        released = {r.global_id for r in rows if r.attrs.get("released_by")}
         for region, ports in good.items():
             to_global = await self._ids.global_ids(region, ports)
             mapped = await self._ids.mapped_ports(region, ports)
@@ -227,11 +228,11 @@ class Ports:
             seen.update(mapped[port["id"]] for port in ports)
             out[region] = [views.regional_port(port, mapped[port["id"]], to_global,
                                                tags.get(mapped[port["id"]]))
-                           for port in ports]
+                           for port in ports if mapped[port["id"]] not in released]
         failed = sorted(f.region for f in bad)
         out[OWN_ROWS] = []
         for res in rows:
-            if res.global_id in seen:
+            if res.global_id in seen or res.global_id in released:
                 continue
             where = [p for p in placed[res.global_id].values() if p.local_id]
             if not where:

@@ -91,6 +91,10 @@ async def get(session: AsyncSession, ctx: RequestContext | None, type_: str,
     res = await session.get(Resource, global_id)
     if res is None or res.type != type_ or (ctx is not None and not visible(ctx, res)):
         raise faults.not_found(type_, global_id)
+    if ctx is not None and res.attrs.get("released_by"):
+        # A router interface's port removed with its interface: deleted, as in
+        # Neutron, while its regional copies are being removed.
+        raise faults.not_found(type_, global_id)
     return res
 
 

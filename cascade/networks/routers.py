@@ -19,6 +19,7 @@ from oslo_config import cfg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade import errors
 from cascade.context import RequestContext
 from cascade.db.models import Placement, Resource
 from cascade.listing.narrow import Narrow
@@ -27,6 +28,7 @@ from cascade.networks import bridge, faults, ipam, records, router_jobs, specs, 
 from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.topology import Attached
 from cascade.quota import ledger
+from cascade.quota.forget import forget
 from cascade.regions.registry import RegionRegistry
 
 __all__ = ["Routers", "INTERFACE_OWNER", "router_view"]
@@ -104,8 +106,10 @@ class Routers:
 
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  registry: RegionRegistry, quota_defaults: Any,
-                 wake: Callable[[str], Awaitable[None]]) -> None:
+                 wake: Callable[[str], Awaitable[None]],
+                 converge: Callable[[str], Awaitable[Any]] | None = None) -> None:
         self._conf = conf
+        self._converge = converge
         self._sessions = sessions
         self._registry = registry
         self._quota_defaults = quota_defaults
@@ -113,6 +117,18 @@ class Routers:
 
     def _zones(self) -> dict[str, str]:
         return {r.name: r.availability_zone for r in list(self._registry)}
+
+    async def _converge_now(self, project_id: str) -> None:
+        """Removals are Neutron's synchronous work (a subnet can be deleted right
+        after its interface): do the converge now as well as in the queued job,
+        which stays the fallback when a region cannot be reached."""
+        if self._converge is None:
+            return
+        try:
+            await self._converge(project_id)
+        except errors.CascadeError as exc:
+            LOG.warning("routers of %s left to the queued converge: %s", project_id,
+                        exc.message)
 
     async def _queue(self, session: AsyncSession, project_id: str) -> None:
         await router_jobs.queue(session, project_id, self._conf.network.router_converge_delay)
@@ -246,19 +262,12 @@ class Routers:
             if res.attrs.get("interfaces"):
                 raise faults.conflict("RouterInUse",
                                       f"Router {global_id} still has ports")
-            fips = (await session.scalars(select(Resource.global_id).where(
-                Resource.type == records.FLOATINGIP,
-                Resource.project_id == res.project_id))).all()
-            for fip_id in fips:
-                fip = await session.get(Resource, fip_id)
-                if fip is not None and fip.attrs.get("router_id") == global_id:
-                    raise faults.conflict("RouterInUse",
-                                          f"Router {global_id} still has ports")
             # The row stays, marked, until its regional copies are gone: the
             # converge removes them, then the row and the quota.
             res.status = "deleting"
             res.attrs = {**res.attrs, "status": "DELETING", "deleting": True}
             await self._queue(session, res.project_id)
+        await self._converge_now(res.project_id)
         await self._wake("jobs")
 
     # -- interfaces --------------------------------------------------------
@@ -403,13 +412,20 @@ class Routers:
                          "revision_number": res.attrs.get("revision_number", 0) + 1}
             port = await session.get(Resource, gone["port_id"])
             if port is not None:
-                # Neutron deletes an interface's port with it: the converge removes
-                # the regional ports, then forgets this one.
-                port.attrs = {**port.attrs, "released_by": global_id}
+                # Neutron deletes an interface's port with it. One in no region goes
+                # now; the converge removes the regional copies of the others, then
+                # forgets them (hidden meanwhile, as deleted).
+                placed = (await records.placements(session, [port.global_id]))[
+                    port.global_id]
+                if any(pl.local_id for pl in placed.values()):
+                    port.attrs = {**port.attrs, "released_by": global_id}
+                else:
+                    await forget(session, port.global_id)
             await self._queue(session, res.project_id)
             answer = {"id": global_id, "tenant_id": res.project_id,
                       "project_id": res.project_id, "port_id": gone["port_id"],
                       "network_id": gone["network_id"], "subnet_id": gone["subnet_id"],
                       "subnet_ids": [gone["subnet_id"]]}
+        await self._converge_now(res.project_id)
         await self._wake("jobs")
         return answer

@@ -105,6 +105,8 @@ def check_user_routes(routes: object, connected: Sequence[str], limit: int = 30
 
     :raises BadRequest: ``InvalidRoutes`` or ``RoutesExhausted``, in Neutron's words.
     """
+    if routes is None:
+        return []  # Neutron takes null as "no routes"
     if not isinstance(routes, list):
         raise faults.bad_request(f"Invalid data format for hostroute: '{routes}'")
     out: list[Route] = []

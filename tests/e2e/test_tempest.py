@@ -81,8 +81,6 @@ KNOWN: dict[str, str] = {
         "Cascade is a multi-store Glance (each region a store) and Tempest's waiter, "
         "given no stores, waits for the image in every writable store; an import "
         "without stores goes to one store, as in a multi-store Glance.",
-    "tempest.api.network.test_ports.PortsTestJSON.test_port_list_filter_by_router_id":
-        "needs routers, which Cascade serves from issue 14 on.",
 }
 _RESULT = re.compile(r"^\{\d+\} (?P<test>tempest\.\S+?)(?:\[[^\]]*\])? \[[^\]]*\] \.\.\. "
                      r"(?P<outcome>ok|FAILED|SKIPPED)")
