@@ -59,21 +59,25 @@ async def _routes_complete(ports: list[int], n: int) -> bool:
     return True
 
 
-async def one(n: int, db_kind: str, pg_dsn: str) -> dict[str, Any]:
+def one(n: int, db_kind: str, pg_dsn: str) -> dict[str, Any]:
+    """One round with ``n`` stub regions, on a throwaway database."""
     stubs, ports = _start_stubs(n)
     try:
         with tempfile.TemporaryDirectory() as work, Database(db_kind, Path(work),
                                                              pg_dsn) as db:
-            regions = {f"R{i:03d}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports)}
-            conf_file = write_cascade_conf(Path(work) / "cascade.conf", db.url, regions)
-            conf = config.load(["--config-file", str(conf_file)])
-            app = create_app(conf, authenticator=NoAuth(), migrate_db=True,
-                             background=False)
-            async with TestClient(TestServer(app)) as client:
-                return await _measure(client, app, n, ports, list(regions))
+            return asyncio.run(_round(n, ports, db.url, Path(work)))
     finally:
         stubs.terminate()
         stubs.wait(10)
+
+
+async def _round(n: int, ports: list[int], db_url: str, work: Path) -> dict[str, Any]:
+    regions = {f"R{i:03d}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports)}
+    conf_file = write_cascade_conf(work / "cascade.conf", db_url, regions)
+    conf = config.load(["--config-file", str(conf_file)])
+    app = create_app(conf, authenticator=NoAuth(), migrate_db=True, background=False)
+    async with TestClient(TestServer(app)) as client:
+        return await _measure(client, app, n, ports, list(regions))
 
 
 async def _measure(client: TestClient, app: Any, n: int, ports: list[int],
@@ -126,8 +130,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432")
     args = parser.parse_args()
-    results = [asyncio.run(one(int(n), args.db, args.pg_dsn))
-               for n in args.regions.split(",")]
+    results = [one(int(n), args.db, args.pg_dsn) for n in args.regions.split(",")]
     print(json.dumps({"db": args.db, "results": results}, indent=2))
 
 

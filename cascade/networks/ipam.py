@@ -35,7 +35,9 @@ __all__ = ["Subnet", "allocate", "allocate_one", "release", "restore", "region_h
            "reserve_for_region", "eui64", "is_automatic", "first_free"]
 
 _AUTO_MODES = ("slaac", "dhcpv6-stateless")
-_RETRIES = 8
+#: Concurrent picks one allocation may lose before it gives up (each loser moves
+#: on to the next free address, so N concurrent allocations need N - 1).
+_RETRIES = 64
 
 
 @dataclass(frozen=True)
@@ -214,15 +216,20 @@ async def _any_free(session: AsyncSession, network_id: str, first: Subnet,
     """A free pool address of ``first``, or of the next subnet of its IP version."""
     group = [first, *(s for s in map(Subnet.of, ordered) if s != first and not s.automatic
                       and s.cidr.version == first.cidr.version)]
-    for _ in range(_RETRIES):
-        taken = await _taken(session, network_id)
+    taken = await _taken(session, network_id)
+    lost = 0
+    while lost < _RETRIES:
         for subnet in group:
             address = first_free(subnet, taken)
             if address is None:
                 continue
             if await _insert(session, network_id, subnet.id, address, holder):
                 return {"subnet_id": subnet.id, "ip_address": address}
-            break  # taken meanwhile by a concurrent pick: read again
+            # Taken meanwhile by a concurrent pick: try the next one, and read
+            # again (others may have taken more).
+            lost += 1
+            taken = {address} | await _taken(session, network_id)
+            break
         else:
             break
     raise faults.conflict("IpAddressGenerationFailure",

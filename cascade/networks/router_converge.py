@@ -256,8 +256,11 @@ class RouterConverger:
             async with self._sessions.begin() as session:
                 await bridge.ensure(session, self._conf, project_id)
             state = await self._state(project_id)
-            for region in bridge_regions:
+
+            async def ensure_bridge(region: str) -> None:
                 await self._ensure_bridge(state, project_id, region)
+
+            await _each(bridge_regions, ensure_bridge)
             state = await self._state(project_id)
         first_error: errors.RegionError | None = None
         for router in state.routers:
@@ -281,20 +284,19 @@ class RouterConverger:
     async def _converge_router(self, state: _State, router: Resource,
                                wanted: dict[str, list[dict[str, str]]], spans: bool,
                                out: Outcome) -> None:
-        """One router, its regions in parallel at each step; a region that fails
-        fails the router after the others finished the step."""
-
-        async def add(region: str) -> tuple[_Copy, str | None]:
-            copy = await self._ensure_copy(state, router, region, out)
-            for iface in wanted[region]:
-                await self._ensure_interface(state, router, copy, iface)
-            address = await self._ensure_bridge_port(state, router, copy) if spans else None
-            return copy, address
-
-        added = await _each(sorted(wanted), add)
-        copies = {region: copy for region, (copy, _) in added.items()}
-        bridge_ips = {region: ip for region, (_, ip) in added.items() if ip}
-        crash_point("router.interfaces_added")
+        """One router: each region's pipeline (copy; interfaces and bridge port;
+        routes and gateway; removals) runs on its own, all regions at once, so a
+        region that is quick is done without waiting for a slow one. Routes need
+        only what is known beforehand: the bridge addresses are allocated first
+        (a route's next hop is the remote copy's bridge address; the region checks
+        only that it is on its own bridge subnet). A region that fails fails the
+        router after the others are done."""
+        bridge_ips: dict[str, str] = {}
+        if spans:
+            async with self._sessions.begin() as session:
+                for region in sorted(wanted):
+                    bridge_ips[region] = await bridge.port_address(
+                        session, router.project_id, router.global_id, region)
         attached = {region: [Attached(i["subnet_id"], state.rows[i["subnet_id"]].attrs["cidr"])
                              for i in ifaces if i["subnet_id"] in state.rows]
                     for region, ifaces in wanted.items()}
@@ -306,20 +308,25 @@ class RouterConverger:
                                           router.attrs.get("routes") or [], bridge_cidr)
         gw_region = self._gateway_region(state, router)
 
-        async def apply(region: str) -> None:
-            await self._apply(state, router, copies[region], routes[region],
-                              gw_region == region, out)
-
-        await _each(sorted(copies), apply)
-        crash_point("router.routes_set")
-
-        async def remove(region: str) -> None:
+        async def pipeline(region: str) -> None:
+            copy = await self._ensure_copy(state, router, region, out)
+            # Each interface and the bridge port are independent: made at once.
+            steps: list[Awaitable[Any]] = [self._ensure_interface(state, router, copy, i)
+                                           for i in wanted[region]]
+            if spans:
+                steps.append(self._ensure_bridge_port(state, router, copy))
+            for result in await asyncio.gather(*steps, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
+            crash_point("router.interfaces_added")
+            await self._apply(state, router, copy, routes[region], gw_region == region, out)
+            crash_point("router.routes_set")
             keep = {i["port_id"] for i in wanted[region]}
             if spans:
                 keep.add(bridge.port_id(router.global_id, region))
-            await self._remove_extra(router, copies[region], keep)
+            await self._remove_extra(router, copy, keep)
 
-        await _each(sorted(copies), remove)
+        await _each(sorted(wanted), pipeline)
         stale = {r: pl for r, pl in state.placed.get(router.global_id, {}).items()
                  if r not in wanted}
 
@@ -595,15 +602,29 @@ class RouterConverger:
         for port in ports:
             for region, pl in placed[port.global_id].items():
                 if pl.local_id:
-                    try:
-                        await self._client.delete(None, region, "network",
-                                                  f"/v2.0/ports/{pl.local_id}")
-                    except errors.RegionHTTPError as exc:
-                        if exc.status != 404:
-                            raise
+                    await self._delete_port(region, pl.local_id)
             async with self._sessions.begin() as session:
                 await forget(session, port.global_id)
             out.removed.append(f"port:{port.global_id}")
+
+    async def _delete_port(self, region: str, local: str) -> None:
+        """Delete a regional port, taking it off its router first if it is an
+        interface (Neutron refuses to delete those directly)."""
+        try:
+            found = await self._client.get(None, region, "network", f"/v2.0/ports/{local}")
+        except errors.RegionHTTPError as exc:
+            if exc.status == 404:
+                return
+            raise
+        port = (found.body or {}).get("port") or {}
+        if port.get("device_owner") in ROUTER_INTERFACE_OWNERS and port.get("device_id"):
+            await self._detach(region, str(port["device_id"]), local)
+            return
+        try:
+            await self._client.delete(None, region, "network", f"/v2.0/ports/{local}")
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
 
     async def _drop_bridge(self, project_id: str, out: Outcome) -> None:
         async with self._sessions() as session:
