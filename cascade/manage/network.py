@@ -10,33 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-import aiohttp
 from oslo_config import cfg
 
-from cascade import errors
-from cascade.db import engine as db_engine
 from cascade.manage.output import FORMATS, emit_one
+from cascade.manage.verify import connected
 from cascade.networks.reachability import check_project
-from cascade.regions.client import RegionClient
-from cascade.regions.registry import RegionRegistry
-from cascade.regions.service_auth import ServiceAuth
 
 __all__ = ["add_parser"]
 
 
 async def _check(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    async with db_engine.opened_engine(conf) as engine, aiohttp.ClientSession() as http:
-        sessions = db_engine.make_sessionmaker(engine)
-        auth = ServiceAuth(conf, http)
-        try:
-            catalog = await auth.catalog()
-        except errors.RegionError as exc:
-            print(f"warning: no catalog: {exc.message}")
-            catalog = {}
-        registry = RegionRegistry()
-        await registry.load(sessions, catalog)
-        client = RegionClient(conf, registry)
-        client.attach(http, auth)
+    async with connected(conf) as (sessions, client, _registry):
         check = await check_project(sessions, client, args.project)
     shown = check.as_dict()
     print(emit_one(args.format, {

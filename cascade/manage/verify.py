@@ -35,7 +35,7 @@ COLUMNS = ["action", "type", "region", "global_id", "local_id", "detail"]
 
 
 @contextlib.asynccontextmanager
-async def _connected(conf: cfg.ConfigOpts) -> AsyncIterator[
+async def connected(conf: cfg.ConfigOpts) -> AsyncIterator[
         tuple[async_sessionmaker[AsyncSession], RegionClient, RegionRegistry]]:
     async with db_engine.opened_engine(conf) as engine, aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=conf.api.region_timeout)) as http:
@@ -53,7 +53,7 @@ async def _connected(conf: cfg.ConfigOpts) -> AsyncIterator[
 
 
 async def _run(conf: cfg.ConfigOpts, args: argparse.Namespace, repair: bool) -> int:
-    async with _connected(conf) as (sessions, client, registry):
+    async with connected(conf) as (sessions, client, registry):
         regions = [args.region] if args.region else [r.name for r in registry]
         unknown = [r for r in regions if registry.get(r) is None]
         if unknown:

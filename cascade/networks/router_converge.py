@@ -544,11 +544,7 @@ class RouterConverger:
         except errors.RegionHTTPError as exc:
             if exc.status not in (404, 400):
                 raise
-        try:
-            await self._client.delete(None, region, "network", f"/v2.0/ports/{port_local}")
-        except errors.RegionHTTPError as exc:
-            if exc.status != 404:
-                raise
+        await self._delete(region, f"/v2.0/ports/{port_local}")
 
     async def _drop_copy(self, router: Resource, region: str, pl: Placement,
                          out: Outcome) -> None:
@@ -607,6 +603,14 @@ class RouterConverger:
                 await forget(session, port.global_id)
             out.removed.append(f"port:{port.global_id}")
 
+    async def _delete(self, region: str, path: str) -> None:
+        """DELETE a regional object; one already gone counts as deleted."""
+        try:
+            await self._client.delete(None, region, "network", path)
+        except errors.RegionHTTPError as exc:
+            if exc.status != 404:
+                raise
+
     async def _delete_port(self, region: str, local: str) -> None:
         """Delete a regional port, taking it off its router first if it is an
         interface (Neutron refuses to delete those directly)."""
@@ -620,11 +624,7 @@ class RouterConverger:
         if port.get("device_owner") in ROUTER_INTERFACE_OWNERS and port.get("device_id"):
             await self._detach(region, str(port["device_id"]), local)
             return
-        try:
-            await self._client.delete(None, region, "network", f"/v2.0/ports/{local}")
-        except errors.RegionHTTPError as exc:
-            if exc.status != 404:
-                raise
+        await self._delete(region, f"/v2.0/ports/{local}")
 
     async def _drop_bridge(self, project_id: str, out: Outcome) -> None:
         async with self._sessions() as session:
@@ -634,12 +634,7 @@ class RouterConverger:
             placed = await records.placements(session, [found[0].global_id])
         for region, pl in placed[found[0].global_id].items():
             if pl.local_id:
-                try:
-                    await self._client.delete(None, region, "network",
-                                              f"/v2.0/networks/{pl.local_id}")
-                except errors.RegionHTTPError as exc:
-                    if exc.status != 404:
-                        raise
+                await self._delete(region, f"/v2.0/networks/{pl.local_id}")
         async with self._sessions.begin() as session:
             await bridge.release(session, project_id)
         out.removed.append(f"bridge:{project_id}")

@@ -226,13 +226,20 @@ class Routers:
 
     # -- update, delete ----------------------------------------------------
 
+    async def _locked(self, session: AsyncSession, ctx: RequestContext, global_id: str,
+                      action: str) -> Resource:
+        """The router, row-locked, if the caller may ``action`` it (a router being
+        deleted is gone already)."""
+        res = await records.get_for_update(session, ctx, ROUTER, global_id)
+        ctx.can(action, {"project_id": res.project_id})
+        if res.attrs.get("deleting"):
+            raise faults.not_found(ROUTER, global_id)
+        return res
+
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
         changes = _checked(body, _UPDATE_KEYS)
         async with self._sessions.begin() as session:
-            res = await records.get_for_update(session, ctx, ROUTER, global_id)
-            ctx.can("update_router", {"project_id": res.project_id})
-            if res.attrs.get("deleting"):
-                raise faults.not_found(ROUTER, global_id)
+            res = await self._locked(session, ctx, global_id, "update_router")
             if "external_gateway_info" in changes:
                 ctx.can("update_router:external_gateway_info", {"project_id": res.project_id})
                 changes["external_gateway_info"] = await self._gateway(
@@ -255,10 +262,7 @@ class Routers:
         :raises Conflict: ``RouterInUse`` while it has interfaces.
         """
         async with self._sessions.begin() as session:
-            res = await records.get_for_update(session, ctx, ROUTER, global_id)
-            ctx.can("delete_router", {"project_id": res.project_id})
-            if res.attrs.get("deleting"):
-                raise faults.not_found(ROUTER, global_id)
+            res = await self._locked(session, ctx, global_id, "delete_router")
             if res.attrs.get("interfaces"):
                 raise faults.conflict("RouterInUse",
                                       f"Router {global_id} still has ports")
@@ -287,10 +291,7 @@ class Routers:
                             body: Any) -> dict[str, Any]:
         subnet_id, port_id = _interface_body(body)
         async with self._sessions.begin() as session:
-            res = await records.get_for_update(session, ctx, ROUTER, global_id)
-            ctx.can("add_router_interface", {"project_id": res.project_id})
-            if res.attrs.get("deleting"):
-                raise faults.not_found(ROUTER, global_id)
+            res = await self._locked(session, ctx, global_id, "add_router_interface")
             existing = await self._attached(session, res)
             if port_id is not None:
                 port = await records.get_for_update(session, ctx, PORT, port_id)
@@ -380,10 +381,7 @@ class Routers:
                                body: Any) -> dict[str, Any]:
         subnet_id, port_id = _interface_body(body)
         async with self._sessions.begin() as session:
-            res = await records.get_for_update(session, ctx, ROUTER, global_id)
-            ctx.can("remove_router_interface", {"project_id": res.project_id})
-            if res.attrs.get("deleting"):
-                raise faults.not_found(ROUTER, global_id)
+            res = await self._locked(session, ctx, global_id, "remove_router_interface")
             interfaces = list(res.attrs.get("interfaces") or [])
             if port_id is not None:
                 match = [i for i in interfaces if i["port_id"] == port_id]

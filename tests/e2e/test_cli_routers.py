@@ -56,7 +56,7 @@ def _bridge(cli: Cli, region: str, copy: dict[str, Any]) -> tuple[dict[str, Any]
         net = _network(cli, region, port["Network ID"] if "Network ID" in port
                        else cli.json("regions-admin", "port", "show", port["ID"],
                                      region=region)["network_id"])
-        if net["provider:network_type"] == "vlan":
+        if net["provider:network_type"] == "vlan" and net["name"].startswith("cascade-bridge"):
             return net, port["Fixed IP Addresses"][0]["ip_address"]
     raise AssertionError(f"no bridge port on the copy in {region}")
 
