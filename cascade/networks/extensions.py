@@ -27,6 +27,7 @@ IMPLEMENTED = frozenset({
     "extra_dhcp_opt", "stateful-security-group", "empty-string-filtering",
     "filter-validation", "ip-substring-filtering", "router", "extraroute", "external-net",
     "ext-gw-mode", "router_availability_zone", "fip-port-details", "dvr",
+    "subnet-external-network",
 })
 _TTL = 300.0
 
