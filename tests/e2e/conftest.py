@@ -55,6 +55,20 @@ def http(method: str, url: str, token: str | None, body: Any = None, *,
         return status, None
 
 
+def keystone_token(user: str, project: str | None = None) -> tuple[str, str]:
+    """(token, project id) for a kit account (password 'secret'; the project is
+    named as the user unless given)."""
+    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "password": "secret", "domain": {"name": "Default"}}}},
+        "scope": {"project": {"name": project or user, "domain": {"name": "Default"}}}}})
+    req = urllib.request.Request("http://127.0.0.1:25000/v3/auth/tokens",
+                                 data=body.encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return (str(resp.headers["X-Subject-Token"]),
+                json.loads(resp.read())["token"]["project"]["id"])
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 180,
              interval: float = 0.5) -> Any:
     """Poll ``check`` until it returns something true; that value.

@@ -5,28 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-import urllib.request
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CascadeProcess, Cli, http, wait_for
+from tests.e2e.conftest import CascadeProcess, Cli, http, keystone_token, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 IMAGE = "cirros-0.6.2-x86_64-disk"
-KEYSTONE = "http://127.0.0.1:25000/v3"
-
-
-def _token(user: str, project: str) -> tuple[str, str]:
-    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "password": "secret", "domain": {"name": "Default"}}}},
-        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}).encode()
-    req = urllib.request.Request(f"{KEYSTONE}/auth/tokens", data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as resp:
-        return str(resp.headers["X-Subject-Token"]), json.loads(resp.read())["token"][
-            "project"]["id"]
 
 
 def _copies(cli: Cli, router_id: str) -> dict[str, dict[str, Any]]:
@@ -79,7 +66,7 @@ def _check(cascade: CascadeProcess, project: str) -> tuple[int, str]:
 def test_a_router_across_two_regions_connects_them_and_lets_go(
         cli: Cli, cascade: CascadeProcess) -> None:
     tag = secrets.token_hex(3)
-    _, project = _token("demo", "demo")
+    _, project = keystone_token("demo")
     a_cidr, b_cidr = "10.81.0.0/24", "10.82.0.0/24"
     net_a = cli.json("cascade-demo", "network", "create", "--availability-zone-hint",
                      "RegionOne", f"rt-a-{tag}")
@@ -193,8 +180,8 @@ def test_a_router_across_two_regions_connects_them_and_lets_go(
 def test_a_region_down_during_an_interface_add_catches_up_when_back(
         cli: Cli, cascade: CascadeProcess) -> None:
     tag = secrets.token_hex(3)
-    admin, _ = _token("admin", "admin")
-    _, project = _token("alt_demo", "alt_demo")
+    admin, _ = keystone_token("admin")
+    _, project = keystone_token("alt_demo")
     nets = {}
     for zone, cidr in (("RegionOne", "10.83.0.0/24"), ("RegionTwo", "10.84.0.0/24")):
         net = cli.json("cascade-alt", "network", "create", "--availability-zone-hint", zone,
@@ -292,7 +279,7 @@ def test_floating_ips_live_in_their_external_networks_region(
 
 
 def test_router_and_floating_ip_quota_is_global(cli: Cli, cascade: CascadeProcess) -> None:
-    _, project = _token("alt_demo", "alt_demo")
+    _, project = keystone_token("alt_demo")
     cli("cascade-admin", "quota", "set", "--routers", "1", "--floating-ips", "0", project)
     made = []
     try:
@@ -313,7 +300,7 @@ def test_router_and_floating_ip_quota_is_global(cli: Cli, cascade: CascadeProces
 def test_a_spanning_network_is_one_segment_with_its_gateway_in_one_region(
         cli: Cli, cascade: CascadeProcess) -> None:
     tag = secrets.token_hex(3)
-    _, project = _token("demo", "demo")
+    _, project = keystone_token("demo")
     span = cli.json("cascade-admin", "network", "create", "--project", project,
                     "--provider-network-type", "vlan", f"span-{tag}")
     assert span["provider:network_type"] == "vlan"

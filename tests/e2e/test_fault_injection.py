@@ -23,7 +23,8 @@ import pytest
 
 from cascade.crashpoints import POINTS
 from tests.conftest import pg_url
-from tests.e2e.conftest import CascadeProcess, Cli, _free_port, _run_sql, wait_for
+from tests.e2e.conftest import (CascadeProcess, Cli, _free_port, _run_sql, keystone_token,
+                                wait_for)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -33,15 +34,8 @@ OWNER = "cascade-faults"
 
 
 def _auth(project: str) -> tuple[str, str]:
-    """(token, project id) for a kit account (password 'secret')."""
-    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": project, "password": "secret", "domain": {"name": "Default"}}}},
-        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}).encode()
-    req = urllib.request.Request(f"{KEYSTONE}/auth/tokens", data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as resp:
-        return str(resp.headers["X-Subject-Token"]), json.loads(resp.read())["token"][
-            "project"]["id"]
+    """(token, project id) for a kit account (user named as its project)."""
+    return keystone_token(project)
 
 
 class Api:
