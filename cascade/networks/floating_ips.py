@@ -21,7 +21,7 @@ from cascade.crashpoints import crash_point
 from cascade.db.models import Resource
 from cascade.listing.narrow import Narrow
 from cascade.mapping import store
-from cascade.networks import external, faults, records
+from cascade.networks import external, faults, records, specs
 from cascade.networks.placer import REGIONAL_PATH, Placer
 from cascade.networks.records import FLOATINGIP, NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.router_converge import RouterConverger
@@ -32,21 +32,7 @@ __all__ = ["FloatingIps"]
 
 LOG = logging.getLogger(__name__)
 
-_CREATE = frozenset({"floating_network_id", "port_id", "fixed_ip_address",
-                     "floating_ip_address", "subnet_id", "description", "project_id",
-                     "tenant_id", "tags", "dns_name", "dns_domain", "qos_policy_id"})
-_UPDATE = frozenset({"port_id", "fixed_ip_address", "description"})
 _PATH = REGIONAL_PATH[FLOATINGIP]
-
-
-def _checked(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("floatingip"), dict):
-        raise faults.bad_request("Resource body required: expected 'floatingip'")
-    obj = body["floatingip"]
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise faults.bad_request(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    return dict(obj)
 
 
 class FloatingIps:
@@ -133,7 +119,7 @@ class FloatingIps:
     # -- the API -----------------------------------------------------------
 
     async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
-        obj = _checked(body, _CREATE)
+        obj = specs.checked(FLOATINGIP, body)
         owner = str(obj.get("project_id") or obj.get("tenant_id") or ctx.project_id)
         ctx.can("create_floatingip", {"project_id": owner})
         if not obj.get("floating_network_id"):
@@ -241,7 +227,7 @@ class FloatingIps:
         return out
 
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
-        changes = _checked(body, _UPDATE)
+        changes = specs.update(FLOATINGIP, body)
         res, region, local = await self._where(ctx, global_id)
         ctx.can("update_floatingip", {"project_id": res.project_id})
         regional = dict(changes)

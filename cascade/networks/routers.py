@@ -36,11 +36,6 @@ __all__ = ["Routers", "INTERFACE_OWNER", "router_view"]
 LOG = logging.getLogger(__name__)
 
 INTERFACE_OWNER = "network:router_interface"
-_CREATE_KEYS = frozenset({"name", "description", "admin_state_up", "external_gateway_info",
-                          "availability_zone_hints", "project_id", "tenant_id", "tags",
-                          "flavor_id", "distributed", "ha"})
-_UPDATE_KEYS = frozenset({"name", "description", "admin_state_up", "external_gateway_info",
-                          "routes"})
 #: Stored attributes that are Cascade's own, never shown.
 _PRIVATE = frozenset({"interfaces"})
 
@@ -62,23 +57,6 @@ def router_view(ctx: RequestContext, res: Resource, placed: dict[str, Placement]
         view["cascade:placements"] = [{"region": r, "id": pl.local_id, "state": pl.state}
                                       for r, pl in sorted(placed.items())]
     return view
-
-
-def _checked(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("router"), dict):
-        raise faults.bad_request("Resource body required: expected 'router'")
-    obj = body["router"]
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        if allowed is _UPDATE_KEYS and not set(unknown) - _CREATE_KEYS:
-            raise faults.bad_request(f"Cannot update read-only attribute {unknown[0]}")
-        raise faults.bad_request(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-    for key in ("name", "description"):
-        if key in obj and (not isinstance(obj[key], str) or len(obj[key]) > 255):
-            raise faults.bad_request(f"'{obj[key]}' is not a valid string")
-    if "admin_state_up" in obj and not isinstance(obj["admin_state_up"], bool):
-        raise faults.bad_request(f"'{obj['admin_state_up']}' is not a valid boolean value")
-    return dict(obj)
 
 
 def _routes_through(routes: list[dict[str, str]], cidr: str) -> bool:
@@ -162,7 +140,7 @@ class Routers:
     # -- create, read ------------------------------------------------------
 
     async def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
-        obj = _checked(body, _CREATE_KEYS)
+        obj = specs.checked(ROUTER, body)
         owner = str(obj.get("project_id") or obj.get("tenant_id") or ctx.project_id)
         ctx.can("create_router", {"project_id": owner})
         for flag in ("distributed", "ha"):
@@ -174,8 +152,6 @@ class Routers:
                     raise faults.bad_request(f"{flag} routers are not offered through "
                                              "Cascade")
         hints = obj.get("availability_zone_hints") or []
-        if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
-            raise faults.bad_request(f"'{hints}' is not a list")
         zones = {r.availability_zone for r in list(self._registry)}
         unknown = [z for z in hints if z not in zones]
         if unknown:
@@ -237,7 +213,7 @@ class Routers:
         return res
 
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
-        changes = _checked(body, _UPDATE_KEYS)
+        changes = specs.update(ROUTER, body)
         async with self._sessions.begin() as session:
             res = await self._locked(session, ctx, global_id, "update_router")
             if "external_gateway_info" in changes:

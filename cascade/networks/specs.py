@@ -114,6 +114,24 @@ _RULE: dict[str, _Check] = {
     "remote_address_group_id": _any, "project_id": _str(64), "tenant_id": _str(64),
 }
 
+def _uuid_or_none(name: str, value: Any) -> Any:
+    return None if value is None else _uuid(name, value)
+
+
+_ROUTER: dict[str, _Check] = {
+    "name": _NAME, "description": _DESC, "admin_state_up": _bool,
+    "external_gateway_info": _any, "availability_zone_hints": _str_list,
+    "project_id": _str(64), "tenant_id": _str(64), "tags": _str_list, "flavor_id": _any,
+    "distributed": _bool, "ha": _bool, "routes": _any,
+}
+_FLOATINGIP: dict[str, _Check] = {
+    "floating_network_id": _uuid, "port_id": _uuid_or_none,
+    "fixed_ip_address": _str(64), "floating_ip_address": _str(64), "subnet_id": _uuid,
+    "description": _DESC, "project_id": _str(64), "tenant_id": _str(64),
+    "tags": _str_list, "dns_name": _str(255), "dns_domain": _str(255),
+    "qos_policy_id": _any,
+}
+
 #: Attributes an update may change, per type.
 UPDATABLE: dict[str, frozenset[str]] = {
     "network": frozenset({"name", "description", "admin_state_up", "shared", "mtu",
@@ -126,10 +144,14 @@ UPDATABLE: dict[str, frozenset[str]] = {
                        "binding:profile", "fixed_ips", "mac_address"}),
     "security_group": frozenset({"name", "description", "stateful"}),
     "security_group_rule": frozenset({"description"}),
+    "router": frozenset({"name", "description", "admin_state_up", "external_gateway_info",
+                         "routes"}),
+    "floatingip": frozenset({"port_id", "fixed_ip_address", "description"}),
 }
 
 _TYPES = {"network": _NETWORK, "subnet": _SUBNET, "port": _PORT,
-          "security_group": _SECURITY_GROUP, "security_group_rule": _RULE}
+          "security_group": _SECURITY_GROUP, "security_group_rule": _RULE,
+          "router": _ROUTER, "floatingip": _FLOATINGIP}
 
 
 def _checked(type_: str, body: Any, *, for_update: bool = False) -> dict[str, Any]:
@@ -345,6 +367,15 @@ def rule_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
     return (attrs.get("direction"), attrs.get("ethertype"), protocol,
             attrs.get("port_range_min"), attrs.get("port_range_max"),
             attrs.get("remote_ip_prefix"), attrs.get("remote_group_id"))
+
+
+def checked(type_: str, body: Any) -> dict[str, Any]:
+    """A create body's attributes, each checked for its type (``router``,
+    ``floatingip``: their services read what they need from it).
+
+    :raises BadRequest: no body for ``type_``, unknown attributes, bad values.
+    """
+    return _checked(type_, body)
 
 
 def update(type_: str, body: Any) -> dict[str, Any]:

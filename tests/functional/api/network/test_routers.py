@@ -94,6 +94,30 @@ async def test_interfaces_are_recorded_with_neutrons_answers_and_refusals(gw: Ga
         assert not region.neutron.networks
 
 
+async def test_malformed_router_and_floating_ip_bodies_get_neutrons_400(gw: Gateway) -> None:
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    for body in ({"router": {"tags": "abc"}}, {"router": {"name": "x" * 300}},
+                 {"router": {"admin_state_up": "maybe"}}, {"router": {"bogus": 1}},
+                 {"router": {"availability_zone_hints": [1]}}, {"nope": {}}, ["router"]):
+        resp = await gw.client.post(f"{N}/routers", json=body, headers=DEMO)
+        assert resp.status == 400, (body, await resp.text())
+        assert set((await resp.json())["NeutronError"]) == {"type", "message", "detail"}
+    for body in ({"router": {"status": "DOWN"}}, {"router": {"routes": "x"}},
+                 {"router": {"external_gateway_info": "public"}}):
+        status, answer = await _put(gw, f"/routers/{router['id']}", body)
+        assert status == 400, (body, answer)
+    for body in ({"floatingip": {"floating_network_id": "not-a-uuid"}},
+                 {"floatingip": {"floating_network_id": router["id"], "port_id": 7}},
+                 {"floatingip": {"floating_network_id": router["id"], "tags": "a"}}):
+        resp = await gw.client.post(f"{N}/floatingips", json=body, headers=DEMO)
+        assert resp.status == 400, (body, await resp.text())
+    for bad in ({"subnet_id": ["x"]}, "subnet"):
+        status, answer = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                                    bad)
+        assert status in (400, 404), answer
+        assert "NeutronError" in answer
+
+
 async def test_another_project_cannot_see_or_touch_a_router(gw: Gateway) -> None:
     router = (await _post(gw, "/routers", {"router": {"name": "mine"}}))["router"]
     mine = await _subnet(gw, "10.2.0.0/24")
@@ -122,8 +146,8 @@ async def test_router_quota_is_global_and_exact(gw: Gateway) -> None:
     assert resp.status == 409 and _error(await resp.json())[0] == "OverQuota"
     assert (await gw.client.delete(f"{N}/routers/{made[0]}", headers=DEMO)).status == 204
     details = await (await gw.client.get(f"{N}/quotas/demo/details", headers=DEMO)).json()
-    # The deleted router's row goes with its converge; until then it is still counted.
-    assert details["quota"]["router"]["used"] in (1, 2)
+    # A router in no region is gone at once, and so is its share of the quota.
+    assert details["quota"]["router"]["used"] == 1
 
 
 async def test_a_projects_bridge_network_is_never_a_tenants(gw: Gateway) -> None:
