@@ -43,6 +43,7 @@ from cascade.regions.client import RegionClient
 from cascade.mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
 from cascade.quota.forget import forget
 from cascade.sync.reconcile import MISSING
+from cascade.regions import paths
 
 __all__ = ["Finding", "Report", "audit", "TYPES"]
 
@@ -344,31 +345,37 @@ class _Walk:
                 if exc.status != 404:
                     LOG.warning("audit: could not delete orphan %s in %s: %s",
                                 obj.local_id, self._region, exc.message)
+            except paths.UnsafePath:
+                # A regional value (a port's device_id) that cannot be a path
+                # segment: nothing is sent, the orphan is left to an operator.
+                LOG.warning("audit: orphan %s in %s names an id that is no path segment",
+                            obj.local_id, self._region)
 
 
 async def _empty_router(client: RegionClient, region: str, local: str) -> None:
     """Clear an orphan router's routes and gateway and remove its interfaces, so
     Neutron lets it be deleted (it refuses a router that still has ports)."""
-    await client.request(None, region, "network", "PUT", f"/v2.0/routers/{local}",
+    await client.request(None, region, "network", "PUT", paths.build("v2.0", "routers", local),
                          json={"router": {"routes": [], "external_gateway_info": {}}})
     ports = (await client.get(None, region, "network", "/v2.0/ports",
                               params={"device_id": local})).body or {}
     for port in ports.get("ports") or []:
         if port.get("device_owner") in router_jobs.ROUTER_INTERFACE_OWNERS:
             await client.request(None, region, "network", "PUT",
-                                 f"/v2.0/routers/{local}/remove_router_interface",
+                                 paths.build("v2.0", "routers", local, "remove_router_interface"),
                                  json={"port_id": port["id"]})
 
 
 async def _detach_port(client: RegionClient, region: str, local: str) -> None:
     """An orphan port that is a router's interface is removed from the router first
     (Neutron refuses to delete it directly)."""
-    port = ((await client.get(None, region, "network", f"/v2.0/ports/{local}")).body
+    port = ((await client.get(None, region, "network", paths.build("v2.0", "ports", local))).body
             or {}).get("port") or {}
     if port.get("device_owner") in router_jobs.ROUTER_INTERFACE_OWNERS \
             and port.get("device_id"):
         await client.request(None, region, "network", "PUT",
-                             f"/v2.0/routers/{port['device_id']}/remove_router_interface",
+                             paths.build("v2.0", "routers", port["device_id"],
+                                         "remove_router_interface"),
                              json={"port_id": local})
 
 

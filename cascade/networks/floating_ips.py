@@ -27,6 +27,7 @@ from cascade.networks.records import FLOATINGIP, NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.router_converge import RouterConverger
 from cascade.quota import ledger
 from cascade.quota.forget import forget
+from cascade.regions import paths
 
 __all__ = ["FloatingIps"]
 
@@ -194,7 +195,7 @@ class FloatingIps:
         res, region, local = await self._where(ctx, global_id)
         try:
             resp = await self._client.get(self._placer.caller(ctx, res), region, "network",
-                                          f"{_PATH}/{local}")
+                                          paths.build("v2.0", "floatingips", local))
         except errors.RegionHTTPError as exc:
             if exc.status == 404:
                 raise faults.not_found(FLOATINGIP, global_id) from exc
@@ -235,7 +236,7 @@ class FloatingIps:
             regional["port_id"] = await self._port_in(ctx, str(changes["port_id"]), region,
                                                       res.attrs["floating_network_id"])
         resp = await self._client.request(self._placer.caller(ctx, res), region, "network",
-                                          "PUT", f"{_PATH}/{local}",
+                                          "PUT", paths.build("v2.0", "floatingips", local),
                                           json={"floatingip": regional})
         view = await self._view(region, resp.body["floatingip"], res)
         await self._keep(global_id, view)
@@ -246,7 +247,7 @@ class FloatingIps:
         ctx.can("delete_floatingip", {"project_id": res.project_id})
         try:
             await self._client.delete(self._placer.caller(ctx, res), region, "network",
-                                      f"{_PATH}/{local}")
+                                      paths.build("v2.0", "floatingips", local))
         except errors.RegionHTTPError as exc:
             if exc.status != 404:
                 raise

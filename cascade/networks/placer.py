@@ -29,6 +29,7 @@ from cascade.networks.records import (FLOATINGIP, NETWORK, PORT, ROUTER, RULE,
                                       SECURITY_GROUP, SUBNET)
 from cascade.regions.client import RegionClient
 from cascade.mapping import store
+from cascade.regions import paths
 
 __all__ = ["Placer", "REGIONAL_PATH"]
 
@@ -125,7 +126,8 @@ class Placer:
             local = await self._untagged_port(caller, res, region, body)
             if local is not None:
                 await self.client.request(caller, region, "network", "PUT",
-                                          f"{path}/{local}/tags", json={"tags": tags})
+                                          path + paths.build(local, "tags"),
+                                          json={"tags": tags})
                 return local
         if caller is None:
             body["project_id"] = res.project_id

@@ -24,6 +24,7 @@ from cascade.networks import records
 from cascade.networks.records import ROUTER
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
 from cascade.regions.client import RegionClient
+from cascade.regions import paths
 
 __all__ = ["Check", "Pair", "check_project"]
 
@@ -64,7 +65,7 @@ class _Copy:
 
 
 async def _copy(client: RegionClient, region: str, local: str) -> _Copy:
-    router = (await client.get(None, region, "network", f"/v2.0/routers/{local}")).body
+    router = (await client.get(None, region, "network", paths.build("v2.0", "routers", local))).body
     ports = (await client.get(None, region, "network", "/v2.0/ports",
                               params={"device_id": local})).body
     ifaces = [p for p in (ports or {}).get("ports") or []

@@ -44,6 +44,7 @@ from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
 from cascade.networks.topology import Attached
 from cascade.quota.forget import forget
 from cascade.regions.registry import RegionRegistry
+from cascade.regions import paths
 
 __all__ = ["RouterConverger", "Outcome"]
 
@@ -355,7 +356,8 @@ class RouterConverger:
             state.placed.setdefault(router.global_id, {})
             out.created.append(f"{region}:{router.global_id}")
         try:
-            found = await self._client.get(None, region, "network", f"/v2.0/routers/{local}")
+            found = await self._client.get(None, region, "network",
+                                           paths.build("v2.0", "routers", local))
         except errors.RegionHTTPError as exc:
             if exc.status != 404:
                 raise
@@ -393,7 +395,8 @@ class RouterConverger:
     async def _attach(self, copy: _Copy, local_port: str) -> None:
         try:
             await self._client.request(None, copy.region, "network", "PUT",
-                                       f"/v2.0/routers/{copy.local_id}/add_router_interface",
+                                       paths.build("v2.0", "routers", copy.local_id,
+                                                   "add_router_interface"),
                                        json={"port_id": local_port})
         except errors.RegionHTTPError as exc:
             if exc.status != 409:
@@ -498,7 +501,7 @@ class RouterConverger:
             await self._note_gateway(state, router, copy.router if has_gateway else None)
             return
         resp = await self._client.request(None, copy.region, "network", "PUT",
-                                          f"/v2.0/routers/{copy.local_id}",
+                                          paths.build("v2.0", "routers", copy.local_id),
                                           json={"router": change})
         if "routes" in change:
             out.routes_set.append(copy.region)
@@ -539,12 +542,13 @@ class RouterConverger:
     async def _detach(self, region: str, router_local: str, port_local: str) -> None:
         try:
             await self._client.request(None, region, "network", "PUT",
-                                       f"/v2.0/routers/{router_local}/remove_router_interface",
+                                       paths.build("v2.0", "routers", router_local,
+                                                   "remove_router_interface"),
                                        json={"port_id": port_local})
         except errors.RegionHTTPError as exc:
             if exc.status not in (404, 400):
                 raise
-        await self._delete(region, f"/v2.0/ports/{port_local}")
+        await self._delete(region, paths.build("v2.0", "ports", port_local))
 
     async def _drop_copy(self, router: Resource, region: str, pl: Placement,
                          out: Outcome) -> None:
@@ -552,7 +556,7 @@ class RouterConverger:
         if pl.local_id:
             try:
                 await self._client.request(None, region, "network", "PUT",
-                                           f"/v2.0/routers/{pl.local_id}",
+                                           paths.build("v2.0", "routers", pl.local_id),
                                            json={"router": {"routes": [],
                                                             "external_gateway_info": {}}})
                 ports = await self._client.get(None, region, "network", "/v2.0/ports",
@@ -562,7 +566,7 @@ class RouterConverger:
                         await self._detach(region, pl.local_id, str(port["id"]))
                         await self._unmap_port(region, str(port["id"]))
                 await self._client.delete(None, region, "network",
-                                          f"/v2.0/routers/{pl.local_id}")
+                                          paths.build("v2.0", "routers", pl.local_id))
             except errors.RegionHTTPError as exc:
                 if exc.status != 404:
                     raise
@@ -615,7 +619,8 @@ class RouterConverger:
         """Delete a regional port, taking it off its router first if it is an
         interface (Neutron refuses to delete those directly)."""
         try:
-            found = await self._client.get(None, region, "network", f"/v2.0/ports/{local}")
+            found = await self._client.get(None, region, "network",
+                                           paths.build("v2.0", "ports", local))
         except errors.RegionHTTPError as exc:
             if exc.status == 404:
                 return
@@ -624,7 +629,7 @@ class RouterConverger:
         if port.get("device_owner") in ROUTER_INTERFACE_OWNERS and port.get("device_id"):
             await self._detach(region, str(port["device_id"]), local)
             return
-        await self._delete(region, f"/v2.0/ports/{local}")
+        await self._delete(region, paths.build("v2.0", "ports", local))
 
     async def _drop_bridge(self, project_id: str, out: Outcome) -> None:
         async with self._sessions() as session:
@@ -634,7 +639,7 @@ class RouterConverger:
             placed = await records.placements(session, [found[0].global_id])
         for region, pl in placed[found[0].global_id].items():
             if pl.local_id:
-                await self._delete(region, f"/v2.0/networks/{pl.local_id}")
+                await self._delete(region, paths.build("v2.0", "networks", pl.local_id))
         async with self._sessions.begin() as session:
             await bridge.release(session, project_id)
         out.removed.append(f"bridge:{project_id}")
