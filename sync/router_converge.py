@@ -8,11 +8,15 @@ it with backoff, so a region that was down catches up when it is back.
 """
 from __future__ import annotations
 
+import logging
+
 from cascade.networks.placer import Placer
 from cascade.networks.router_converge import RouterConverger
 from cascade.sync.worker import JobContext, Outcome
 
 __all__ = ["handle"]
+
+LOG = logging.getLogger(__name__)
 
 
 async def handle(ctx: JobContext) -> Outcome:
@@ -20,7 +24,10 @@ async def handle(ctx: JobContext) -> Outcome:
     converger = RouterConverger(ctx.conf, ctx.sessions, placer, ctx.registry)
     project = str(ctx.payload["project_id"])
     before = await converger.fingerprint(project)
-    await converger.converge(project)
+    done = await converger.converge(project)
+    if done.created or done.removed or done.routes_set:
+        LOG.info("routers of %s in step: made %s, removed %s, routes set in %s", project,
+                 done.created, done.removed, done.routes_set)
     if await converger.fingerprint(project) - before:
         # A change came while this run was under way (its enqueue joined this
         # job): run again with what is there now.

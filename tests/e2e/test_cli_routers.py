@@ -33,6 +33,19 @@ def _copies(cli: Cli, router_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _spanning(cli: Cli, router_id: str) -> dict[str, dict[str, Any]]:
+    """The router's copies once it has one in each region, each with routes."""
+    def ready() -> dict[str, dict[str, Any]] | None:
+        copies = _copies(cli, router_id)
+        if set(copies) != {"RegionOne", "RegionTwo"}:
+            return None
+        if not all(c["router"]["routes"] for c in copies.values()):
+            return None
+        return copies
+
+    return dict(wait_for("routes in both regions", ready, timeout=120))
+
+
 def _network(cli: Cli, region: str, network_id: str) -> dict[str, Any]:
     return dict(cli.json("regions-admin", "network", "show", network_id, region=region))
 
@@ -93,15 +106,7 @@ def test_a_router_across_two_regions_connects_them_and_lets_go(
 
         # One logical router: a copy in each region, each on the same VLAN bridge,
         # each with a route to the other region's subnet via the other's bridge address.
-        def complete() -> dict[str, Any] | None:
-            copies = _copies(cli, router["id"])
-            if set(copies) != {"RegionOne", "RegionTwo"}:
-                return None
-            if not all(c["router"]["routes"] for c in copies.values()):
-                return None
-            return copies
-
-        copies = wait_for("routes in both regions", complete, timeout=120)
+        copies = _spanning(cli, router["id"])
         net1, ip1 = _bridge(cli, "RegionOne", copies["RegionOne"])
         net2, ip2 = _bridge(cli, "RegionTwo", copies["RegionTwo"])
         assert net1["provider:physical_network"] == net2["provider:physical_network"]
@@ -338,15 +343,7 @@ def test_a_spanning_network_is_one_segment_with_its_gateway_in_one_region(
         cli("cascade-demo", "router", "add", "subnet", router["id"], sub["id"])
         cli("cascade-demo", "router", "add", "subnet", router["id"], other_sub["id"])
 
-        def settled() -> dict[str, Any] | None:
-            copies = _copies(cli, router["id"])
-            if set(copies) != {"RegionOne", "RegionTwo"}:
-                return None
-            if not all(c["router"]["routes"] for c in copies.values()):
-                return None
-            return copies
-
-        copies = wait_for("routes with the spanning subnet", settled, timeout=120)
+        copies = _spanning(cli, router["id"])
         # The spanning subnet's gateway is in one copy only (one wire, one gateway).
         gateways = [zone for zone, copy in copies.items()
                     if any(ip["ip_address"] == "10.87.0.1"
