@@ -77,7 +77,8 @@ class Placer:
                 raise errors.NotFound(f"{global_id} vanished")
             return res, await records.placement_in(session, global_id, region)
 
-    async def _record(self, type_: str, global_id: str, region: str, local_id: str) -> None:
+    async def record(self, type_: str, global_id: str, region: str, local_id: str) -> None:
+        """Map ``global_id`` to ``local_id`` in ``region`` (active), whatever was there."""
         async with self._sessions.begin() as session:
             await store.ensure_placement(session, global_id=global_id, type_=type_,
                                          region=region, local_id=local_id,
@@ -177,7 +178,7 @@ class Placer:
                 local = await self._create(None if provider else ctx, res, region,
                                            {**body, **provider})
                 crash_point("network.regional_created")
-                await self._record(NETWORK, global_id, region, local)
+                await self.record(NETWORK, global_id, region, local)
                 await self._routers_follow(global_id)
         async with self._sessions() as session:
             subnets = await records.children(session, [SUBNET], [global_id])
@@ -213,7 +214,7 @@ class Placer:
                 own = await ipam.reserve_for_region(session, res, region)
             body["allocation_pools"] = [{"start": own, "end": own}]
             local = await self._create(ctx, res, region, body)
-            await self._record(SUBNET, global_id, region, local)
+            await self.record(SUBNET, global_id, region, local)
             return local
 
     async def ensure_security_group(self, ctx: RequestContext | None, global_id: str,
@@ -230,7 +231,7 @@ class Placer:
                 local = await self._create(ctx, res, region, {
                     "name": a.get("name", ""), "description": a.get("description", ""),
                     "stateful": a.get("stateful", True), "tags": list(a.get("tags", []))})
-                await self._record(SECURITY_GROUP, global_id, region, local)
+                await self.record(SECURITY_GROUP, global_id, region, local)
         async with self._sessions() as session:
             rules = await records.children(session, [RULE], [global_id])
             have = await records.placements(session, [r.global_id for r in rules])
@@ -253,7 +254,7 @@ class Placer:
                 f"Region {region} has no default security group for {res.project_id}")
         group = groups[0]
         local = str(group["id"])
-        await self._record(SECURITY_GROUP, res.global_id, region, local)
+        await self.record(SECURITY_GROUP, res.global_id, region, local)
         async with self._sessions() as session:
             rules = [r for r in await records.children(session, [RULE], [res.global_id])
                      if r.attrs.get("default_rule")]
@@ -265,7 +266,7 @@ class Placer:
                         and not regional.get("remote_ip_prefix")
                         and bool(regional.get("remote_group_id"))
                         == bool(rule.attrs.get("remote_group_id"))):
-                    await self._record(RULE, rule.global_id, region, str(regional["id"]))
+                    await self.record(RULE, rule.global_id, region, str(regional["id"]))
                     break
         return local
 
@@ -305,7 +306,7 @@ class Placer:
                 if match is None:
                     raise
                 local = match.group(1)
-            await self._record(RULE, global_id, region, local)
+            await self.record(RULE, global_id, region, local)
             return local
 
     async def _placed_or_ensure(self, ctx: RequestContext | None, group_id: str,
@@ -362,7 +363,7 @@ class Placer:
                 return pl.local_id
             local = await self._create(ctx, res, region, body)
             crash_point("port.regional_created")
-            await self._record(PORT, global_id, region, local)
+            await self.record(PORT, global_id, region, local)
             return local
 
     async def regional_fixed_ips(self, fixed_ips: list[dict[str, Any]], region: str,

@@ -35,8 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.crashpoints import crash_point
-from cascade.db.models import Placement, PlacementState, Resource
-from cascade.mapping import store
+from cascade.db.models import Placement, Resource
 from cascade.networks import bridge, records, segments, topology
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
@@ -352,7 +351,7 @@ class RouterConverger:
                 "admin_state_up": a.get("admin_state_up", True),
                 "tags": list(a.get("tags") or [])})
             crash_point("router.regional_created")
-            await self._record(ROUTER, router.global_id, region, local)
+            await self._placer.record(ROUTER, router.global_id, region, local)
             state.placed.setdefault(router.global_id, {})
             out.created.append(f"{region}:{router.global_id}")
         try:
@@ -373,15 +372,6 @@ class RouterConverger:
                                        params={"device_id": local})
         return _Copy(region, local, dict(found.body["router"]),
                      list((ports.body or {}).get("ports") or []))
-
-    async def _record(self, type_: str, global_id: str, region: str, local: str) -> None:
-        async with self._sessions.begin() as session:
-            await store.ensure_placement(session, global_id=global_id, type_=type_,
-                                         region=region, local_id=local,
-                                         state=PlacementState.ACTIVE)
-            pl = await records.placement_in(session, global_id, region)
-            if pl is not None and pl.local_id != local:
-                pl.local_id, pl.state = local, PlacementState.ACTIVE
 
     def _attached_ids(self, copy: _Copy) -> dict[str, str]:
         """global id (by tag) -> regional id of the ports attached to the copy."""
@@ -422,7 +412,7 @@ class RouterConverger:
             local = await self._placer._create(None, port, copy.region, {
                 "network_id": net_local, "fixed_ips": fixed, "name": "",
                 "mac_address": port.attrs["mac_address"], "tags": []})
-            await self._record(PORT, port.global_id, copy.region, local)
+            await self._placer.record(PORT, port.global_id, copy.region, local)
         await self._attach(copy, local)
 
     async def _ensure_bridge(self, state: _State, project_id: str, region: str) -> None:
@@ -437,7 +427,7 @@ class RouterConverger:
                 "provider:network_type": "vlan",
                 "provider:physical_network": a["provider:physical_network"],
                 "provider:segmentation_id": a["provider:segmentation_id"]})
-            await self._record(NETWORK, net.global_id, region, net_local)
+            await self._placer.record(NETWORK, net.global_id, region, net_local)
         if state.local(sub.global_id, region) is None:
             await self._placer.ensure_subnet(None, sub.global_id, region, net_local)
 
@@ -471,7 +461,7 @@ class RouterConverger:
             "network_id": net_local, "name": "cascade-bridge", "tags": [],
             "mac_address": bridge.port_mac(gid),
             "fixed_ips": [{"subnet_id": sub_local, "ip_address": address}]})
-        await self._record(PORT, gid, copy.region, local)
+        await self._placer.record(PORT, gid, copy.region, local)
         await self._attach(copy, local)
         return address
 
