@@ -26,6 +26,7 @@ setup(
         "msgspec>=0.18",
         "google-re2>=1.1",
         "oslo.policy>=4.0",
+        "gunicorn>=23.0",
     ],
     extras_require={
         "test": [

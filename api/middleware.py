@@ -15,7 +15,8 @@ from oslo_config import cfg
 
 from cascade.api.faults import fault_response, unauthorized_response
 from cascade import errors
-from cascade.appkeys import AUTH, CONF, CTX, POLICY, PUBLIC_URLS, REQUEST_ID, SERVICE, URLS
+from cascade.appkeys import (AUTH, COHERENCE, CONF, CTX, POLICY, PUBLIC_URLS, REQUEST_ID,
+                             SERVICE, URLS)
 from cascade.context import RequestContext, new_request_id
 from cascade.regions import paths
 
@@ -131,6 +132,10 @@ async def _authenticated(request: web.Request, handler: Handler, app: web.Applic
         project_name=identity.project_name, user_name=identity.user_name,
         global_request_id=_valid_global_request_id(
             request.headers.get("X-OpenStack-Request-ID")), policy=app.get(POLICY))
+    coherence = app.get(COHERENCE)
+    if coherence is not None:
+        # What any process committed before this request is seen by it.
+        await coherence.barrier()
     return await handler(request)
 
 

@@ -36,6 +36,7 @@ from cascade.api.network.app import create_network_app
 from cascade import appkeys
 from cascade.auth.identity import Authenticator, NoAuth
 from cascade.bus import make_waker
+from cascade.coherence import Coherence
 from cascade.images.service import ImageService
 from cascade.networks import external
 from cascade.networks.placer import Placer
@@ -82,8 +83,9 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     core = _Core.build(conf)
     app = _root_app(conf)
     quotas = _share(app, core)
-    contexts = [_database(core.engine, migrate_db), _http(conf), _auth(conf, authenticator),
-                _regions(core, background), _bus(conf, run_sync, all_in_one)]
+    contexts = [_database(core.engine, migrate_db), _coherence(core.coherence), _http(conf),
+                _auth(conf, authenticator), _regions(core, background),
+                _bus(conf, run_sync, all_in_one)]
     if run_sync:
         contexts.append(sync_context)
         # Regional notifications make the reconciler look at an object at once.
@@ -106,13 +108,15 @@ class _Core:
     sessions: async_sessionmaker[AsyncSession]
     registry: RegionRegistry
     client: RegionClient
+    coherence: Coherence
 
     @classmethod
     def build(cls, conf: cfg.ConfigOpts) -> _Core:
         engine = db_engine.make_engine(conf)
         sessions = db_engine.make_sessionmaker(engine)
         registry = RegionRegistry()
-        return cls(conf, engine, sessions, registry, RegionClient(conf, registry))
+        return cls(conf, engine, sessions, registry, RegionClient(conf, registry),
+                   Coherence(conf, engine))
 
 
 def _root_app(conf: cfg.ConfigOpts) -> web.Application:
@@ -135,6 +139,7 @@ def _share(app: web.Application, core: _Core) -> QuotaService:
     app[appkeys.SESSIONS] = core.sessions
     app[appkeys.REGIONS] = core.registry
     app[appkeys.REGION_CLIENT] = core.client
+    app[appkeys.COHERENCE] = core.coherence
     quotas = QuotaService(conf, core.sessions, core.client, core.registry)
     app[appkeys.QUOTAS] = quotas
     app[appkeys.POLICY] = Policy(conf)
@@ -152,6 +157,14 @@ def _database(engine: AsyncEngine, migrate_db: bool) -> _CleanupContext:
         yield
         await engine.dispose()
     return database
+
+
+def _coherence(coherence: Coherence) -> _CleanupContext:
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        await coherence.start()
+        yield
+        await coherence.stop()
+    return listen
 
 
 def _http(conf: cfg.ConfigOpts) -> _CleanupContext:
@@ -198,6 +211,11 @@ def _regions(core: _Core, background: bool) -> _CleanupContext:
         service_auth = ServiceAuth(conf, session)
         app[appkeys.SERVICE_AUTH] = service_auth
         client.attach(session, service_auth)
+
+        # Another process changed a region (or its health): reload the rows.
+        reloader = core.coherence.reloader(lambda: core.registry.reload(sessions))
+        core.coherence.on("region", reloader.request)
+        core.coherence.on_reset(reloader.request)
         await regions_registry.register_from_config(conf, sessions)
         await _refresh_regions(app)
         task = asyncio.create_task(_refresh_loop(app)) if background else None
@@ -256,19 +274,23 @@ class _Services:
         ports = Ports(conf, sessions, registry, client, network_objects, quotas.defaults,
                       quotas.ttl)
         groups = ServerGroups(sessions, client, quotas)
-        creator = ServerCreator(conf, sessions, client, RegionChooser(conf, registry, client),
+        chooser = RegionChooser(conf, registry, client)
+        core.coherence.on("flavor", chooser.flavors_changed)
+        core.coherence.on_reset(chooser.flavors_changed)
+        creator = ServerCreator(conf, sessions, client, chooser,
                                 pairs, image_service, wake, ports=ports, quotas=quotas,
                                 groups=groups)
         servers = Servers(conf, sessions, registry, client, creator,
                           waker=lambda: app[appkeys.WAKER], ports=ports)
+        servers.listen(core.coherence)
         timeout = conf.api.region_timeout
         converger = RouterConverger(conf, sessions, placer, registry)
         routers = Routers(conf, sessions, registry, quotas.defaults, wake, converger.converge)
         floating_ips = FloatingIps(conf, sessions, placer, quotas.defaults, quotas.ttl,
                                    converger)
         return cls(image_service, pairs, network_objects, ports, routers, floating_ips,
-                   servers,
-                   Flavors(client, registry, timeout), Extensions(client, registry, timeout),
+                   servers, Flavors(client, registry, timeout, core.coherence),
+                   Extensions(client, registry, timeout),
                    RegionAdmin(sessions, registry, lambda: _refresh_regions(app)),
                    ImageProxy(sessions, image_service),
                    Metadefs(client, registry, conf.image.metadefs_region), groups,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade.auth.identity import Authenticator
 from cascade.bus import Waker
+from cascade.coherence import Coherence
 from cascade.context import RequestContext
 from cascade.policy.enforcer import Policy
 from cascade.public_urls import PublicUrls
@@ -18,7 +19,7 @@ from cascade.regions.service_auth import ServiceAuth
 
 __all__ = ["CONF", "SESSIONS", "REGIONS", "REGION_CLIENT", "AUTH", "SERVICE_AUTH",
            "HTTP", "WAKER", "URLS", "QUOTAS", "POLICY", "CTX", "REQUEST_ID", "SERVICE",
-           "PUBLIC_URLS"]
+           "PUBLIC_URLS", "COHERENCE"]
 
 CONF = web.AppKey("conf", cfg.ConfigOpts)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
@@ -33,6 +34,8 @@ URLS = web.AppKey("urls", PublicUrls)
 #: Limits and usage per project (the quota APIs, admission, the quota sweep).
 QUOTAS = web.AppKey("quotas", QuotaService)
 POLICY = web.AppKey("policy", Policy)
+#: This process's end of the change notices between processes.
+COHERENCE = web.AppKey("coherence", Coherence)
 
 #: The authenticated caller; set by the auth middleware.
 CTX = web.RequestKey("ctx", RequestContext)

@@ -42,6 +42,17 @@ api_opts = [
     cfg.HostAddressOpt("bind_host", default="127.0.0.1",
                        help="Address cascade-api listens on."),
     cfg.PortOpt("bind_port", default=28080, help="Port cascade-api listens on."),
+    cfg.IntOpt("workers", default=os.cpu_count() or 1, min=1,
+               sample_default="<number of CPUs>",
+               help="cascade-api processes serving the port, supervised by one parent "
+                    "(gunicorn's arbiter) that replaces a worker that dies. 1: one "
+                    "process and no parent. --all-in-one always runs 1."),
+    cfg.IntOpt("graceful_shutdown_timeout", default=30, min=1,
+               help="On SIGTERM, seconds the workers have to finish the requests in "
+                    "flight before they are killed."),
+    cfg.IntOpt("worker_heartbeat_timeout", default=60, min=5,
+               help="A worker whose event loop does not report to the parent for this "
+                    "many seconds is killed and replaced (workers > 1)."),
     cfg.URIOpt("public_url",
                help="Base URL tenants reach Cascade at, used in links, Location "
                     "headers and version documents. Default: derived from each "
@@ -299,6 +310,18 @@ region_opts = [
                     "waiting for the next reconciliation. Default: none (no listener)."),
 ]
 
+coherence_opts = [
+    cfg.FloatOpt("barrier_timeout", default=1.0, min=0.01,
+                 help="Longest wait, in seconds, before a request for the notices "
+                      "committed before it (one round trip on the listening "
+                      "connection, shared by concurrent requests). Past it the "
+                      "request goes on with this process's caches dropped."),
+    cfg.FloatOpt("reconnect_interval", default=1.0, min=0.1,
+                 help="Seconds between attempts to listen again after the listening "
+                      "connection to PostgreSQL was lost (caches are dropped "
+                      "meanwhile)."),
+]
+
 _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     (None, default_opts),
     ("api", api_opts),
@@ -308,6 +331,7 @@ _GROUPS: list[tuple[str | None, Sequence[cfg.Opt]]] = [
     ("image", image_opts),
     ("quota", quota_opts),
     ("network", network_opts),
+    ("coherence", coherence_opts),
 ]
 
 

@@ -94,6 +94,7 @@ function configure_cascade {
 
     iniset "$CASCADE_CONF" api bind_host "$CASCADE_BIND_HOST"
     iniset "$CASCADE_CONF" api bind_port "$CASCADE_PORT"
+    iniset "$CASCADE_CONF" api workers "$CASCADE_API_WORKERS"
     iniset "$CASCADE_CONF" api public_url "$(cascade_url)"
     iniset "$CASCADE_CONF" api auth_strategy keystone
 

@@ -3,7 +3,8 @@
 The hot path (``GET /servers/{id}``) then needs no database round trip: the
 mapping is immutable while a server lives (moves and deletes invalidate it
 here; another process's change shows up as a regional 404, after which the
-caller invalidates and asks the database). A fingerprint of the watched fields
+caller invalidates and asks the database; ``cascade.coherence`` tells every
+process of the others' changes). A fingerprint of the watched fields
 of the last view tells whether Cascade's cached copy in the database needs
 rewriting.
 """
@@ -65,6 +66,12 @@ class MappingCache:
             gid, gone = self._maps.popitem(last=False)
             self._by_local.pop((gone.region, gone.local_id), None)
             self._digests.pop(gid, None)
+
+    def clear(self) -> None:
+        """Forget every mapping and digest (changes may have been missed)."""
+        self._maps.clear()
+        self._by_local.clear()
+        self._digests.clear()
 
     def forget(self, global_id: str) -> None:
         gone = self._maps.pop(global_id, None)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from multidict import MultiMapping
 
 from cascade import errors
+from cascade.coherence import Coherence
 from cascade.context import RequestContext
 from cascade.listing.merge import merge
 from cascade.mapping.rewrite import flavor_to_global
@@ -132,10 +133,16 @@ class Flavors:
     """The flavor service: lists merged across regions, shows, creates and deletes."""
 
     def __init__(self, client: RegionClient, registry: RegionRegistry,
-                 region_timeout: float) -> None:
+                 region_timeout: float, coherence: Coherence | None = None) -> None:
         self._client = client
         self._registry = registry
         self._timeout = region_timeout
+        self._coherence = coherence
+
+    async def _changed(self, flavor_id: str) -> None:
+        # Flavors live in the regions, not the database: no trigger sees them.
+        if self._coherence is not None:
+            await self._coherence.publish("flavor", flavor_id)
 
     async def _ask_all(self, ctx: RequestContext, microversion: str, path: str,
                        params: dict[str, str] | None = None,
@@ -237,6 +244,7 @@ class Flavors:
                                     f"{flavor_id!r}. Does not match the flavor id pattern")
         made, failed = await self._everywhere(ctx, microversion, "POST", "/flavors",
                                               {"flavor": flavor})
+        await self._changed(flavor_id)
         if failed:
             for region in made:
                 try:
@@ -257,6 +265,7 @@ class Flavors:
         """
         done, failed = await self._everywhere(ctx, microversion, "DELETE",
                                               flavor_path(flavor_id))
+        await self._changed(flavor_id)
         real = [f for f in failed if not (isinstance(f.error, errors.RegionHTTPError)
                                           and f.error.status == 404)]
         if real:

@@ -35,6 +35,10 @@ class RegionChooser:
         self._client = client
         self._flavor_cache: dict[tuple[str, str], tuple[float, dict[str, tuple[int, int]]]] = {}
 
+    def flavors_changed(self, _flavor_id: str = "") -> None:
+        """A flavor was made or deleted (through any process): ask the regions again."""
+        self._flavor_cache.clear()
+
     async def _flavors(self, ctx: RequestContext, region: str) -> dict[str, tuple[int, int]]:
         """The region's flavors by id and by name -> (vcpus, ram MiB), briefly cached."""
         key = (region, ctx.project_id)

@@ -14,6 +14,7 @@ from oslo_config import cfg
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cascade.coherence import Coherence
 from cascade.compute import action_ids, server_cache, tombstones
 from cascade.compute.deleted_actions import forward_deleted
 from cascade.compute.server_cache import SERVER
@@ -76,6 +77,25 @@ class Servers:
         self._lister = ServerLister(conf, sessions, client, self._cache, self._rewriter,
                                     self._in_use)
         self._subresources = SubresourceIds(sessions, ports, registry)
+
+    def listen(self, coherence: Coherence) -> None:
+        """Drop what another process's changes make stale (``cascade.coherence``)."""
+        coherence.on("placement", self._changed)
+        coherence.on_reset(self._drop_all)
+
+    def _changed(self, key: str) -> None:
+        kind, _, global_id = key.partition(":")
+        if kind == "server":
+            self._cache.forget(global_id)
+            self._in_use.clear()
+        elif kind == "image":
+            # A new or gone replica: regional image ids may now map elsewhere.
+            self._image_ids.clear()
+
+    def _drop_all(self) -> None:
+        self._cache.clear()
+        self._in_use.clear()
+        self._image_ids.clear()
 
     async def create(self, ctx: RequestContext, body: Any, microversion: str,
                      cascade_base: str) -> dict[str, Any]:

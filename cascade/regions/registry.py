@@ -83,6 +83,7 @@ class RegionRegistry:
     def __init__(self, regions: Iterable[RegionInfo] = ()) -> None:
         self._regions: dict[str, RegionInfo] = {r.name: r for r in regions}
         self._memo: dict[str, Any] = {}
+        self._catalog: Catalog = {}
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per state of the regions (hot-path derived values)."""
@@ -120,6 +121,7 @@ class RegionRegistry:
     def replace(self, regions: Iterable[RegionInfo], catalog: Catalog) -> None:
         """Swap in a fresh view (health and capabilities come with the rows)."""
         fresh: dict[str, RegionInfo] = {}
+        self._catalog = catalog
         for region in regions:
             region.endpoints = dict(catalog.get(region.name, {}))
             fresh[region.name] = region
@@ -131,6 +133,10 @@ class RegionRegistry:
         async with sessions() as session:
             rows = (await session.scalars(select(Region))).all()
         self.replace([RegionInfo.from_row(r) for r in rows], catalog)
+
+    async def reload(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Reload every region from the database, with the catalog last given."""
+        await self.load(sessions, self._catalog)
 
 
 async def register_from_config(conf: cfg.ConfigOpts,

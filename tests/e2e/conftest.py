@@ -139,14 +139,15 @@ class CascadeProcess:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, env: dict[str, str] | None = None,
-              extra_conf: Path | None = None) -> None:
-        """Start cascade-api or cascade-sync (logging to WORK/<name>.log); ``env``
+              extra_conf: Path | None = None, label: str | None = None) -> None:
+        """Start cascade-api or cascade-sync (logging to WORK/<label>.log); ``env``
         adds environment variables (``CASCADE_CRASH_AT``), ``extra_conf`` a config
-        file read after the main one."""
+        file read after the main one; ``label`` names a second process of a kind."""
         module = {"cascade-api": "api", "cascade-sync": "sync"}[name]
         entry = f"import sys; from cascade.cmd.{module} import main; sys.exit(main())"
-        log = self.work / f"{name}.log"
-        self.procs[name] = subprocess.Popen(
+        label = label or name
+        log = self.work / f"{label}.log"
+        self.procs[label] = subprocess.Popen(
             [sys.executable, "-c", entry, "--config-file", str(self.conf_file),
              "--log-file", str(log),
              *(["--config-file", str(extra_conf)] if extra_conf else [])],
@@ -189,38 +190,21 @@ class CascadeProcess:
                          for p in sorted(self.work.glob("*.log")))
 
 
-@pytest.fixture(scope="session")
-def regions_up() -> Path:
-    """The kit's regions must be running (run_tests.sh brings them up)."""
-    status = subprocess.run([str(ROOT / "devstack" / "lite" / "regions"), "status"],
-                            capture_output=True, text=True)
-    if status.returncode != 0:
-        pytest.fail("the local regions are not up: run devstack/lite/regions up\n"
-                    + status.stdout + status.stderr)
-    return REGIONS_HOME / "clouds.yaml"
-
-
-@pytest.fixture(scope="session")
-def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[CascadeProcess]:
-    """A real cascade-api --all-in-one on PostgreSQL, torn down after the session."""
-    work = tmp_path_factory.mktemp("cascade-e2e")
-    port = CATALOG_PORT if _port_free(CATALOG_PORT) else _free_port()
-    dbname = f"cascade_e2e_{uuid.uuid4().hex[:10]}"
-    _run_sql(f'CREATE DATABASE "{dbname}"')
-    db_url = pg_url(dbname)
-    conf_file = work / "cascade.conf"
-    conf_file.write_text(f"""[DEFAULT]
+def cascade_conf(work: Path, port: int, db_url: str, cascade_id: str) -> str:
+    """cascade.conf for an e2e Cascade on the kit's regions (one API process)."""
+    return f"""[DEFAULT]
 state_path = {work}
 regions = RegionOne,RegionTwo
 # Its own deployment name: its audit never deletes what a developer's Cascade on
 # the same regions made, nor the other way round.
-cascade_id = cascade-e2e
+cascade_id = {cascade_id}
 debug = true
 transport_url = rabbit://guest:guest@127.0.0.1:5672/
 
 [api]
 bind_port = {port}
+# One process here (tests/e2e/test_scale_out.py runs several).
+workers = 1
 region_timeout = 20
 policy_reload_interval = 0.5
 
@@ -233,7 +217,7 @@ connection = {db_url}
 
 [sync]
 # A pool of its own: never takes notifications another Cascade on the kit reads.
-notification_pool = cascade-e2e-{uuid.uuid4().hex[:8]}
+notification_pool = {cascade_id}-{uuid.uuid4().hex[:8]}
 delete_sweep_interval = 1
 # Status comes from notifications here; the poll is tested on its own (test_sync_loops).
 reconcile_interval = 600
@@ -269,7 +253,31 @@ notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r1
 
 [region_RegionTwo]
 notification_transport_url = rabbit://guest:guest@127.0.0.1:5672/cascade-r2
-""")
+"""
+
+
+@pytest.fixture(scope="session")
+def regions_up() -> Path:
+    """The kit's regions must be running (run_tests.sh brings them up)."""
+    status = subprocess.run([str(ROOT / "devstack" / "lite" / "regions"), "status"],
+                            capture_output=True, text=True)
+    if status.returncode != 0:
+        pytest.fail("the local regions are not up: run devstack/lite/regions up\n"
+                    + status.stdout + status.stderr)
+    return REGIONS_HOME / "clouds.yaml"
+
+
+@pytest.fixture(scope="session")
+def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[CascadeProcess]:
+    """A real cascade-api --all-in-one on PostgreSQL, torn down after the session."""
+    work = tmp_path_factory.mktemp("cascade-e2e")
+    port = CATALOG_PORT if _port_free(CATALOG_PORT) else _free_port()
+    dbname = f"cascade_e2e_{uuid.uuid4().hex[:10]}"
+    _run_sql(f'CREATE DATABASE "{dbname}"')
+    db_url = pg_url(dbname)
+    conf_file = work / "cascade.conf"
+    conf_file.write_text(cascade_conf(work, port, db_url, "cascade-e2e"))
     cascade = CascadeProcess(f"http://127.0.0.1:{port}", db_url, conf_file, work)
     try:
         synced = cascade.manage("db", "sync")

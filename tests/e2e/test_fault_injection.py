@@ -80,6 +80,8 @@ transport_url = rabbit://guest:guest@127.0.0.1:5672/
 
 [api]
 bind_port = {port}
+# One process: a crash point ends it, and the test sees it end.
+workers = 1
 region_timeout = 30
 public_url = http://127.0.0.1:{port}
 
