@@ -77,7 +77,9 @@ def scaled(regions_up: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     db_url = pg_url(dbname)
     conf_file = work / "cascade.conf"
     # Its own deployment name: no other Cascade on the kit adopts or audits its objects.
-    conf_file.write_text(cascade_conf(work, ports[0], db_url, "cascade-scale"))
+    # Regions are re-read only when told: no periodic refresh hides a missed notice.
+    conf_file.write_text(cascade_conf(work, ports[0], db_url, "cascade-scale").replace(
+        "region_probe_interval = 2", "region_probe_interval = 600"))
     door_a = work / "door-a.conf"
     door_a.write_text("[api]\nworkers = 2\n")
     door_b = work / "door-b.conf"
