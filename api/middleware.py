@@ -18,6 +18,7 @@ from cascade import errors
 from cascade.appkeys import (AUTH, COHERENCE, CONF, CTX, POLICY, PUBLIC_URLS, REQUEST_ID,
                              SERVICE, URLS)
 from cascade.context import RequestContext, new_request_id
+from cascade.db import engine as db_engine
 from cascade.regions import paths
 
 __all__ = ["public", "api_middleware", "service_of_path", "stamp_streamed"]
@@ -93,11 +94,18 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             LOG.warning("%s %s: %s", request_id, type(exc).__name__, exc.message)
         status, message, neutron_type = exc.fault(service)
         response = fault_response(service, status, message, neutron_type=neutron_type)
-    except Exception:
-        LOG.exception("%s unexpected error on %s %s", request_id, request.method,
-                      request.path)
-        response = fault_response(service, 500, "An unexpected error prevented the server "
-                                                "from fulfilling your request.")
+    except Exception as exc:
+        if db_engine.unavailable(exc):
+            # PostgreSQL restarting or away: a clear, fast 503, no traceback.
+            LOG.warning("%s database unavailable on %s %s: %s", request_id, request.method,
+                        request.path, exc)
+            response = fault_response(service, 503, "The database is unavailable; try "
+                                                    "again shortly.")
+        else:
+            LOG.exception("%s unexpected error on %s %s", request_id, request.method,
+                          request.path)
+            response = fault_response(service, 500, "An unexpected error prevented the "
+                                                    "server from fulfilling your request.")
     if not response.prepared:
         headers = response.headers
         headers["x-openstack-request-id"] = request_id

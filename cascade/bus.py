@@ -21,6 +21,8 @@ LOG = logging.getLogger(__name__)
 
 #: RPC topic the sync workers listen on.
 TOPIC = "cascade-sync"
+#: Longest a caller waits for a wake-up to be handed to the broker, in seconds.
+_CAST_DEADLINE = 2.0
 
 
 class Waker:
@@ -72,7 +74,9 @@ class RpcWaker(Waker):
         self._messaging = messaging
         self._transport = messaging.get_rpc_transport(conf)
         self._target = messaging.Target(topic=topic)
-        self._client = messaging.get_rpc_client(self._transport, self._target)
+        # One attempt, no retries: with the broker away a wake-up fails at once
+        # (the sweeps cover it) rather than holding the request that sent it.
+        self._client = messaging.get_rpc_client(self._transport, self._target, retry=0)
         self._listen = listen
         self._server: Any = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bus")
@@ -90,8 +94,9 @@ class RpcWaker(Waker):
         self._set_local(loop_name)
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(
-                self._pool, lambda: self._client.cast({}, "wake", loop_name=loop_name))
+            await asyncio.wait_for(loop.run_in_executor(
+                self._pool, lambda: self._client.cast({}, "wake", loop_name=loop_name)),
+                _CAST_DEADLINE)
         except Exception as exc:  # noqa: BLE001 - a wake-up is best effort; sweeps cover it
             LOG.warning("could not cast wake-up for %s: %s", loop_name, exc)
 

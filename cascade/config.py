@@ -117,6 +117,13 @@ database_opts = [
                     "cascade.sqlite under state_path (aiosqlite)."),
     cfg.IntOpt("pool_size", default=10, min=1,
                help="Connections kept open per process (PostgreSQL)."),
+    cfg.FloatOpt("connect_timeout", default=5.0, min=0.1,
+                 help="Deadline in seconds for opening a connection to PostgreSQL. "
+                      "While the database is away, requests get 503 within this time "
+                      "(plus pool_timeout at most), never a hang."),
+    cfg.FloatOpt("pool_timeout", default=10.0, min=0.1,
+                 help="Longest wait, in seconds, for a free pooled connection before "
+                      "the request gets 503."),
 ]
 
 service_credentials_opts = [

@@ -1,4 +1,4 @@
-"""Named points where a test can make this process die at once (SIGKILL).
+"""Named points where a test can make this process die at once (SIGKILL), or freeze.
 
 ``CASCADE_CRASH_AT=<point>`` in the environment arms one point; when the
 process reaches it, it kills itself without cleanup, as a power cut would.
@@ -10,12 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 
 __all__ = ["crash_point", "POINTS"]
 
 LOG = logging.getLogger(__name__)
 
 _ARMED = os.environ.get("CASCADE_CRASH_AT") or None
+#: ``CASCADE_HANG_AT=<point>`` with ``CASCADE_HANG_MARK=<file>``: the first process
+#: of several to reach the point writes its pid to the file and freezes there
+#: (event loop and lease renewals too) until killed; the others pass.
+_HANG = os.environ.get("CASCADE_HANG_AT") or None
+_HANG_MARK = os.environ.get("CASCADE_HANG_MARK") or None
 
 #: Every point, in the order of the operations they interrupt.
 POINTS = (
@@ -41,3 +47,13 @@ def crash_point(name: str) -> None:
     if _ARMED is not None and _ARMED == name:
         LOG.critical("crash point %s reached: killing the process", name)
         os.kill(os.getpid(), signal.SIGKILL)
+    if _HANG is not None and _HANG == name and _HANG_MARK:
+        try:
+            fd = os.open(_HANG_MARK, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        LOG.critical("hang point %s reached: frozen until killed", name)
+        while True:
+            time.sleep(3600)

@@ -21,6 +21,7 @@ from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
+from cascade.db import engine as db_engine
 from cascade.db.models import Job, JobState
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
@@ -102,8 +103,11 @@ class Worker:
                 await self._slots.acquire()
                 try:
                     job = await jobs.claim(self._sessions, self.owner, self._handlers, lease)
-                except Exception:  # noqa: BLE001 - database blip: sweep again later
-                    LOG.exception("job claim failed")
+                except Exception as exc:  # noqa: BLE001 - database blip: sweep again later
+                    if db_engine.unavailable(exc):
+                        LOG.warning("job claim failed, the database is unavailable: %s", exc)
+                    else:
+                        LOG.exception("job claim failed")
                     job = None
                 if job is None:
                     self._slots.release()

@@ -39,7 +39,8 @@ def make_engine(conf: cfg.ConfigOpts, url: str | None = None) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=conf.database.pool_size, max_overflow=conf.database.pool_size,
-                      pool_pre_ping=True)
+                      pool_pre_ping=True, pool_timeout=conf.database.pool_timeout,
+                      connect_args={"timeout": conf.database.connect_timeout})
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -60,3 +61,20 @@ async def opened_engine(conf: cfg.ConfigOpts) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached right now (restarting,
+    down, out of connections), rather than that a statement was wrong."""
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                        sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (ConnectionError, asyncpg.PostgresConnectionError,
+                            asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+                            asyncpg.exceptions.AdminShutdownError))
+
