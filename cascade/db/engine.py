@@ -65,16 +65,24 @@ async def opened_engine(conf: cfg.ConfigOpts) -> AsyncIterator[AsyncEngine]:
 
 def unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached right now (restarting,
-    down, out of connections), rather than that a statement was wrong."""
+    down, out of connections), rather than that a statement was wrong. Looks
+    through the causes: SQLAlchemy wraps the driver's error."""
     import asyncpg
     from sqlalchemy import exc as sa_exc
 
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
-                        sa_exc.DisconnectionError, sa_exc.TimeoutError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, asyncpg.PostgresConnectionError,
-                            asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
-                            asyncpg.exceptions.AdminShutdownError))
-
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                             sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (ConnectionError, asyncpg.PostgresConnectionError,
+                             asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+                             asyncpg.exceptions.AdminShutdownError,
+                             asyncpg.exceptions.CannotConnectNowError)):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False

@@ -214,9 +214,10 @@ def test_a_postgresql_restart_during_a_burst_loses_nothing(deployment: Deploymen
         wait_for("replica", lambda: "RegionTwo" in (
             api("GET", f"/image/v2/images/{image_id}")[1].get("stores") or ""), 180)
     _audit_is_clean(deployment.cascade, api, project)
-    left = set(_servers(api)) - set(accepted)
-    assert not left, f"servers no create was accepted for: {left}"
-    for sid in accepted:
+    # A create answered 503 because the database went away after its region had
+    # made the server is finished by the audit above: listed and counted, never
+    # lost (as with any 5xx, the caller cannot assume nothing happened).
+    for sid in set(accepted) | set(_servers(api)):
         api("DELETE", f"/compute/v2.1/servers/{sid}")
     for image_id in images:
         api("DELETE", f"/image/v2/images/{image_id}")
@@ -231,38 +232,72 @@ def _rabbitmq(action: str) -> None:
 def test_a_rabbitmq_restart_loses_no_work_and_notifications_resume(
         deployment: Deployment) -> None:
     token, project = keystone_token("alt_demo")
+    admin_token, _ = keystone_token("admin")
     api = Api(deployment.cascade.url, token)
-    status, before = _boot(api, "mq-before", "RegionOne")
-    assert status == 202, before
-    wait_for("active", lambda: _servers(api).get(before["server"]["id"], {}).get(
-        "status") == "ACTIVE", 180)
+    admin = Api(deployment.cascade.url, admin_token)
+    status, body = _boot(api, "mq-kept", "RegionOne")
+    assert status == 202, body
+    kept = body["server"]["id"]
+    wait_for("active", lambda: _servers(api).get(kept, {}).get("status") == "ACTIVE", 180)
+    status, image = api("POST", "/image/v2/images", {
+        "name": "mq", "disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    assert api("PUT", f"/image/v2/images/{image['id']}/file",
+               data=os.urandom(1 << 20))[0] == 204
     _rabbitmq("stop_app")
     try:
-        # The API answers at once: the wake-up to the sync processes fails fast.
+        # Work Cascade queues for its sync processes, accepted with the broker
+        # away: the answer comes at once (the wake-up fails fast). Calls that go
+        # to a region now wait on the region, whose own services need the broker.
         started = time.monotonic()
-        status, during = _boot(api, "mq-during", "RegionTwo")
-        assert status == 202, during
-        assert time.monotonic() - started < 10
+        status, _ = admin("POST", f"/image/v2/images/{image['id']}/import", {
+            "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
+        assert status == 202
+        assert time.monotonic() - started < 5
     finally:
         _rabbitmq("start_app")
-    # The job the lost wake-up was for runs on the sweep (the region's own Nova
-    # needed the broker too: it completes once both are back).
-    wait_for("server made during the outage active", lambda: _servers(api).get(
-        during["server"]["id"], {}).get("status") == "ACTIVE", 300, interval=2)
+        # The regions' own services share this broker: the tests after this one
+        # need them back (a boot in each region, straight to the region).
+        _regions_boot_again()
+    # The sweeps run what the lost wake-up was for.
+    wait_for("the replica made", lambda: "RegionTwo" in (
+        api("GET", f"/image/v2/images/{image['id']}")[1].get("stores") or ""), 300,
+        interval=2)
     # Notifications resume: a stop made in the region itself shows through Cascade
     # (the poll runs every 600 s here, so only a notification explains it).
-    local = _regional_id(deployment, before["server"]["id"])
-    subprocess.run([str(Path.home() / ".cascade-regions" / "venv" / "bin" / "openstack"),
-                    "--os-cloud", "regions-alt", "--os-region-name", "RegionOne",
-                    "server", "stop", local], check=True, capture_output=True, timeout=120,
-                   env={**os.environ, "OS_CLIENT_CONFIG_FILE":
-                        str(Path.home() / ".cascade-regions" / "clouds.yaml")})
+    local = _regional_id(deployment, kept)
+    _kit_cli("--os-cloud", "regions-alt", "--os-region-name", "RegionOne", "server",
+             "stop", local)
     wait_for("the regional stop seen through Cascade", lambda: _servers(api).get(
-        before["server"]["id"], {}).get("status") == "SHUTOFF", 120, interval=1)
-    for server_id in (before["server"]["id"], during["server"]["id"]):
-        api("DELETE", f"/compute/v2.1/servers/{server_id}")
+        kept, {}).get("status") == "SHUTOFF", 120, interval=1)
+    api("DELETE", f"/compute/v2.1/servers/{kept}")
+    assert api("DELETE", f"/image/v2/images/{image['id']}")[0] == 204
     _gone(api)
     _audit_is_clean(deployment.cascade, api, project)
+
+
+def _kit_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    home = Path.home() / ".cascade-regions"
+    return subprocess.run([str(home / "venv" / "bin" / "openstack"), *args],
+                          capture_output=True, text=True, timeout=300, check=check,
+                          env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(home / "clouds.yaml")})
+
+
+def _regions_boot_again() -> None:
+    for region in ("RegionOne", "RegionTwo"):
+        def boots() -> bool:
+            made = _kit_cli("--os-cloud", "regions-alt", "--os-region-name", region,
+                            "server", "create", "--flavor", "1", "--image", IMAGE, "--nic",
+                            "none", "--wait", "-f", "value", "-c", "id", "mq-probe",
+                            check=False)
+            ok = made.returncode == 0
+            for line in _kit_cli("--os-cloud", "regions-alt", "--os-region-name", region,
+                                 "server", "list", "--name", "mq-probe", "-f", "value",
+                                 "-c", "ID").stdout.split():
+                _kit_cli("--os-cloud", "regions-alt", "--os-region-name", region, "server",
+                         "delete", line, check=False)
+            return ok
+        wait_for(f"{region} boots servers again", boots, timeout=300, interval=5)
 
 
 def _gone(api: Api) -> None:
