@@ -42,7 +42,8 @@ REPO = HERE.parent
 PYTHON = sys.executable
 
 IMAGE_ID = "8a1a2f3e-6c1d-4f6b-9a55-2f0e7d1c0a01"
-TOKEN = "bench-user:bench-project"
+#: noauth's user:project, or (bench/api_workers.py) a real Keystone token.
+TOKEN = os.environ.get("CASCADE_BENCH_TOKEN") or "bench-user:bench-project"
 HEADERS = {"X-Auth-Token": TOKEN}
 
 
