@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Cascade at scale: 100 regions and 1,000,000 mappings on PostgreSQL.
+
+What it builds, on a throwaway PostgreSQL database:
+
+* ``--regions`` stub Nova regions (bench/_benchlib.py StubNova), all served by
+  one process on as many ports, each answering lists after ``--list-delay``;
+* ``--mappings`` server mappings (resources and placements, bulk-loaded with
+  COPY), spread over the regions and over projects of 100 servers each;
+* through Cascade itself (noauth, a ``cascade`` child process): project ``wide``
+  with one server in every region, project ``narrow`` with 100 servers in one.
+
+What it measures:
+
+* mapping resolve (``mapping.store.resolve``, the show path's database step),
+  p50/p99 over random ids: uncached (a query on 1 M rows) and cached
+  (``MappingCache.get``, the in-process hit);
+* server show and list through Cascade: ``wide`` (a list fans out to every
+  region, each taking ``--list-delay``) and ``narrow`` (one region asked);
+* one health probe round over every region: wall time and CPU, times the
+  rounds per minute at the default ``[sync] region_probe_interval``;
+* the RSS of each process.
+
+Goals (issue 15): resolve p99 <= 2 ms uncached and <= 50 us cached; a list across
+100 regions of 50 ms each within 1.2x the slowest region; no process over 1 GiB.
+
+Run from the repository root (about 3 minutes; the load is most of it)::
+
+    .venv/bin/python bench/scale.py
+    .venv/bin/python bench/scale.py --regions 100 --mappings 1000000 --list-delay 0.05
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _benchlib as bl  # noqa: E402
+
+HEADERS = {"X-Auth-Token": "bench-user:wide"}
+
+
+# -- the stub regions: many in one process ----------------------------------------------
+
+def _role_stubs(argv: list[str]) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--list-delay", type=float, default=0.0)
+    args = p.parse_args(argv)
+
+    async def serve() -> None:
+        from aiohttp import web
+
+        ports = []
+        for n in range(args.count):
+            stub = bl.StubNova(f"R{n:03d}", list_delay=args.list_delay)
+            runner = web.AppRunner(stub.app(), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            stub.base = f"http://127.0.0.1:{port}"
+            ports.append(port)
+        print("READY " + json.dumps(ports), flush=True)
+        await asyncio.Event().wait()
+
+    bl.run(serve())
+
+
+# -- bulk mappings -----------------------------------------------------------------------
+
+async def _load_mappings(dsn: str, regions: list[str], count: int) -> list[str]:
+    """COPY ``count`` active server mappings; a sample of their global ids."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+        sample: list[str] = []
+        batch = 100_000
+        for start in range(0, count, batch):
+            res, pls = [], []
+            for i in range(start, min(count, start + batch)):
+                gid = str(uuid.UUID(int=random.getrandbits(128), version=4))
+                project = f"p{i // 100:06d}"
+                region = regions[i % len(regions)]
+                res.append((gid, "server", project, "{}", '{"name": "s"}', "ACTIVE", False,
+                            now, now))
+                pls.append((gid, "server", region, str(uuid.uuid4()), "active", now, now))
+                if i % 500 == 0:
+                    sample.append(gid)
+            await conn.copy_records_to_table(
+                "resources", records=res,
+                columns=["global_id", "type", "project_id", "spec", "attrs", "status",
+                         "beyond_project", "created_at", "updated_at"])
+            await conn.copy_records_to_table(
+                "placements", records=pls,
+                columns=["global_id", "resource_type", "region", "local_id", "state",
+                         "created_at", "updated_at"])
+        await conn.execute("ANALYZE")
+        return sample
+    finally:
+        await conn.close()
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+def _pct(values: list[float], p: float) -> float:
+    return bl.percentile(sorted(values), p)
+
+
+async def _resolve_times(url: str, ids: list[str]) -> dict[str, float]:
+    from cascade import config
+    from cascade.db import engine as db_engine
+    from cascade.mapping import store
+    from cascade.mapping.cache import Mapping, MappingCache
+
+    engine = db_engine.make_engine(config.load([]), url)
+    sessions = db_engine.make_sessionmaker(engine)
+    uncached: list[float] = []
+    cache = MappingCache()
+    try:
+        for gid in ids[:50]:  # warm the pool: connections are opened once per process
+            async with sessions() as session:
+                await store.resolve(session, "server", gid, None)
+        for gid in ids:
+            async with sessions() as session:
+                t0 = time.perf_counter()
+                res, pl = await store.resolve(session, "server", gid, None)
+                uncached.append(time.perf_counter() - t0)
+            cache.put(Mapping(gid, res.project_id, pl.region, str(pl.local_id)))
+    finally:
+        await engine.dispose()
+    cached: list[float] = []
+    for _ in range(5):
+        for gid in ids:
+            t0 = time.perf_counter()
+            cache.get(gid)
+            cached.append(time.perf_counter() - t0)
+    return {"uncached_p50_ms": 1000 * _pct(uncached, 50),
+            "uncached_p99_ms": 1000 * _pct(uncached, 99),
+            "cached_p50_us": 1e6 * _pct(cached, 50), "cached_p99_us": 1e6 * _pct(cached, 99)}
+
+
+async def _timed_gets(url: str, headers: dict[str, str], n: int) -> list[float]:
+    import aiohttp
+
+    times = []
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            async with session.get(url) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise SystemExit(f"{url}: {resp.status}")
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+async def _probe_round(url: str, regions: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one probe of every region, as the loops do
+    (health written to the database)."""
+    import aiohttp
+
+    from cascade import config
+    from cascade.db import engine as db_engine
+    from cascade.regions.probe import probe_all
+    from cascade.regions.registry import RegionRegistry
+
+    engine = db_engine.make_engine(config.load([]), url)
+    sessions = db_engine.make_sessionmaker(engine)
+    registry = RegionRegistry()
+    catalog = {name: {"compute": f"{base}/compute/v2.1", "image": f"{base}/image",
+                      "network": f"{base}/network"} for name, base in regions.items()}
+    try:
+        await registry.load(sessions, catalog)
+        async with aiohttp.ClientSession() as http:
+            await probe_all(http, registry, sessions, down_after=3, up_after=2)  # warm
+            c0, t0 = time.process_time(), time.perf_counter()
+            await probe_all(http, registry, sessions, down_after=3, up_after=2)
+            return time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        await engine.dispose()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "stubs":
+        _role_stubs(sys.argv[2:])
+        return 0
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--regions", type=int, default=100)
+    p.add_argument("--mappings", type=int, default=1_000_000)
+    p.add_argument("--list-delay", type=float, default=0.05)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432")
+    p.add_argument("--keep-workdir", action="store_true")
+    args = p.parse_args(argv)
+    info = bl.machine_info()
+    print(f"machine: {info['cpus']} CPUs, {info['model']}; load average {info['loadavg']}")
+    results: dict[str, Any] = {}
+    with bl.workdir(args.keep_workdir) as wd, \
+            bl.Database("postgresql", Path(wd), args.pg_dsn) as db, \
+            bl.Children(Path(wd)) as kids:
+        wd = Path(wd)
+        import subprocess
+        stubs_log = wd / "stubs.log"
+        stubs = subprocess.Popen([sys.executable, __file__, "stubs", "--count",
+                                  str(args.regions), "--list-delay", str(args.list_delay)],
+                                 stdout=subprocess.PIPE, stderr=stubs_log.open("w"), text=True)
+        try:
+            assert stubs.stdout is not None
+            line = stubs.stdout.readline().split(" ", 1)
+            if line[0] != "READY":
+                raise SystemExit(f"stubs did not start:\n{stubs_log.read_text()[-2000:]}")
+            ports = json.loads(line[1])
+            regions = {f"R{n:03d}": f"http://127.0.0.1:{port}" for n, port in enumerate(ports)}
+            conf = bl.write_cascade_conf(wd / "cascade.conf", db.url, regions,
+                                         region_timeout=10.0)
+            cascade = kids.spawn("cascade", ["cascade", "--config", str(conf)], timeout=300)
+            t0 = time.perf_counter()
+            sample = bl.run(_load_mappings(db.url.replace("+asyncpg", ""), list(regions),
+                                           args.mappings))
+            results["load_s"] = time.perf_counter() - t0
+            print(f"loaded {args.mappings} mappings in {results['load_s']:.0f} s")
+            ids = random.Random(1).sample(sample, min(args.samples, len(sample)))
+            results["resolve"] = bl.run(_resolve_times(db.url, ids))
+            # wide: one server per region; narrow: 100 servers in one region.
+            bl.HEADERS["X-Auth-Token"] = "bench-user:wide"
+            wide = bl.run(bl.create_servers(cascade.url, dict.fromkeys(regions, 1)))
+            bl.HEADERS["X-Auth-Token"] = "bench-user:narrow"
+            bl.run(bl.create_servers(cascade.url, {"R000": 100}))
+            lists = {}
+            for project in ("wide", "narrow"):
+                headers = {"X-Auth-Token": f"bench-user:{project}"}
+                times = bl.run(_timed_gets(f"{cascade.url}/compute/v2.1/servers/detail",
+                                           headers, 20))
+                lists[project] = {"p50_ms": 1000 * statistics.median(times),
+                                  "max_ms": 1000 * max(times)}
+            show = bl.run(_timed_gets(f"{cascade.url}/compute/v2.1/servers/{wide[0]}",
+                                      {"X-Auth-Token": "bench-user:wide"}, 200))
+            results["lists"] = lists
+            results["show_p50_ms"] = 1000 * statistics.median(show)
+            results["show_p99_ms"] = 1000 * _pct(show, 99)
+            wall, cpu = bl.run(_probe_round(db.url, regions))
+            results["probe_round"] = {"wall_s": wall, "cpu_s": cpu,
+                                      "cpu_s_per_minute_at_30s": cpu * 2}
+            results["rss_mib"] = {"cascade-api": _rss_mib(cascade.popen.pid),
+                                  "stubs": _rss_mib(stubs.pid)}
+        finally:
+            stubs.terminate()
+            stubs.wait(10)
+    r = results["resolve"]
+    slowest = args.list_delay * 1000
+    print(bl.table(["measure", "value", "goal"], [
+        ["resolve uncached p50 / p99", f"{r['uncached_p50_ms']:.2f} / "
+         f"{r['uncached_p99_ms']:.2f} ms", "p99 <= 2 ms"],
+        ["resolve cached p50 / p99", f"{r['cached_p50_us']:.1f} / {r['cached_p99_us']:.1f} us",
+         "p99 <= 50 us"],
+        ["show (cached mapping) p50 / p99", f"{results['show_p50_ms']:.1f} / "
+         f"{results['show_p99_ms']:.1f} ms", ""],
+        [f"list, project in {args.regions} regions, p50",
+         f"{results['lists']['wide']['p50_ms']:.0f} ms "
+         f"({results['lists']['wide']['p50_ms'] / slowest:.2f}x the slowest region)",
+         "<= 1.2x"],
+        ["list, project in 1 region, p50", f"{results['lists']['narrow']['p50_ms']:.0f} ms", ""],
+        [f"probe round, {args.regions} regions", f"{results['probe_round']['wall_s']:.2f} s "
+         f"wall, {results['probe_round']['cpu_s']:.2f} s CPU", ""],
+        ["probe CPU per minute (every 30 s)",
+         f"{results['probe_round']['cpu_s_per_minute_at_30s']:.2f} s", ""],
+        ["RSS cascade-api / stubs", f"{results['rss_mib']['cascade-api']:.0f} / "
+         f"{results['rss_mib']['stubs']:.0f} MiB", "< 1024 MiB"],
+    ]))
+    (Path.cwd() / "bench-scale.json").write_text(json.dumps(results, indent=2)) \
+        if args.keep_workdir else None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
