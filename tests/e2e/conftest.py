@@ -84,6 +84,15 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 180,
         time.sleep(interval)
 
 
+def answers(url: str) -> bool:
+    """Whether Cascade at ``url`` answers its compute version document."""
+    try:
+        urllib.request.urlopen(f"{url}/compute/v2.1/", timeout=2).read()
+        return True
+    except OSError:
+        return False
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
@@ -178,6 +187,15 @@ class CascadeProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.procs.clear()
+
+    def wait_up(self, urls: list[str], timeout: float) -> None:
+        """Until every URL answers; the test fails if a process exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not all(answers(url) for url in urls):
+            if time.monotonic() > deadline or any(
+                    p.poll() is not None for p in self.procs.values()):
+                pytest.fail(f"Cascade did not start:\n{self.logs()}")
+            time.sleep(0.3)
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
         entry = "import sys; from cascade.cmd.manage import main; sys.exit(main())"
@@ -284,16 +302,7 @@ def cascade(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
         assert synced.returncode == 0, synced.stdout + synced.stderr
         cascade.start("cascade-api")
         cascade.start("cascade-sync")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{cascade.url}/compute/v2.1/", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or any(
-                        p.poll() is not None for p in cascade.procs.values()):
-                    pytest.fail(f"Cascade did not start:\n{cascade.logs()}")
-                time.sleep(0.3)
+        cascade.wait_up([cascade.url], 60)
         adopted = cascade.manage("image", "adopt", "-f", "json")
         assert adopted.returncode == 0, adopted.stdout + adopted.stderr
         yield cascade

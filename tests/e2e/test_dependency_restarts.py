@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -74,14 +73,6 @@ class Deployment:
         self.mark = mark
 
 
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{url}/compute/v2.1/", timeout=2).read()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def deployment(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Deployment]:
@@ -101,7 +92,7 @@ def deployment(regions_up: Path, tmp_path_factory: pytest.TempPathFactory
         cascade.start("cascade-api")
         cascade.start("cascade-sync", env=hang, label="sync-1")
         cascade.start("cascade-sync", env=hang, label="sync-2")
-        wait_for("Cascade answers", lambda: _answers(cascade.url), timeout=90)
+        cascade.wait_up([cascade.url], 90)
         adopted = cascade.manage("image", "adopt", "-f", "json")
         assert adopted.returncode == 0, adopted.stdout + adopted.stderr
         yield Deployment(cascade, pg, mark)
@@ -116,6 +107,16 @@ def _boot(api: Api, name: str, zone: str) -> tuple[int, Any]:
         "availability_zone": zone}})
 
 
+def _uploaded_image(api: Api, name: str, size: int) -> dict[str, Any]:
+    """A raw image of ``size`` random bytes, uploaded (to the default store)."""
+    status, image = api("POST", "/image/v2/images", {
+        "name": name, "disk_format": "raw", "container_format": "bare"})
+    assert status == 201, image
+    assert api("PUT", f"/image/v2/images/{image['id']}/file",
+               data=os.urandom(size))[0] == 204
+    return dict(image)
+
+
 def _servers(api: Api) -> dict[str, Any]:
     status, body = api("GET", "/compute/v2.1/servers/detail")
     assert status == 200, body
@@ -128,11 +129,7 @@ def test_a_sync_process_killed_holding_a_lease_is_taken_over_within_the_lease(
     admin_token, _ = keystone_token("admin")
     api = Api(deployment.cascade.url, token)
     admin = Api(deployment.cascade.url, admin_token)
-    status, image = api("POST", "/image/v2/images", {
-        "name": "lease", "disk_format": "raw", "container_format": "bare"})
-    assert status == 201, image
-    assert api("PUT", f"/image/v2/images/{image['id']}/file",
-               data=os.urandom(9 << 20))[0] == 204
+    image = _uploaded_image(api, "lease", 9 << 20)
     status, _ = admin("POST", f"/image/v2/images/{image['id']}/import", {
         "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
     assert status == 202
@@ -160,12 +157,7 @@ def test_a_postgresql_restart_during_a_burst_loses_nothing(deployment: Deploymen
     admin = Api(deployment.cascade.url, admin_token)
     images = []
     for n in range(2):
-        status, image = api("POST", "/image/v2/images", {
-            "name": f"burst-{n}", "disk_format": "raw", "container_format": "bare"})
-        assert status == 201, image
-        assert api("PUT", f"/image/v2/images/{image['id']}/file",
-                   data=os.urandom(1 << 20))[0] == 204
-        images.append(image["id"])
+        images.append(_uploaded_image(api, f"burst-{n}", 1 << 20)["id"])
     accepted: list[str] = []
     answers: list[tuple[int, float]] = []
     stop = threading.Event()
@@ -239,11 +231,7 @@ def test_a_rabbitmq_restart_loses_no_work_and_notifications_resume(
     assert status == 202, body
     kept = body["server"]["id"]
     wait_for("active", lambda: _servers(api).get(kept, {}).get("status") == "ACTIVE", 180)
-    status, image = api("POST", "/image/v2/images", {
-        "name": "mq", "disk_format": "raw", "container_format": "bare"})
-    assert status == 201, image
-    assert api("PUT", f"/image/v2/images/{image['id']}/file",
-               data=os.urandom(1 << 20))[0] == 204
+    image = _uploaded_image(api, "mq", 1 << 20)
     _rabbitmq("stop_app")
     try:
         # Work Cascade queues for its sync processes, accepted with the broker

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,8 +15,8 @@ import pytest
 import yaml
 
 from tests.conftest import pg_url
-from tests.e2e.conftest import (Cli, CascadeProcess, _free_port, _run_sql, cascade_conf, http,
-                                keystone_token, wait_for)
+from tests.e2e.conftest import (Cli, CascadeProcess, _free_port, _run_sql, answers,
+                                cascade_conf, http, keystone_token, wait_for)
 
 IMAGE = "cirros-0.6.2-x86_64-disk"
 
@@ -47,14 +45,6 @@ class ScaledOut:
 
     def url(self, n: int) -> str:
         return self.urls[n % len(self.urls)]
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{url}/compute/v2.1/", timeout=2).read()
-        return True
-    except OSError:
-        return False
 
 
 def _clouds(regions_clouds: Path, url: str, dest: Path) -> Cli:
@@ -93,12 +83,7 @@ def scaled(regions_up: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         cascade.start("cascade-api", extra_conf=door_b, label="api-b")
         cascade.start("cascade-sync", label="sync-1")
         cascade.start("cascade-sync", label="sync-2")
-        deadline = time.monotonic() + 120
-        while not all(_answers(u) for u in urls):
-            if time.monotonic() > deadline or any(
-                    p.poll() is not None for p in cascade.procs.values()):
-                pytest.fail(f"Cascade did not start:\n{cascade.logs()}")
-            time.sleep(0.5)
+        cascade.wait_up(urls, 120)
         adopted = cascade.manage("image", "adopt", "-f", "json")
         assert adopted.returncode == 0, adopted.stdout + adopted.stderr
         cli = Alternating([_clouds(regions_up, u, work / f"clouds-{n}.yaml")
@@ -286,4 +271,4 @@ def test_both_doors_served_and_every_process_is_still_up(scaled: ScaledOut) -> N
     assert scaled.cli.calls > 20
     for label, proc in scaled.cascade.procs.items():
         assert proc.poll() is None, f"{label} died:\n{scaled.cascade.logs()}"
-    wait_for("both doors answer", lambda: all(_answers(u) for u in scaled.urls), timeout=10)
+    wait_for("both doors answer", lambda: all(answers(u) for u in scaled.urls), timeout=10)
