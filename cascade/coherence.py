@@ -20,8 +20,8 @@ Bounds:
   share one round trip.
 
 If the listening connection is lost, notices may be lost with it: every cache is
-dropped, requests meanwhile drop the cheap ones again before they run, and the
-whole set is dropped once more when the connection is back. On SQLite (one
+dropped, dropped again at most every ``[coherence] reconnect_interval`` while
+requests come in, and once more when the connection is back. On SQLite (one
 process, all-in-one) the notices stay in process.
 """
 from __future__ import annotations
@@ -100,6 +100,7 @@ class Coherence:
         self._waiting: asyncio.Future[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_reset = float("-inf")
 
     @property
     def distributed(self) -> bool:
@@ -230,8 +231,13 @@ class Coherence:
             await self._settle()
             return
         if self._conn is None:
-            # Not listening: nothing says what changed, so nothing cached is trusted.
-            self.reset()
+            # Not listening: nothing says what changed, so nothing cached is trusted
+            # for longer than reconnect_interval (dropped at most that often, so a
+            # database outage does not turn every request into a reload).
+            now = asyncio.get_running_loop().time()
+            if now - self._last_reset >= self._conf.coherence.reconnect_interval:
+                self._last_reset = now
+                self.reset()
             await self._settle()
             return
         if self._waiting is None:
