@@ -14,4 +14,4 @@ fi
 devstack/lite/regions up
 .venv/bin/ruff check cascade api mapping sync tests bench
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q --durations=25 "$@"

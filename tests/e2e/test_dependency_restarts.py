@@ -173,7 +173,7 @@ def test_a_postgresql_restart_during_a_burst_loses_nothing(deployment: Deploymen
             n += 1
             time.sleep(1.0)
 
-    threads = [threading.Thread(target=burst, args=(w,)) for w in range(2)]
+    threads = [threading.Thread(target=burst, args=(w,)) for w in range(1)]
     for thread in threads:
         thread.start()
     try:
