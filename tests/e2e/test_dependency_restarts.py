@@ -117,6 +117,13 @@ def _uploaded_image(api: Api, name: str, size: int) -> dict[str, Any]:
     return dict(image)
 
 
+def _copy_to_region_two(admin: Api, image_id: str) -> None:
+    """Ask (as admin) for a copy of the image in RegionTwo: a replication job."""
+    status, body = admin("POST", f"/image/v2/images/{image_id}/import", {
+        "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
+    assert status == 202, body
+
+
 def _servers(api: Api) -> dict[str, Any]:
     status, body = api("GET", "/compute/v2.1/servers/detail")
     assert status == 200, body
@@ -130,9 +137,7 @@ def test_a_sync_process_killed_holding_a_lease_is_taken_over_within_the_lease(
     api = Api(deployment.cascade.url, token)
     admin = Api(deployment.cascade.url, admin_token)
     image = _uploaded_image(api, "lease", 9 << 20)
-    status, _ = admin("POST", f"/image/v2/images/{image['id']}/import", {
-        "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
-    assert status == 202
+    _copy_to_region_two(admin, image["id"])
     # One of the two sync processes gets the job and freezes in the middle of the
     # copy (the first to reach that point in this module; this test runs first).
     pid = int(wait_for("a sync process frozen mid-copy",
@@ -180,9 +185,7 @@ def test_a_postgresql_restart_during_a_burst_loses_nothing(deployment: Deploymen
         time.sleep(3)
         # Replications asked for just before the database goes.
         for image_id in images:
-            status, _ = admin("POST", f"/image/v2/images/{image_id}/import", {
-                "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
-            assert status == 202
+            _copy_to_region_two(admin, image_id)
         deployment.pg.stop()
         time.sleep(6)
         deployment.pg.start()
@@ -238,9 +241,7 @@ def test_a_rabbitmq_restart_loses_no_work_and_notifications_resume(
         # away: the answer comes at once (the wake-up fails fast). Calls that go
         # to a region now wait on the region, whose own services need the broker.
         started = time.monotonic()
-        status, _ = admin("POST", f"/image/v2/images/{image['id']}/import", {
-            "method": {"name": "copy-image"}, "stores": ["RegionTwo"]})
-        assert status == 202
+        _copy_to_region_two(admin, image["id"])
         assert time.monotonic() - started < 5
     finally:
         _rabbitmq("start_app")
