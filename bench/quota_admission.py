@@ -5,12 +5,15 @@ create uses them, on a throwaway database with N concurrent clients.
 Each client is a closed loop of admissions. One admission is what server create
 does around the regional call::
 
-    async with sessions.begin():  ledger.reserve(project, {"instances": 1, "cores": 2,
-                                                 "ram": 512}, ttl=..., defaults=...)
+    quotas.admit(project, {"instances": 1, "cores": 2, "ram": 512})
+        # AdmissionBatcher: concurrent admissions of one project in this process
+        # share one transaction (ledger.reserve_many); --no-batch reserves each in
+        # its own transaction (ledger.reserve)
     async with sessions.begin():  ledger.commit(reservation)
 
 (the second transaction is the one that writes the server in Cascade; here it
-writes nothing else, so the figure is the ledger's cost alone). Sessions come
+writes nothing else, so the figure is the ledger's cost alone; a commit only
+marks the reservation, it takes no usage row). Sessions come
 from ``cascade.db.engine`` exactly as the API builds them (pool size = clients
 per process, ``pool_pre_ping`` as configured there).
 
@@ -84,15 +87,22 @@ async def _ledger_state(url: str) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from cascade.db import engine as db_engine
-    from cascade.db.models import QuotaUsage
+    from cascade.db.models import QuotaUsage, Reservation
 
     engine = _engine(url, 1)
     async with db_engine.make_sessionmaker(engine)() as s:
         in_use = await s.scalar(select(func.coalesce(func.sum(QuotaUsage.in_use), 0)).where(
             QuotaUsage.resource == "instances"))
         reserved = await s.scalar(select(func.coalesce(func.sum(QuotaUsage.reserved), 0)))
+        # Committed reservations count as in use until folded (cascade.quota.settlement).
+        committed = await s.scalar(select(func.coalesce(func.sum(Reservation.delta), 0))
+                                   .where(Reservation.committed.is_(True)))
+        committed_instances = await s.scalar(
+            select(func.coalesce(func.sum(Reservation.delta), 0))
+            .where(Reservation.committed.is_(True), Reservation.resource == "instances"))
     await engine.dispose()
-    return int(in_use or 0), int(reserved or 0)
+    return (int(in_use or 0) + int(committed_instances or 0),
+            int(reserved or 0) - int(committed or 0))
 
 
 async def _worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -100,9 +110,11 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
     from cascade import config
     from cascade.db import engine as db_engine
     from cascade.quota import ledger, resources
+    from cascade.quota.batching import AdmissionBatcher
 
     engine = _engine(args.url, args.clients, pre_ping=not args.no_pre_ping)
     sessions = db_engine.make_sessionmaker(engine)
+    batcher = AdmissionBatcher(sessions)
     defaults = resources.defaults(config.load([]))
     begin = args.start + args.warmup
     end = begin + args.duration
@@ -114,8 +126,12 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
         project = f"project-{(args.first + i) % args.projects}"
         while time.time() < end:
             t0 = time.perf_counter()
-            async with sessions.begin() as s:
-                rid = await ledger.reserve(s, project, SERVER, ttl=300, defaults=defaults)
+            if args.no_batch:
+                async with sessions.begin() as s:
+                    rid = await ledger.reserve(s, project, SERVER, ttl=300,
+                                               defaults=defaults)
+            else:
+                (rid,) = await batcher.reserve(project, SERVER, ttl=300, defaults=defaults)
             async with sessions.begin() as s:
                 await ledger.commit(s, rid)
             total += 1
@@ -169,7 +185,9 @@ def _round(url: str, clients: int, processes: int, args: argparse.Namespace,
         cmd = [lib.PYTHON, str(Path(__file__).resolve()), "--worker", "--url", url,
                "--clients", str(n), "--first", str(first), "--projects",
                str(args.projects), "--start", str(start), "--warmup", str(args.warmup),
-               "--duration", str(args.duration)] + (["--no-pre-ping"] if args.no_pre_ping else [])
+               "--duration", str(args.duration)] + (
+                   ["--no-pre-ping"] if args.no_pre_ping else []) + (
+                   ["--no-batch"] if args.no_batch else [])
         first += n
         log = open(logdir / f"worker-{clients}-{processes}-{i}.log", "w")
         procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
@@ -223,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-pre-ping", action="store_true",
                    help="what-if: clients' pools without pool_pre_ping (Cascade's engine "
                         "pings each checkout: BEGIN, a probe and ROLLBACK, 3 round trips)")
+    p.add_argument("--no-batch", action="store_true",
+                   help="each admission in its own transaction (ledger.reserve), not "
+                        "batched with the process's concurrent admissions of the project")
     p.add_argument("--json", help="write every result to this file")
     args = p.parse_args(argv)
     if args.worker:
@@ -234,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {info['cpus']} CPUs {info['model']}, load {info['loadavg']}, python "
           f"{info['python']}, sqlalchemy {info['sqlalchemy']}, {info['loop']}")
     print(f"cascade: {lib.describe_working_tree()}; database {args.db}, "
-          f"{args.projects} projects{', pools without pre-ping' if args.no_pre_ping else ''}")
+          f"{args.projects} projects{', pools without pre-ping' if args.no_pre_ping else ''}"
+          f"{', no batching' if args.no_batch else ''}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="cascade-bench-") as tmp, \
             lib.Database(args.db, Path(tmp), args.pg_dsn) as db:

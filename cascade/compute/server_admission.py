@@ -74,11 +74,7 @@ class Admission:
         """
         for count in dict.fromkeys((high, low)):
             try:
-                async with self._sessions.begin() as session:
-                    return [await ledger.reserve(session, ctx.project_id, per_server,
-                                                 ttl=self._quotas.ttl,
-                                                 defaults=self._quotas.defaults)
-                            for _ in range(count)]
+                return await self._quotas.admit(ctx.project_id, per_server, count=count)
             except errors.OverQuota as exc:
                 failure = exc
         raise failure

@@ -226,8 +226,12 @@ class Reservation(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.now())
+    #: Committed: the resource is written and counts as in use; the usage row
+    #: still holds it in ``reserved`` until the next fold (``cascade.quota.settlement``).
+    committed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    __table_args__ = (Index("ix_reservations_expires_at", "expires_at"),)
+    __table_args__ = (Index("ix_reservations_expires_at", "expires_at"),
+                      Index("ix_reservations_project_id", "project_id"))
 
 
 class RegionHealthEvent(Base):

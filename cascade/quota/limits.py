@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable, Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cascade.quota import resources as catalogue
 from cascade.quota import tables
-from cascade.quota.tables import LIMITS, USAGES
+from cascade.quota.tables import LIMITS, RESERVATIONS, USAGES
 
 __all__ = ["limits", "usage", "set_limits", "delete_limits", "custom_projects"]
 
@@ -28,11 +28,23 @@ async def limits(session: AsyncSession, project_id: str, defaults: Mapping[str, 
 
 async def usage(session: AsyncSession, project_id: str,
                 names: Iterable[str] | None = None) -> dict[str, tuple[int, int]]:
-    """(in_use, reserved) per counted resource (zeros when never used)."""
+    """(in_use, reserved) per counted resource (zeros when never used).
+
+    Committed reservations not folded yet count as in use, not reserved
+    (``cascade.quota.settlement``); one statement, so one snapshot.
+    """
     wanted = list(names) if names is not None else list(catalogue.COUNTED)
-    rows = {r: (int(u), int(v)) for r, u, v in await session.execute(
-        select(USAGES.c.resource, USAGES.c.in_use, USAGES.c.reserved)
-        .where(USAGES.c.project_id == project_id))}
+    committed = (
+        select(RESERVATIONS.c.resource, func.sum(RESERVATIONS.c.delta).label("n"))
+        .where(RESERVATIONS.c.project_id == project_id, RESERVATIONS.c.committed.is_(True))
+        .group_by(RESERVATIONS.c.resource).subquery())
+    rows = {}
+    for name, in_use, reserved, pending in await session.execute(
+            select(USAGES.c.resource, USAGES.c.in_use, USAGES.c.reserved,
+                   func.coalesce(committed.c.n, 0))
+            .outerjoin(committed, committed.c.resource == USAGES.c.resource)
+            .where(USAGES.c.project_id == project_id)):
+        rows[name] = (int(in_use) + int(pending), max(int(reserved) - int(pending), 0))
     return {n: rows.get(n, (0, 0)) for n in wanted}
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's one-statement forms of admission and settlement (``ledger`` uses them).
+"""PostgreSQL's one-statement forms of admission and release (``ledger`` uses them).
 
 The portable ledger spends one round trip per resource and step: reserving a
 server (instances, cores, RAM) and committing it took 18 round trips with the
@@ -12,8 +12,10 @@ step is one statement instead, with the same guarantees:
   re-reads a row it waited for), and every resource is checked before any is
   changed, so the statement admits all of the request or none of it;
 * the reservation rows are written by the same statement, only when admitted;
-* settling deletes the reservation rows and moves or returns their deltas in
-  one statement: whoever deletes them does the accounting, exactly once.
+* releasing deletes the reservation rows (only those not committed) and
+  returns their deltas in one statement: whoever deletes them does the
+  accounting, exactly once. (Committing touches no usage row at all:
+  ``cascade.quota.settlement.commit``.)
 
 A request naming a usage row that does not exist yet locks nothing and says so
 (``present``); the caller creates the rows and asks again.
@@ -27,7 +29,7 @@ from typing import Mapping
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Verdict", "reserve", "settle"]
+__all__ = ["Verdict", "reserve", "release"]
 
 _NAMES = "CAST(:names AS VARCHAR[])"
 
@@ -57,37 +59,32 @@ WITH req AS (
     WHERE v.ok AND u.project_id = :p AND u.resource = k.resource
 ), hold AS (
     INSERT INTO reservations (id, resource, project_id, delta, expires_at, created_at)
-    SELECT :id, k.resource, :p, k.delta, CAST(:expires AS TIMESTAMPTZ),
+    SELECT h.id, h.resource, :p, h.delta, CAST(:expires AS TIMESTAMPTZ),
            CAST(:now AS TIMESTAMPTZ)
-    FROM locked k, verdict v WHERE v.ok
+    FROM unnest(CAST(:hold_ids AS VARCHAR[]), CAST(:hold_names AS VARCHAR[]),
+                CAST(:hold_deltas AS INTEGER[])) AS h(id, resource, delta), verdict v
+    WHERE v.ok
 )
 SELECT v.ok, k.resource, k.in_use, k.reserved, k.lim
 FROM verdict v LEFT JOIN locked k ON true
 """)
 
 
-def _settle_sql(assignments: str) -> str:
-    return f"""
+_RELEASE = text("""
 WITH gone AS (
-    DELETE FROM reservations WHERE id = :id RETURNING project_id, resource, delta
+    DELETE FROM reservations WHERE id = :id AND NOT committed
+    RETURNING project_id, resource, delta
 ), locked AS (
     SELECT u.project_id, u.resource FROM quota_usages u
     JOIN gone g ON g.project_id = u.project_id AND g.resource = u.resource
     ORDER BY u.project_id, u.resource
     FOR UPDATE OF u
 )
-UPDATE quota_usages u SET {assignments}, updated_at = :now
+UPDATE quota_usages u SET reserved = GREATEST(u.reserved - g.delta, 0), updated_at = :now
 FROM gone g JOIN locked k ON k.project_id = g.project_id AND k.resource = g.resource
 WHERE u.project_id = g.project_id AND u.resource = g.resource
 RETURNING u.resource
-"""
-
-
-_SETTLE = {
-    "commit": text(_settle_sql(
-        "in_use = u.in_use + g.delta, reserved = GREATEST(u.reserved - g.delta, 0)")),
-    "release": text(_settle_sql("reserved = GREATEST(u.reserved - g.delta, 0)")),
-}
+""")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,22 +98,29 @@ class Verdict:
     held: dict[str, tuple[int, int]]
 
 
-async def reserve(session: AsyncSession, project_id: str, reservation_id: str,
-                  deltas: Mapping[str, int], defaults: Mapping[str, int],
+async def reserve(session: AsyncSession, project_id: str,
+                  holds: Mapping[str, Mapping[str, int]], defaults: Mapping[str, int],
                   now: dt.datetime, expires: dt.datetime) -> Verdict:
-    """Admit ``deltas`` (all or none) and write the reservation rows, in one statement."""
+    """Admit every reservation of ``holds`` (id -> deltas), all or none, and write
+    their rows, in one statement. The limits are checked against the sum."""
+    deltas: dict[str, int] = {}
+    hold_rows = []
+    for reservation_id, wanted in holds.items():
+        for name, delta in sorted(wanted.items()):
+            deltas[name] = deltas.get(name, 0) + delta
+            hold_rows.append((reservation_id, name, delta))
     names = sorted(deltas)
     rows = (await session.execute(_RESERVE, {
         "names": names, "deltas": [deltas[n] for n in names],
-        "defaults": [defaults[n] for n in names], "p": project_id, "id": reservation_id,
-        "now": now, "expires": expires})).all()
+        "defaults": [defaults[n] for n in names], "p": project_id,
+        "hold_ids": [h[0] for h in hold_rows], "hold_names": [h[1] for h in hold_rows],
+        "hold_deltas": [h[2] for h in hold_rows], "now": now, "expires": expires})).all()
     held = {r.resource: (int(r.in_use) + int(r.reserved), int(r.lim))
             for r in rows if r.resource is not None}
     return Verdict(bool(rows and rows[0].ok), [n for n in names if n not in held], held)
 
 
-async def settle(session: AsyncSession, reservation_id: str, how: str,
-                 now: dt.datetime) -> bool:
-    """``how`` = commit (reserved -> in use) or release; whether the reservation existed."""
-    rows = (await session.execute(_SETTLE[how], {"id": reservation_id, "now": now})).all()
+async def release(session: AsyncSession, reservation_id: str, now: dt.datetime) -> bool:
+    """Give back a reservation not committed; whether it was held."""
+    rows = (await session.execute(_RELEASE, {"id": reservation_id, "now": now})).all()
     return bool(rows)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
 from cascade.quota import ledger, push
+from cascade.quota.batching import AdmissionBatcher
 from cascade.quota import resources as catalogue
 from cascade.regions.client import RegionClient
 from cascade.regions.registry import RegionRegistry
@@ -44,9 +45,21 @@ class QuotaService:
         self.ttl: float = conf.quota.reservation_expire
         self.push_enabled: bool = conf.quota.push_to_regions
         self._sessions = sessions
+        self._batcher = AdmissionBatcher(sessions)
         self._client = client
         self._registry = registry
         self._timeout: float = conf.api.region_timeout
+
+    async def admit(self, project_id: str, deltas: Mapping[str, int], *, count: int = 1,
+                    message: str | None = None) -> list[str]:
+        """``count`` reservations of ``deltas`` (all or none, held for ``ttl``),
+        batched with this process's concurrent admissions of the project.
+
+        :raises OverQuota: they do not fit; nothing is held.
+        """
+        return await self._batcher.reserve(project_id, deltas, ttl=self.ttl,
+                                           defaults=self.defaults, count=count,
+                                           message=message)
 
     async def limits(self, project_id: str) -> dict[str, int]:
         """Every resource's effective limit for the project."""

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config, errors
@@ -232,3 +232,98 @@ async def test_concurrent_reservations_never_overshoot(sessions: Sessions) -> No
     results = await asyncio.gather(*(attempt() for _ in range(25)))
     assert sum(results) == 7
     assert await _usage(sessions) == {"instances": (7, 0), "cores": (7, 0)}
+
+
+async def _raw(sessions: Sessions, name: str, project: str = P) -> tuple[int, int]:
+    """The usage row as stored (without committed reservations not folded yet)."""
+    from cascade.db.models import QuotaUsage
+
+    async with sessions() as s:
+        row = (await s.execute(select(QuotaUsage.in_use, QuotaUsage.reserved).where(
+            QuotaUsage.project_id == project, QuotaUsage.resource == name))).one()
+    return int(row[0]), int(row[1])
+
+
+async def test_a_commit_counts_at_once_and_a_fold_moves_it_into_the_usage_row(
+        sessions: Sessions) -> None:
+    rid = await _reserve(sessions, {"instances": 1, "cores": 2})
+    async with sessions.begin() as s:
+        assert await ledger.commit(s, rid)
+    assert await _usage(sessions) == {"instances": (1, 0), "cores": (2, 0)}
+    assert await _raw(sessions, "instances") == (0, 1), "the commit took no usage row"
+    async with sessions.begin() as s:
+        assert await ledger.fold(s, P) == {"instances": 1, "cores": 2}
+        assert await ledger.fold(s, P) == {}, "a reservation is folded once"
+    assert await _raw(sessions, "instances") == (1, 0)
+    assert await _usage(sessions) == {"instances": (1, 0), "cores": (2, 0)}
+    async with sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Reservation)) == 0
+
+
+async def test_a_committed_reservation_never_expires_nor_is_released(
+        sessions: Sessions) -> None:
+    await _set(sessions, {"instances": 1})
+    rid = await _reserve(sessions, {"instances": 1}, ttl=0.001)
+    async with sessions.begin() as s:
+        assert await ledger.commit(s, rid)
+    await asyncio.sleep(0.01)
+    async with sessions.begin() as s:
+        assert await ledger.expired(s) == []
+        assert await ledger.expire(s) == 0
+        assert await ledger.release(s, rid) is False
+    assert await _usage(sessions) == {"instances": (1, 0)}
+    with pytest.raises(errors.OverQuota):
+        await _reserve(sessions, {"instances": 1})
+
+
+async def test_giving_back_a_resource_not_folded_yet_leaves_zero(sessions: Sessions) -> None:
+    # Stored in_use is 0 until the fold; subtracting first would stop at 0 and the
+    # later fold would then count a deleted server.
+    rid = await _reserve(sessions, {"instances": 1, "ram": 64})
+    async with sessions.begin() as s:
+        assert await ledger.commit(s, rid)
+        await ledger.give_back(s, P, {"instances": 1, "ram": 64})
+    assert await _usage(sessions) == {}
+    async with sessions.begin() as s:
+        await ledger.fold(s, P)
+    assert await _usage(sessions) == {}
+
+
+async def test_recount_folds_without_calling_the_commits_corrections(
+        sessions: Sessions) -> None:
+    await _add_region(sessions)
+    for i in range(3):
+        rid = await _reserve(sessions, {"instances": 1})
+        async with sessions.begin() as s:
+            store.create_resource(s, global_id=f"g{i}", type_="server", project_id=P,
+                                  user_id="u", region="R1", spec={}, attrs={},
+                                  status="ACTIVE", usage={"instances": 1})
+            assert await ledger.commit(s, rid)
+    held = await _reserve(sessions, {"instances": 1})
+    async with sessions.begin() as s:
+        assert await ledger.recount(s, P) == []
+    assert await _raw(sessions, "instances") == (3, 1)
+    assert await _usage(sessions) == {"instances": (3, 1)}
+    async with sessions.begin() as s:
+        assert await ledger.release(s, held)
+
+
+async def test_reserve_many_admits_each_request_as_if_alone_in_turn(
+        sessions: Sessions) -> None:
+    await _set(sessions, {"instances": 5})
+    requests = [ledger.Request({"instances": 1}, 2), ledger.Request({"instances": 1}, 4),
+                ledger.Request({"instances": 1}, 3), ledger.Request({"instances": 1}, 1)]
+    async with sessions.begin() as s:
+        outcomes = await ledger.reserve_many(s, P, requests, ttl=60, defaults=DEFAULTS)
+    assert [len(o) if isinstance(o, list) else None for o in outcomes] == [2, None, 3, None]
+    refused = outcomes[1]
+    assert isinstance(refused, errors.OverQuota)
+    assert (refused.requested, refused.used, refused.limits) == (
+        {"instances": 4}, {"instances": 2}, {"instances": 5}), "a multi-create asks for all"
+    assert await _usage(sessions) == {"instances": (0, 5)}
+    async with sessions.begin() as s:
+        together = await ledger.reserve_many(
+            s, "p2", [ledger.Request({"cores": 1}), ledger.Request({"cores": 2}, 3)],
+            ttl=60, defaults=DEFAULTS)
+    assert [len(o) for o in together if isinstance(o, list)] == [1, 3]
+    assert await _usage(sessions, "p2") == {"cores": (0, 7)}
