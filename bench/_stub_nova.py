@@ -54,6 +54,8 @@ EPOCH = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
 AGED = "2025-12-01T00:00:00Z"
 IMAGE_ID = "8a1a2f3e-6c1d-4f6b-9a55-2f0e7d1c0a01"
 FLAVOR_ID = "1"
+#: The deployment id (``[DEFAULT] cascade_id``) the servers are tagged with.
+OWNER = "cascade"
 _NS = uuid.UUID("5b0c3c1e-3b7e-4d59-8d7c-0e4a6f0c2a11")
 _STATES = {"ACTIVE": ("active", 1), "SHUTOFF": ("stopped", 4), "BUILD": ("building", 0)}
 
@@ -91,7 +93,7 @@ def server_doc(region: str, i: int, base: str, *, status: str = "ACTIVE",
     return {
         "id": sid, "name": f"vm-{region.lower()}-{i:05d}", "status": status,
         "tenant_id": project, "user_id": f"user-{i % 200:03d}",
-        "metadata": {"cascade_global_id": global_id(region, i)},
+        "metadata": {"cascade_global_id": global_id(region, i), "cascade_owner": OWNER},
         "hostId": hashlib.sha224(f"{project}/compute-{i % 40}".encode()).hexdigest(),
         "image": {"id": IMAGE_ID},
         "flavor": {"vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0,

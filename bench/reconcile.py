@@ -105,6 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gc-freeze", action="store_true",
                    help="what-if: gc.freeze() after set-up, so that collections during the "
                         "passes do not walk the objects already alive (libraries, caches)")
+    p.add_argument("--audit", action="store_true",
+                   help="after the rounds, one drift audit of the servers (sync/audit.py, "
+                        "repair on, as the audit loop runs it), timed, with its peak RSS")
     p.add_argument("--keep-workdir", action="store_true", help="keep the stub logs")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     args = p.parse_args(argv)
@@ -199,6 +202,11 @@ async def seed(dsn: str, stubs: dict[str, bl.Child], n: int) -> int:
                 columns=["global_id", "resource_type", "region", "local_id", "state",
                          "created_at", "updated_at", "last_seen"])
             rows += len(resources)
+        # The quota ledger as the creates would have left it.
+        await conn.execute(
+            "INSERT INTO quota_usages (project_id, resource, in_use, reserved, updated_at)"
+            " SELECT r.project_id, u.key, SUM(u.value::int), 0, now()"
+            " FROM resources r, jsonb_each_text(r.usage) u GROUP BY r.project_id, u.key")
         await conn.execute("VACUUM ANALYZE resources")
         await conn.execute("VACUUM ANALYZE placements")
     finally:
@@ -228,6 +236,19 @@ async def make_stale(dsn: str, names: list[str], n: int, fraction: float) -> int
 # measuring
 # ---------------------------------------------------------------------------
 
+def _rss_mib() -> tuple[float, float]:
+    """(resident, peak resident since the last reset) of this process, MiB."""
+    fields = dict(line.split(":", 1) for line in
+                  Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def _reset_peak_rss() -> None:
+    """Start a new peak (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 class Meter:
     """CPU of this process (Cascade), of the database backends and of the stubs."""
 
@@ -242,6 +263,7 @@ class Meter:
         return {pid: bl.proc_cpu_seconds(pid) for pid in pids}
 
     async def start(self) -> dict[str, Any]:
+        _reset_peak_rss()
         return {"pg": await self._backends(),
                 "stubs": sum(bl.proc_cpu_seconds(p) for p in self.stub_pids),
                 "cpu": time.process_time(), "wall": time.perf_counter()}
@@ -250,7 +272,8 @@ class Meter:
         wall = time.perf_counter() - s["wall"]
         cpu = time.process_time() - s["cpu"]
         pg = await self._backends()
-        return {"wall_s": wall, "cascade_cpu_s": cpu,
+        rss, peak = _rss_mib()
+        return {"wall_s": wall, "cascade_cpu_s": cpu, "rss_mib": rss, "peak_rss_mib": peak,
                 "pg_cpu_s": sum(v - s["pg"].get(pid, 0.0) for pid, v in pg.items()),
                 "stub_cpu_s": sum(bl.proc_cpu_seconds(p) for p in self.stub_pids)
                 - s["stubs"]}
@@ -370,6 +393,9 @@ async def run(args: argparse.Namespace, db: bl.Database, stubs: dict[str, bl.Chi
                     print(f"round {rnd + 1} {mode:10s} full: {_fmt(full)}", flush=True)
                     print(f"round {rnd + 1} {mode:10s} incr: {_fmt(incr)}; ratio "
                           f"{entry['ratio']:.4f}", flush=True)
+            if args.audit:
+                results["audit"] = await audit_pass(sessions, client, names, meter)
+                print(f"audit: {_fmt_audit(results['audit'])}", flush=True)
             if args.profile != "none":
                 for c in stubs.values():
                     await _control(http, "POST", f"{c.url}/_bench/age")
@@ -379,6 +405,33 @@ async def run(args: argparse.Namespace, db: bl.Database, stubs: dict[str, bl.Chi
             await admin.close()
             await engine.dispose()
     return results
+
+
+async def audit_pass(sessions: Any, client: Any, names: list[str],
+                     meter: Meter) -> dict[str, Any]:
+    """One audit of every region's servers, repairing (there is nothing to repair: the
+    stubs hold exactly what is mapped, so any finding fails the run)."""
+    from cascade.sync import audit
+
+    gc.collect()
+    s = await meter.start()
+    rep = await audit.audit(sessions, client, names, types=["server"], repair=True,
+                            owner=stub.OWNER)
+    out: dict[str, Any] = await meter.stop(s)
+    out.update(drift=len(rep.drift), unreachable=len(rep.unreachable),
+               foreign=sum(rep.foreign.values()), corrections=rep.quota_corrections)
+    if rep.drift or rep.unreachable or rep.quota_corrections:
+        raise RuntimeError(f"the audit found drift where there is none: {rep.drift[:3]}, "
+                           f"unreachable {rep.unreachable}, "
+                           f"{rep.quota_corrections} quota corrections")
+    return out
+
+
+def _fmt_audit(r: dict[str, Any]) -> str:
+    return (f"{r['wall_s']:.2f}s wall, Cascade CPU {r['cascade_cpu_s']:.2f}s, PostgreSQL "
+            f"CPU {r['pg_cpu_s']:.2f}s, stubs CPU {r['stub_cpu_s']:.2f}s, peak RSS "
+            f"{r['peak_rss_mib']:.0f} MiB; drift {r['drift']}, quota corrections "
+            f"{r['corrections']}")
 
 
 async def verify(dsn: str, stubs: dict[str, bl.Child], http: Any) -> int:
@@ -442,7 +495,7 @@ async def profile_full(args: argparse.Namespace, wd: Path, full: Any) -> str:
 def _fmt(r: dict[str, Any]) -> str:
     return (f"{r['wall_s']:.2f}s wall, Cascade CPU {r['cascade_cpu_s']:.2f}s, PostgreSQL "
             f"CPU {r['pg_cpu_s']:.2f}s, stubs CPU {r['stub_cpu_s']:.2f}s, {r['pages']} pages, "
-            f"seen {r['seen']}, updated {r['updated']}")
+            f"seen {r['seen']}, updated {r['updated']}, peak RSS {r['peak_rss_mib']:.0f} MiB")
 
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> bool:
@@ -482,6 +535,17 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> bool:
         print(f"  {mode}: full pass {full:.2f}s (CPU {cpu_f:.2f}s; goal <= {GOAL_FULL_S:g}s) "
               f"{'MET' if met_f else 'MISSED'}; incremental {incr:.3f}s (CPU {cpu_i:.3f}s), "
               f"ratio {ratio:.4f} (goal <= {GOAL_RATIO}) {'MET' if met_r else 'MISSED'}")
+    if "audit" in results:
+        a = results["audit"]
+        print(f"  audit of {total} servers: {a['wall_s']:.2f}s wall, CPU "
+              f"{a['cascade_cpu_s']:.2f}s, PG CPU {a['pg_cpu_s']:.2f}s, peak RSS "
+              f"{a['peak_rss_mib']:.0f} MiB; {1e6 * a['wall_s'] / total:.1f} us per mapping")
+    for mode in args.modes:
+        full = summary[mode]["full_s"]
+        peak = max(e["full"]["peak_rss_mib"] for e in results["rounds"] if e["mode"] == mode)
+        print(f"  {mode}: full pass {1e6 * full / total:.1f} us per mapping, "
+              f"{full * 1e6 / total:.1f} s per million (issue 15 goal: <= 300 s per "
+              f"million); peak RSS {peak:.0f} MiB")
     results["summary"] = summary
     return ok
 

@@ -5,21 +5,22 @@ caller decides the transaction. Lookups by tenants are always project-scoped.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cascade import errors
 from cascade.db.models import Placement, PlacementState, Resource
 
 __all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
            "regions_in_use",
-           "resolve", "resolve_local_ids",
+           "Located", "locate", "resolve", "resolve_local_ids",
            "regions_of_project", "pending_of_project", "activate", "remove_rows",
            "resources_in_region",
            "placements_in_state"]
@@ -78,6 +79,52 @@ async def resolve(session: AsyncSession, type_: str, global_id: str,
     if row is None:
         raise errors.MappingNotFound(f"{type_} {global_id} not found")
     return row[0], row[1]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Located:
+    """Where a resource lives, with the view Cascade cached of it: what the show path
+    needs, read as columns (no ORM objects)."""
+
+    global_id: str
+    project_id: str
+    status: str
+    region: str
+    local_id: str | None
+    state: str
+    #: The cached regional view (``attrs["server"]`` for servers), if any.
+    view: dict[str, Any] | None
+
+
+def _locate_stmt(with_project: bool) -> Any:
+    stmt = (select(Resource.project_id, Resource.status, Resource.attrs["server"],
+                   Placement.region, Placement.local_id, Placement.state)
+            .join(Placement, Placement.global_id == Resource.global_id)
+            .where(Resource.global_id == bindparam("gid"), Resource.type == bindparam("type"))
+            .order_by(Placement.id).limit(1))
+    return stmt.where(Resource.project_id == bindparam("project")) if with_project else stmt
+
+
+#: Built once: SQLAlchemy then compiles each form once.
+_LOCATE = {True: _locate_stmt(True), False: _locate_stmt(False)}
+
+
+async def locate(conn: AsyncConnection | AsyncSession, type_: str, global_id: str,
+                 project_id: str | None) -> Located:
+    """``resolve`` for the hot path: one Core statement, columns only; ``conn`` is
+    best an autocommit connection (``cascade.db.engine.autocommit``).
+
+    :raises MappingNotFound: no such id of that type visible to the project.
+    """
+    params = {"gid": global_id, "type": type_}
+    if project_id is not None:
+        params["project"] = project_id
+    row = (await conn.execute(_LOCATE[project_id is not None], params)).first()
+    if row is None:
+        raise errors.MappingNotFound(f"{type_} {global_id} not found")
+    project, status, view, region, local_id, state = row
+    return Located(global_id, project, status, region, local_id, state,
+                   view if isinstance(view, dict) else None)
 
 
 async def resolve_local_ids(session: AsyncSession, type_: str, region: str,

@@ -26,6 +26,7 @@ from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.bus import Waker
 from cascade.context import RequestContext
+from cascade.db import engine as db_engine
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.regions.client import RegionClient, RegionResponse
 from cascade.regions.registry import RegionRegistry
@@ -63,6 +64,7 @@ class Servers:
                  ) -> None:
         self._conf = conf
         self._sessions = sessions
+        self._lookups = db_engine.autocommit(sessions)
         self._client = client
         self._waker = waker
         self.creator = creator
@@ -141,11 +143,19 @@ class Servers:
             fast = await self._show_cached(ctx, hit, microversion, cascade_base)
             if fast is not None:
                 return fast
-        res, pl = await self.resolve(ctx, global_id)
+        # The mapping as columns, on an autocommit connection: the slow path's
+        # only database step unless the region cannot answer.
+        async with self._lookups.connect() as conn:
+            try:
+                pl = await store.locate(conn, SERVER, global_id,
+                                        None if ctx.is_admin else ctx.project_id)
+            except errors.MappingNotFound:
+                raise errors.NotFound(f"Instance {global_id} could not be found.") from None
         if pl.local_id is None:
+            res, _ = await self.resolve(ctx, global_id)
             return server_cache.spec_view(res, cascade_base)
         if pl.state == PlacementState.ACTIVE:
-            self._cache.put(Mapping(global_id, res.project_id, pl.region, pl.local_id))
+            self._cache.put(Mapping(global_id, pl.project_id, pl.region, pl.local_id))
         try:
             resp = await self._client.get(ctx, pl.region, "compute", f"/servers/{pl.local_id}",
                                           microversion=microversion)
@@ -158,20 +168,25 @@ class Servers:
                 raise
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
-            return server_cache.cached_view(res, cascade_base, microversion,
-                                            self._conf.api.cache_max_age)
+            return await self._cached_view(ctx, global_id, cascade_base, microversion)
         except errors.RegionError as exc:
             LOG.info("%s %s unavailable (%s); answering from cache", ctx.request_id,
                      pl.region, exc.message)
-            return server_cache.cached_view(res, cascade_base, microversion,
-                                            self._conf.api.cache_max_age)
+            return await self._cached_view(ctx, global_id, cascade_base, microversion)
         await self._rewriter.global_images(pl.region, [resp.body["server"]])
         server = self._rewriter.to_global(pl.region, resp.body["server"], global_id,
                                           cascade_base)
-        self._cache.seen([(global_id, res.attrs.get("server") or {})])
+        self._cache.seen([(global_id, pl.view or {})])
         if self._cache.stale(global_id, server):
             await server_cache.store_views(self._sessions, [(global_id, server)])
         return server
+
+    async def _cached_view(self, ctx: RequestContext, global_id: str, cascade_base: str,
+                           microversion: str) -> dict[str, Any]:
+        """The view Cascade cached, marked UNKNOWN where it is old: its region is away."""
+        res, _ = await self.resolve(ctx, global_id)
+        return server_cache.cached_view(res, cascade_base, microversion,
+                                        self._conf.api.cache_max_age)
 
     async def _show_cached(self, ctx: RequestContext, hit: Mapping, microversion: str,
                            cascade_base: str) -> dict[str, Any] | None:

@@ -53,6 +53,17 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The sessions' engine (same pool) running each statement on its own, outside
+    any transaction: for one-statement lookups on the hot path, with
+    ``engine.connect()`` and Core statements (no BEGIN, no ROLLBACK, no ORM
+    objects). Never for writes, nor for reads that must agree with one another
+    (each statement is its own snapshot).
+    """
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextlib.asynccontextmanager
 async def opened_engine(conf: cfg.ConfigOpts) -> AsyncIterator[AsyncEngine]:
     """An engine for one command's lifetime, disposed afterwards (cascade-manage)."""
