@@ -172,6 +172,7 @@ class StubNova(StubBase):
         self.base = ""
         self.bodies: dict[str, bytes] = {}          # local id -> '{"server": {...}}'
         self.items: dict[str, bytes] = {}           # local id -> '{...}' (for lists)
+        self.owned: dict[str, dict[str, bytes]] = {}  # project -> its items, as Nova lists
         self.global_ids: dict[str, str] = {}        # global id -> local id
         self._clock = itertools.count()
         self._never = asyncio.Event()
@@ -224,6 +225,7 @@ class StubNova(StubBase):
                           server.get("availability_zone") or "nova")
         item = json.dumps(doc).encode()
         self.items[sid] = item
+        self.owned.setdefault(project, {})[sid] = item
         self.bodies[sid] = b'{"server": ' + item + b"}"
         if "cascade_global_id" in metadata:
             self.global_ids[metadata["cascade_global_id"]] = sid
@@ -246,8 +248,14 @@ class StubNova(StubBase):
             await self._never.wait()   # never set: the region hangs forever
         if self.list_delay:
             await asyncio.sleep(self.list_delay)
-        # newest first, like Nova's default created_at desc order
-        body = b'{"servers": [' + b", ".join(reversed(list(self.items.values()))) + b"]}"
+        # Like Nova: the caller's project's servers (all with all_tenants), newest
+        # first (created_at desc, Nova's default order).
+        if request.query.get("all_tenants"):
+            items = self.items
+        else:
+            token = request.headers.get("X-Auth-Token", "u:p")
+            items = self.owned.get(token.partition(":")[2].split(":")[0], {})
+        body = b'{"servers": [' + b", ".join(reversed(list(items.values()))) + b"]}"
         resp = self._json(body)
         self.list_times.append((arrival, time.time()))
         del self.list_times[:-1000]

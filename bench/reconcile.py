@@ -30,7 +30,15 @@ the database is checked against the stubs' state (status and ``updated`` of
 every server); a mismatch fails the run (exit 1).
 
 Goals (issue 6): the incremental pass takes at most 0.05 of the full pass,
-and the full pass at most 30 s; medians over the rounds, per mode.
+and the full pass at most 30 s for the default 100,000 servers; medians over the
+rounds, per mode. Issue 15 asks 5 minutes for 1,000,000: the same 300 us per
+mapping, which is the goal the report applies to any size. ``--audit`` adds one
+drift audit, timed, with its peak RSS (issue 15: no process over 1 GiB).
+
+At issue 15's scale (about 10 minutes, most of it the load and the cold pass)::
+
+    .venv/bin/python bench/reconcile.py --regions 10 --servers-per-region 100000 \
+        --rounds 1 --modes sequential --audit
 
 Run from the repository root::
 
@@ -68,7 +76,9 @@ import _benchlib as bl  # noqa: E402
 import _stub_nova as stub  # noqa: E402
 
 GOAL_RATIO = 0.05        # incremental wall time <= this x the full pass
-GOAL_FULL_S = 30.0       # full pass wall time, seconds
+#: Full pass wall time per mapping: issue 6 asked 30 s for 100,000 servers, issue 15
+#: 5 minutes for 1,000,000; both are 300 us per mapping.
+GOAL_FULL_S_PER_MAPPING = 300e-6
 CASCADE_BASE = "http://cascade.example.com:8774/compute"
 MODES = ("sequential", "parallel")
 
@@ -527,12 +537,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> bool:
         ratio = statistics.median(e["ratio"] for e in rs)
         cpu_f = statistics.median(e["full"]["cascade_cpu_s"] for e in rs)
         cpu_i = statistics.median(e["incremental"]["cascade_cpu_s"] for e in rs)
-        met_r, met_f = ratio <= GOAL_RATIO, full <= GOAL_FULL_S
+        goal_full = GOAL_FULL_S_PER_MAPPING * total
+        met_r, met_f = ratio <= GOAL_RATIO, full <= goal_full
         ok = ok and met_r and met_f
         summary[mode] = {"full_s": full, "incremental_s": incr, "ratio": ratio,
                          "full_cpu_s": cpu_f, "incremental_cpu_s": cpu_i,
                          "goal_ratio_met": met_r, "goal_full_met": met_f}
-        print(f"  {mode}: full pass {full:.2f}s (CPU {cpu_f:.2f}s; goal <= {GOAL_FULL_S:g}s) "
+        print(f"  {mode}: full pass {full:.2f}s (CPU {cpu_f:.2f}s; goal <= {goal_full:g}s) "
               f"{'MET' if met_f else 'MISSED'}; incremental {incr:.3f}s (CPU {cpu_i:.3f}s), "
               f"ratio {ratio:.4f} (goal <= {GOAL_RATIO}) {'MET' if met_r else 'MISSED'}")
     if "audit" in results:
@@ -543,9 +554,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> bool:
     for mode in args.modes:
         full = summary[mode]["full_s"]
         peak = max(e["full"]["peak_rss_mib"] for e in results["rounds"] if e["mode"] == mode)
-        print(f"  {mode}: full pass {1e6 * full / total:.1f} us per mapping, "
-              f"{full * 1e6 / total:.1f} s per million (issue 15 goal: <= 300 s per "
-              f"million); peak RSS {peak:.0f} MiB")
+        print(f"  {mode}: full pass {1e6 * full / total:.1f} us per mapping "
+              f"({full * 1e6 / total:.1f} s per million; goal 300); peak RSS {peak:.0f} MiB")
     results["summary"] = summary
     return ok
 

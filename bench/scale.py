@@ -3,8 +3,9 @@
 
 What it builds, on a throwaway PostgreSQL database:
 
-* ``--regions`` stub Nova regions (bench/_benchlib.py StubNova), all served by
-  one process on as many ports, each answering lists after ``--list-delay``;
+* ``--regions`` stub Nova regions (bench/_benchlib.py StubNova), spread over
+  ``--stub-processes`` processes serving many ports each, each region answering
+  lists after ``--list-delay``;
 * ``--mappings`` server mappings (resources and placements, bulk-loaded with
   COPY), spread over the regions and over projects of 100 servers each;
 * through Cascade itself (noauth, a ``cascade`` child process): project ``wide``
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import random
@@ -56,6 +58,7 @@ HEADERS = {"X-Auth-Token": "bench-user:wide"}
 def _role_stubs(argv: list[str]) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--count", type=int, required=True)
+    p.add_argument("--first", type=int, default=0)
     p.add_argument("--list-delay", type=float, default=0.0)
     args = p.parse_args(argv)
 
@@ -63,7 +66,7 @@ def _role_stubs(argv: list[str]) -> None:
         from aiohttp import web
 
         ports = []
-        for n in range(args.count):
+        for n in range(args.first, args.first + args.count):
             stub = bl.StubNova(f"R{n:03d}", list_delay=args.list_delay)
             runner = web.AppRunner(stub.app(), access_log=None)
             await runner.setup()
@@ -222,8 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mappings", type=int, default=1_000_000)
     p.add_argument("--list-delay", type=float, default=0.05)
     p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--stub-processes", type=int, default=4,
+                   help="OS processes the stub regions are spread over (default "
+                        "%(default)s; 1 serves every region from one process)")
     p.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--keep-workdir", action="store_true")
+    p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
+                   help="after the list rounds, keep everything up this long (to attach a "
+                        "profiler to cascade-api)")
     args = p.parse_args(argv)
     info = bl.machine_info()
     print(f"machine: {info['cpus']} CPUs, {info['model']}; load average {info['loadavg']}")
@@ -234,15 +243,24 @@ def main(argv: list[str] | None = None) -> int:
         wd = Path(wd)
         import subprocess
         stubs_log = wd / "stubs.log"
-        stubs = subprocess.Popen([sys.executable, __file__, "stubs", "--count",
-                                  str(args.regions), "--list-delay", str(args.list_delay)],
-                                 stdout=subprocess.PIPE, stderr=stubs_log.open("w"), text=True)
+        per = [args.regions // args.stub_processes
+               + (i < args.regions % args.stub_processes) for i in range(args.stub_processes)]
+        procs = []
+        first = 0
+        for count in per:
+            procs.append(subprocess.Popen(
+                [sys.executable, __file__, "stubs", "--count", str(count), "--first",
+                 str(first), "--list-delay", str(args.list_delay)],
+                stdout=subprocess.PIPE, stderr=stubs_log.open("a"), text=True))
+            first += count
         try:
-            assert stubs.stdout is not None
-            line = stubs.stdout.readline().split(" ", 1)
-            if line[0] != "READY":
-                raise SystemExit(f"stubs did not start:\n{stubs_log.read_text()[-2000:]}")
-            ports = json.loads(line[1])
+            ports = []
+            for proc in procs:
+                assert proc.stdout is not None
+                line = proc.stdout.readline().split(" ", 1)
+                if line[0] != "READY":
+                    raise SystemExit(f"stubs did not start:\n{stubs_log.read_text()[-2000:]}")
+                ports += json.loads(line[1])
             regions = {f"R{n:03d}": f"http://127.0.0.1:{port}" for n, port in enumerate(ports)}
             conf = bl.write_cascade_conf(wd / "cascade.conf", db.url, regions,
                                          region_timeout=10.0)
@@ -262,10 +280,17 @@ def main(argv: list[str] | None = None) -> int:
             lists = {}
             for project in ("wide", "narrow"):
                 headers = {"X-Auth-Token": f"bench-user:{project}"}
+                cpu0 = bl.proc_cpu_seconds(cascade.popen.pid)
                 times = bl.run(_timed_gets(f"{cascade.url}/compute/v2.1/servers/detail",
                                            headers, 20))
+                cpu = (bl.proc_cpu_seconds(cascade.popen.pid) - cpu0) / len(times)
                 lists[project] = {"p50_ms": 1000 * statistics.median(times),
-                                  "max_ms": 1000 * max(times)}
+                                  "max_ms": 1000 * max(times), "cpu_ms": 1000 * cpu}
+            if args.hold:
+                print(f"holding: cascade at {cascade.url} (pid {cascade.popen.pid}); "
+                      "Ctrl-C ends", flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    time.sleep(args.hold)
             show = bl.run(_timed_gets(f"{cascade.url}/compute/v2.1/servers/{wide[0]}",
                                       {"X-Auth-Token": "bench-user:wide"}, 200))
             results["lists"] = lists
@@ -275,10 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             results["probe_round"] = {"wall_s": wall, "cpu_s": cpu,
                                       "cpu_s_per_minute_at_30s": cpu * 2}
             results["rss_mib"] = {"cascade-api": _rss_mib(cascade.popen.pid),
-                                  "stubs": _rss_mib(stubs.pid)}
+                                  "stubs": max(_rss_mib(proc.pid) for proc in procs)}
         finally:
-            stubs.terminate()
-            stubs.wait(10)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(10)
     r = results["resolve"]
     slowest = args.list_delay * 1000
     print(bl.table(["measure", "value", "goal"], [
@@ -294,12 +321,15 @@ def main(argv: list[str] | None = None) -> int:
          f"{results['lists']['wide']['p50_ms']:.0f} ms "
          f"({results['lists']['wide']['p50_ms'] / slowest:.2f}x the slowest region)",
          "<= 1.2x"],
-        ["list, project in 1 region, p50", f"{results['lists']['narrow']['p50_ms']:.0f} ms", ""],
+        [f"  Cascade CPU per list, {args.regions} regions",
+         f"{results['lists']['wide']['cpu_ms']:.1f} ms", ""],
+        ["list, project in 1 region, p50", f"{results['lists']['narrow']['p50_ms']:.0f} ms "
+         f"(Cascade CPU {results['lists']['narrow']['cpu_ms']:.1f} ms)", ""],
         [f"probe round, {args.regions} regions", f"{results['probe_round']['wall_s']:.2f} s "
          f"wall, {results['probe_round']['cpu_s']:.2f} s CPU", ""],
         ["probe CPU per minute (every 30 s)",
          f"{results['probe_round']['cpu_s_per_minute_at_30s']:.2f} s", ""],
-        ["RSS cascade-api / stubs", f"{results['rss_mib']['cascade-api']:.0f} / "
+        ["RSS cascade-api / largest stub process", f"{results['rss_mib']['cascade-api']:.0f} / "
          f"{results['rss_mib']['stubs']:.0f} MiB", "< 1024 MiB"],
     ]))
     (Path.cwd() / "bench-scale.json").write_text(json.dumps(results, indent=2)) \
