@@ -94,13 +94,15 @@ class AdmissionBatcher:
                 outcomes = await ledger.reserve_many(
                     session, queue.project_id, [w.request for w in batch], ttl=queue.ttl,
                     defaults=queue.defaults)
-        except BaseException as exc:
+        except Exception as exc:  # the database failed them all: each caller hears why
             for waiting in batch:
                 if not waiting.answer.done():
                     waiting.answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
             return
+        except BaseException:  # this task cancelled (shutdown): so are its callers
+            for waiting in batch:
+                waiting.answer.cancel()
+            raise
         abandoned: list[str] = []
         for waiting, outcome in zip(batch, outcomes):
             if isinstance(outcome, errors.OverQuota):
