@@ -9,6 +9,7 @@ from typing import AsyncIterator
 import asyncpg
 import pytest
 from oslo_config import cfg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config
 from cascade.db import engine as db_engine
@@ -57,3 +58,11 @@ async def migrated_db(db_url: str) -> str:
     await migrate.upgrade(engine)
     await engine.dispose()
     return db_url
+
+
+@pytest.fixture
+async def db_sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on ``migrated_db``, with the engine and pool Cascade builds."""
+    engine = db_engine.make_engine(config.load([]), migrated_db)
+    yield db_engine.make_sessionmaker(engine)
+    await engine.dispose()

@@ -10,8 +10,7 @@ from typing import Any, AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import config, errors
-from cascade.db import engine as db_engine
+from cascade import errors
 from cascade.db.models import Job, JobState
 from cascade.regions.registry import RegionRegistry
 from cascade.jobs import queue as jobs
@@ -20,10 +19,8 @@ from tests.conftest import write_conf
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    yield db_engine.make_sessionmaker(engine)
-    await engine.dispose()
+def sessions(db_sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    return db_sessions
 
 
 async def _add(sessions: async_sessionmaker[AsyncSession], n: int, kind: str = "k",

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config, errors
-from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation, Resource
 from cascade.quota import ledger, resources
 from cascade.quota.batching import AdmissionBatcher
@@ -29,15 +27,12 @@ SERVER = {"instances": 1, "cores": 2, "ram": 256}
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[Sessions]:
+async def sessions(db_sessions: Sessions) -> Sessions:
     # Ten pooled connections plus ten overflow: a thousand tasks share twenty.
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    sessions = db_engine.make_sessionmaker(engine)
-    async with sessions.begin() as s:
+    async with db_sessions.begin() as s:
         s.add(Region(name="R1", availability_zone="R1"))
         await ledger.set_limits(s, PROJECT, {"instances": 500, "cores": -1, "ram": -1})
-    yield sessions
-    await engine.dispose()
+    return db_sessions
 
 
 async def _create(sessions: Sessions, n: int, *, fail: bool = False) -> bool:

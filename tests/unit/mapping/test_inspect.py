@@ -2,13 +2,11 @@
 resources, filters, key-based pages (composite markers), show in both directions."""
 from __future__ import annotations
 
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import config, errors
-from cascade.db import engine as db_engine
+from cascade import errors
 from cascade.db.models import PlacementState, Region, Resource
 from cascade.mapping import inspect, store
 
@@ -47,13 +45,11 @@ async def _seed(session: AsyncSession) -> None:
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    maker = db_engine.make_sessionmaker(engine)
-    async with maker.begin() as session:
+async def sessions(db_sessions: async_sessionmaker[AsyncSession]
+                   ) -> async_sessionmaker[AsyncSession]:
+    async with db_sessions.begin() as session:
         await _seed(session)
-    yield maker
-    await engine.dispose()
+    return db_sessions
 
 
 def _keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:

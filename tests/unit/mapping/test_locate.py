@@ -3,12 +3,11 @@ answer as ``resolve`` on an autocommit connection, and the same isolation betwee
 projects."""
 from __future__ import annotations
 
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import config, errors
+from cascade import errors
 from cascade.db import engine as db_engine
 from cascade.db.models import Region
 from cascade.mapping import store
@@ -18,20 +17,17 @@ VIEW = {"id": "g1", "status": "ACTIVE", "name": "vm"}
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[Sessions]:
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    sessions = db_engine.make_sessionmaker(engine)
-    async with sessions.begin() as s:
+async def sessions(db_sessions: Sessions) -> Sessions:
+    async with db_sessions.begin() as s:
         s.add(Region(name="R1", availability_zone="R1"))
-    async with sessions.begin() as s:
+    async with db_sessions.begin() as s:
         _, placement = store.create_resource(
             s, global_id="g1", type_="server", project_id="p1", user_id="u", region="R1",
             spec={}, attrs={"server": VIEW}, status="ACTIVE")
         placement.local_id, placement.state = "l1", "active"
         store.create_resource(s, global_id="g2", type_="server", project_id="p1",
                               user_id="u", region="R1", spec={}, attrs={}, status="BUILD")
-    yield sessions
-    await engine.dispose()
+    return db_sessions
 
 
 async def test_locate_answers_what_resolve_does_without_a_transaction(

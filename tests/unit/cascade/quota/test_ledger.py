@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config, errors
-from cascade.db import engine as db_engine
 from cascade.db.models import Region, Reservation
 from cascade.quota import ledger, resources
 from cascade.mapping import store
@@ -25,10 +23,8 @@ P = "proj-1"
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[Sessions]:
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    yield db_engine.make_sessionmaker(engine)
-    await engine.dispose()
+def sessions(db_sessions: Sessions) -> Sessions:
+    return db_sessions
 
 
 async def _usage(sessions: Sessions, project: str = P) -> dict[str, tuple[int, int]]:

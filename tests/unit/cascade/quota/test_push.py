@@ -3,7 +3,7 @@
 skipping regions that are down or fail (SQLite and PostgreSQL for the ledger)."""
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -11,7 +11,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import config
-from cascade.db import engine as db_engine
 from cascade.db.models import HealthState
 from cascade.quota import ledger, push, resources
 from cascade.regions.client import RegionClient
@@ -93,10 +92,8 @@ class StubRegion:
 
 
 @pytest.fixture
-async def sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db_engine.make_engine(config.load([]), migrated_db)
-    yield db_engine.make_sessionmaker(engine)
-    await engine.dispose()
+def sessions(db_sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    return db_sessions
 
 
 async def test_push_sets_each_usable_regions_limits(
