@@ -30,6 +30,6 @@ async def handle(ctx: JobContext) -> Outcome:
                  done.created, done.removed, done.routes_set)
     if await converger.fingerprint(project) - before:
         # A change came while this run was under way (its enqueue joined this
-        # job): run again with what is there now.
-        return Outcome.wait(0.1)
+        # job): run again at once with what is there now.
+        return Outcome.wait(0.0)
     return Outcome.done()

@@ -161,9 +161,17 @@ class Worker:
                 await renewer
         if outcome.delay is not None:
             await jobs.defer(self._sessions, job.id, self.owner, outcome.delay, uncount=True)
+            self._wake_after(outcome.delay)
         else:
             await jobs.finish(self._sessions, job.id, self.owner, JobState.SUCCEEDED)
             LOG.info("job %s (%s) succeeded", job.id, job.kind)
+
+    def _wake_after(self, delay: float) -> None:
+        """Look for due jobs again once a job put back for ``delay`` seconds is due,
+        rather than at the next sweep (another process may take it first; the
+        look then finds nothing)."""
+        if delay < self._conf.sync.job_sweep_interval:
+            asyncio.get_running_loop().call_later(max(delay, 0.0), self._event.set)
 
     async def _renew(self, job: Job, work: asyncio.Task[Outcome]) -> bool:
         lease = self._conf.sync.job_lease_seconds

@@ -252,26 +252,34 @@ class RouterConverger:
             await self._remember_homes(state.homes)
         spanning = {r.global_id for r in state.routers if len(desired[r.global_id]) >= 2}
         bridge_regions = sorted({reg for gid in spanning for reg in desired[gid]})
+        bridges: dict[str, asyncio.Future[tuple[str, str]]] = {}
         if spanning:
             async with self._sessions.begin() as session:
                 await bridge.ensure(session, self._conf, project_id)
             state = await self._state(project_id)
-
-            async def ensure_bridge(region: str) -> None:
-                await self._ensure_bridge(state, project_id, region)
-
-            await _each(bridge_regions, ensure_bridge)
-            state = await self._state(project_id)
-        first_error: errors.RegionError | None = None
-        for router in state.routers:
-            out.routers += 1
-            try:
-                await self._converge_router(state, router, desired[router.global_id],
-                                            router.global_id in spanning, out)
-            except errors.RegionError as exc:
-                LOG.warning("router %s not yet in step: %s", router.global_id, exc.message)
-                out.failed[router.global_id] = exc.message
-                first_error = first_error or exc
+            # Each region's bridge is made while its router copies are: a bridge
+            # port waits only for the bridge of its own region.
+            bridges = {region: asyncio.ensure_future(
+                self._ensure_bridge(state, project_id, region)) for region in bridge_regions}
+        first_error: BaseException | None = None
+        try:
+            for router in state.routers:
+                out.routers += 1
+                try:
+                    await self._converge_router(state, router, desired[router.global_id],
+                                                router.global_id in spanning, bridges, out)
+                except errors.RegionError as exc:
+                    LOG.warning("router %s not yet in step: %s", router.global_id,
+                                exc.message)
+                    out.failed[router.global_id] = exc.message
+                    first_error = first_error or exc
+        except BaseException:
+            for pending in bridges.values():
+                pending.cancel()
+            raise
+        for result in await asyncio.gather(*bridges.values(), return_exceptions=True):
+            if isinstance(result, BaseException):
+                first_error = first_error or result
         await self._release_ports(project_id, out)
         if not spanning and not first_error:
             await self._drop_bridge(project_id, out)
@@ -283,6 +291,7 @@ class RouterConverger:
 
     async def _converge_router(self, state: _State, router: Resource,
                                wanted: dict[str, list[dict[str, str]]], spans: bool,
+                               bridges: dict[str, asyncio.Future[tuple[str, str]]],
                                out: Outcome) -> None:
         """One router: each region's pipeline (copy; interfaces and bridge port;
         routes and gateway; removals) runs on its own, all regions at once, so a
@@ -314,7 +323,7 @@ class RouterConverger:
             steps: list[Awaitable[Any]] = [self._ensure_interface(state, router, copy, i)
                                            for i in wanted[region]]
             if spans:
-                steps.append(self._ensure_bridge_port(state, router, copy))
+                steps.append(self._ensure_bridge_port(router, copy, bridges[region]))
             for result in await asyncio.gather(*steps, return_exceptions=True):
                 if isinstance(result, BaseException):
                     raise result
@@ -344,6 +353,7 @@ class RouterConverger:
     async def _ensure_copy(self, state: _State, router: Resource, region: str,
                            out: Outcome) -> _Copy:
         local = state.local(router.global_id, region)
+        fresh = local is None
         if local is None:
             a = router.attrs
             local = await self._placer._create(None, router, region, {
@@ -368,6 +378,8 @@ class RouterConverger:
             raise errors.ServiceUnavailable(
                 f"router {router.global_id} was gone from {region}: made again next run"
             ) from exc
+        if fresh:  # made just now: nothing is attached to it yet
+            return _Copy(region, local, dict(found.body["router"]), [])
         ports = await self._client.get(None, region, "network", "/v2.0/ports",
                                        params={"device_id": local})
         return _Copy(region, local, dict(found.body["router"]),
@@ -415,7 +427,9 @@ class RouterConverger:
             await self._placer.record(PORT, port.global_id, copy.region, local)
         await self._attach(copy, local)
 
-    async def _ensure_bridge(self, state: _State, project_id: str, region: str) -> None:
+    async def _ensure_bridge(self, state: _State, project_id: str,
+                             region: str) -> tuple[str, str]:
+        """The project's bridge network and subnet in ``region``: their regional ids."""
         net = state.rows[bridge.network_id(project_id)]
         sub = state.rows[bridge.subnet_id(project_id)]
         net_local = state.local(net.global_id, region)
@@ -428,21 +442,22 @@ class RouterConverger:
                 "provider:physical_network": a["provider:physical_network"],
                 "provider:segmentation_id": a["provider:segmentation_id"]})
             await self._placer.record(NETWORK, net.global_id, region, net_local)
-        if state.local(sub.global_id, region) is None:
-            await self._placer.ensure_subnet(None, sub.global_id, region, net_local)
+        sub_local = state.local(sub.global_id, region)
+        if sub_local is None:
+            sub_local = await self._placer.ensure_subnet(None, sub.global_id, region, net_local)
+        return net_local, sub_local
 
-    async def _ensure_bridge_port(self, state: _State, router: Resource, copy: _Copy) -> str:
-        """The copy's bridge address, its port made and attached if needed."""
+    async def _ensure_bridge_port(self, router: Resource, copy: _Copy,
+                                  bridge_ready: asyncio.Future[tuple[str, str]]) -> str:
+        """The copy's bridge address, its port made and attached if needed (once
+        the region's bridge is there)."""
         gid = bridge.port_id(router.global_id, copy.region)
         async with self._sessions.begin() as session:
             address = await bridge.port_address(session, router.project_id,
                                                 router.global_id, copy.region)
         if gid in self._attached_ids(copy):
             return address
-        net_local = state.local(bridge.network_id(router.project_id), copy.region)
-        sub_local = state.local(bridge.subnet_id(router.project_id), copy.region)
-        if net_local is None or sub_local is None:
-            raise errors.ServiceUnavailable(f"bridge not yet in {copy.region}")
+        net_local, sub_local = await asyncio.shield(bridge_ready)
         async with self._sessions.begin() as session:
             row = await session.get(Resource, gid)
             if row is None:

@@ -171,6 +171,24 @@ async def test_waiting_does_not_use_up_attempts(sessions: Any, tmp_path: Path) -
     assert rounds == 5 and job.attempts == 1
 
 
+async def test_a_job_put_back_runs_again_when_due_not_at_the_next_sweep(
+        sessions: Any, tmp_path: Path) -> None:
+    """With no sweep for a minute and no wake-up from anyone, a job that asks to run
+    again shortly still runs again (twice), and ends."""
+    rounds = 0
+
+    async def waits(ctx: JobContext) -> Outcome:
+        nonlocal rounds
+        rounds += 1
+        return Outcome.wait(0.0 if rounds == 1 else 0.05) if rounds < 3 else Outcome.done()
+
+    worker = await _worker(tmp_path, sessions, {"k": waits}, job_sweep_interval=60)
+    (job_id,) = await _add(sessions, 1)
+    async with running(worker):
+        job = await _until(sessions, job_id, (JobState.SUCCEEDED,))
+    assert rounds == 3 and job.attempts == 1
+
+
 async def test_cancel_stops_running_work(sessions: Any, tmp_path: Path) -> None:
     started, stopped = asyncio.Event(), asyncio.Event()
 
