@@ -166,9 +166,9 @@ def floor_round(tenants: dict[str, Any], admins: dict[str, Any], n: int) -> floa
             port_f, router_f = pool.submit(bridge), pool.submit(router)
             rid = router_f.result()
             routers[region] = rid
-            put(t, f"/routers/{rid}/add_router_interface", {"port_id": port_f.result()})
+            put(a, f"/routers/{rid}/add_router_interface", {"port_id": port_f.result()})
         other = "RegionTwo" if region == "RegionOne" else "RegionOne"
-        put(t, f"/routers/{rid}", {"router": {"routes": [
+        put(a, f"/routers/{rid}", {"router": {"routes": [
             {"destination": cidrs[other], "nexthop": bridge_ips[other]}]}})
 
     try:
@@ -182,9 +182,9 @@ def floor_round(tenants: dict[str, Any], admins: dict[str, Any], n: int) -> floa
             t, a = tenants[region], admins[region]
             rid = routers.get(region)
             if rid:
-                t.network.put(f"/routers/{rid}", json={"router": {"routes": []}})
-                for port in t.network.get(f"/ports?device_id={rid}").json()["ports"]:
-                    t.network.put(f"/routers/{rid}/remove_router_interface",
+                a.network.put(f"/routers/{rid}", json={"router": {"routes": []}})
+                for port in a.network.get(f"/ports?device_id={rid}").json()["ports"]:
+                    a.network.put(f"/routers/{rid}/remove_router_interface",
                                   json={"port_id": port["id"]})
             for path, oid in reversed(made[region]):
                 if path in ("/subnets",):

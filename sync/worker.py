@@ -162,9 +162,11 @@ class Worker:
         if outcome.delay is not None:
             await jobs.defer(self._sessions, job.id, self.owner, outcome.delay, uncount=True)
             self._wake_after(outcome.delay)
-        else:
-            await jobs.finish(self._sessions, job.id, self.owner, JobState.SUCCEEDED)
+        elif await jobs.complete(self._sessions, job, self.owner):
             LOG.info("job %s (%s) succeeded", job.id, job.kind)
+        else:
+            LOG.info("job %s (%s) done; joined meanwhile, so it runs again", job.id, job.kind)
+            self._wake_after(0.0)
 
     def _wake_after(self, delay: float) -> None:
         """Look for due jobs again once a job put back for ``delay`` seconds is due,

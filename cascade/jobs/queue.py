@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.db.models import Job, JobState
 
-__all__ = ["enqueue", "claim", "renew", "finish", "retry_later", "defer", "progress",
+__all__ = ["enqueue", "claim", "renew", "finish", "complete", "retry_later", "defer", "progress",
            "backoff", "retry", "cancel", "get", "list_jobs", "purge_finished"]
 
 LOG = logging.getLogger(__name__)
@@ -66,11 +66,19 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any], *,
     new_id = (await session.execute(stmt)).scalar()
     if new_id is not None:
         return int(new_id)
-    existing = await session.scalar(select(Job.id).where(
-        Job.dedupe_key == dedupe_key, Job.state.in_(JobState.ACTIVE)))
+    existing = (await session.execute(select(Job.id, Job.state).where(
+        Job.dedupe_key == dedupe_key, Job.state.in_(JobState.ACTIVE)))).first()
     if existing is None:  # finished between the insert and the select: add anew
         return await enqueue(session, kind, payload, dedupe_key=dedupe_key, delay=delay)
-    return int(existing)
+    if existing.state == JobState.RUNNING:
+        # The running work may already be past what this request needs: ask it to
+        # run again (``complete`` sees the new run_after and queues it instead of
+        # ending it). If it ended meanwhile, this request adds its own job.
+        joined = await session.execute(update(Job).where(
+            Job.id == existing.id, Job.state == JobState.RUNNING).values(run_after=_now()))
+        if not joined.rowcount:  # type: ignore[attr-defined]
+            return await enqueue(session, kind, payload, dedupe_key=dedupe_key, delay=delay)
+    return int(existing.id)
 
 
 async def claim(sessions: async_sessionmaker[AsyncSession], owner: str,
@@ -122,6 +130,27 @@ async def finish(sessions: async_sessionmaker[AsyncSession], job_id: int, owner:
         await session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == owner)
                               .values(state=state, last_error=error, lease_owner=None,
                                       lease_expires=None, updated_at=_now()))
+
+
+async def complete(sessions: async_sessionmaker[AsyncSession], job: Job, owner: str) -> bool:
+    """End the job as succeeded if it is still ours; True if it ended.
+
+    A request that joined it while it ran (``enqueue`` with its dedupe key) moved
+    its run_after: then it is queued to run again at once instead, and False.
+    """
+    now = _now()
+    async with sessions.begin() as session:
+        again = await session.execute(
+            update(Job).where(Job.id == job.id, Job.lease_owner == owner,
+                              Job.state == JobState.RUNNING, Job.run_after != job.run_after)
+            .values(state=JobState.QUEUED, lease_owner=None, lease_expires=None,
+                    attempts=Job.attempts - 1, updated_at=now))
+        if again.rowcount:  # type: ignore[attr-defined]
+            return False
+        await session.execute(update(Job).where(Job.id == job.id, Job.lease_owner == owner)
+                              .values(state=JobState.SUCCEEDED, last_error=None,
+                                      lease_owner=None, lease_expires=None, updated_at=now))
+    return True
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:

@@ -189,6 +189,36 @@ async def test_a_job_put_back_runs_again_when_due_not_at_the_next_sweep(
     assert rounds == 3 and job.attempts == 1
 
 
+async def test_a_request_joining_a_running_job_makes_it_run_again(
+        sessions: Any, tmp_path: Path) -> None:
+    """The running work may be past what the joining request needs, so the job runs
+    once more after it; a request after the job ended adds a job of its own."""
+    rounds = 0
+    first_running, release = asyncio.Event(), asyncio.Event()
+
+    async def work(ctx: JobContext) -> Outcome:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            first_running.set()
+            await release.wait()
+        return Outcome.done()
+
+    worker = await _worker(tmp_path, sessions, {"k": work}, job_sweep_interval=60)
+    (job_id,) = await _add(sessions, 1, key="same")
+    async with running(worker):
+        await asyncio.wait_for(first_running.wait(), 10)
+        assert await _add(sessions, 1, key="same") == [job_id]  # joined, not added
+        release.set()
+        job = await _until(sessions, job_id, (JobState.SUCCEEDED,))
+        assert rounds == 2 and job.attempts == 1
+        (later,) = await _add(sessions, 1, key="same")
+        assert later != job_id
+        worker._event.set()  # the wake-up the enqueuing process would send
+        await _until(sessions, later, (JobState.SUCCEEDED,))
+    assert rounds == 3
+
+
 async def test_cancel_stops_running_work(sessions: Any, tmp_path: Path) -> None:
     started, stopped = asyncio.Event(), asyncio.Event()
 
