@@ -625,13 +625,15 @@ class Children:
 
 def write_cascade_conf(path: Path, db_url: str, regions: dict[str, str], *,
                        region_timeout: float = 10.0, connect_timeout: float = 2.0,
-                       auth_base: str | None = None) -> Path:
-    """A cascade.conf: noauth, endpoint overrides to the stub regions, given database."""
+                       auth_base: str | None = None, lean_get: bool = True) -> Path:
+    """A cascade.conf: noauth, endpoint overrides to the stub regions, given database;
+    ``lean_get`` False sends GETs through aiohttp too ([api] region_lean_get)."""
     auth = (auth_base or next(iter(regions.values()))) + "/identity/v3"
     lines = [f"[DEFAULT]\nregions = {','.join(regions)}\nstate_path = {path.parent}\n",
              f"[database]\nconnection = {db_url}\n",
              f"[api]\nauth_strategy = noauth\nregion_timeout = {region_timeout}\n"
-             f"region_connect_timeout = {connect_timeout}\n",
+             f"region_connect_timeout = {connect_timeout}\n"
+             f"region_lean_get = {str(lean_get).lower()}\n",
              f"[service_credentials]\nauth_url = {auth}\npassword = bench\n",
              # the benchmarks create more servers than a project's default quota
              "[quota]\ninstances = -1\ncores = -1\nram = -1\n"]

@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
                         "%(default)s; 1 serves every region from one process)")
     p.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--keep-workdir", action="store_true")
+    p.add_argument("--aiohttp-get", action="store_true",
+                   help="send GETs to the regions through aiohttp ([api] region_lean_get "
+                        "= false), to compare with the lean client")
     p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
                    help="after the list rounds, keep everything up this long (to attach a "
                         "profiler to cascade-api)")
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 ports += json.loads(line[1])
             regions = {f"R{n:03d}": f"http://127.0.0.1:{port}" for n, port in enumerate(ports)}
             conf = bl.write_cascade_conf(wd / "cascade.conf", db.url, regions,
-                                         region_timeout=10.0)
+                                         region_timeout=10.0, lean_get=not args.aiohttp_get)
             cascade = kids.spawn("cascade", ["cascade", "--config", str(conf)], timeout=300)
             t0 = time.perf_counter()
             sample = bl.run(_load_mappings(db.url.replace("+asyncpg", ""), list(regions),

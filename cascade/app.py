@@ -54,6 +54,7 @@ from cascade.regions import registry as regions_registry
 from cascade.regions.client import RegionClient
 from cascade.regions.probe import probe_all
 from cascade.regions.registry import RegionRegistry
+from cascade.regions.lean_http import LeanHTTP
 from cascade.regions.service_auth import ServiceAuth
 from cascade.sync.loops import sync_context
 from cascade.sync.notifications import ON_CHANGE, notify_context
@@ -210,7 +211,9 @@ def _regions(core: _Core, background: bool) -> _CleanupContext:
         session = app[appkeys.HTTP]
         service_auth = ServiceAuth(conf, session)
         app[appkeys.SERVICE_AUTH] = service_auth
-        client.attach(session, service_auth)
+        lean = (LeanHTTP(limit_per_host=50, connect_timeout=conf.api.region_connect_timeout)
+                if conf.api.region_lean_get else None)
+        client.attach(session, service_auth, lean=lean)
 
         # Another process changed a region (or its health): reload the rows.
         reloader = core.coherence.reloader(lambda: core.registry.reload(sessions))
@@ -224,6 +227,8 @@ def _regions(core: _Core, background: bool) -> _CleanupContext:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if lean is not None:
+            lean.close()
     return regions
 
 

@@ -70,6 +70,13 @@ api_opts = [
                       "in time gets the caller a 503, never a hung request."),
     cfg.FloatOpt("region_connect_timeout", default=2.0, min=0.1,
                  help="Deadline in seconds for opening a connection to a region."),
+    cfg.BoolOpt("region_lean_get", default=True,
+                help="Send plain GETs to the regions (lists, shows, look-ups) through "
+                     "Cascade's lean HTTP/1.1 client, kept-alive connections with a "
+                     "request built in one pass, rather than aiohttp's client (used for "
+                     "everything else). A list across many regions sends one GET to each "
+                     "from one event loop, so the set-up per request decides when the "
+                     "last region is asked."),
     cfg.StrOpt("default_availability_zone",
                help="Cascade availability zone used for a server created without "
                     "one. Default: the enabled, healthy region with the highest "
