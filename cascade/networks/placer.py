@@ -103,37 +103,42 @@ class Placer:
                       body: dict[str, Any]) -> str:
         """Adopt the region's copy Cascade made (a crash came before its mapping),
         or create one; its regional id. Anything else carrying the tag (planted
-        by somebody who can reach the region) is foreign: never adopted."""
+        by somebody who can reach the region) is foreign: never adopted.
+
+        A port with the MAC Cascade minted for it is created first and looked for
+        only if the region refuses it (409: the MAC or address is taken, as by an
+        earlier copy of Cascade's); anything else is looked for first, by its tag.
+        """
         path = REGIONAL_PATH[res.type]
         singular = res.type
         caller = self.caller(ctx, res)
-        tag = records.tag_for(res.global_id)
         expect = {k: str(body[k]) for k in ("network_id",) if k in body}
-        found = await self.client.get(caller, region, "network", path, params=[
-            ("tags", tag), ("project_id", res.project_id),
-            *(("fields", f) for f in ("id", "project_id", "tags", *expect))])
-        items = (found.body or {}).get(records.COLLECTION[res.type]) or []
-        for item in items:
-            if isinstance(item, dict) and self.is_own(item, res, expect):
-                return str(item["id"])
-            LOG.warning("%s %s in %s carries the tag of %s but is not Cascade's copy: "
-                        "left alone", res.type, item.get("id") if isinstance(item, dict)
-                        else item, region, res.global_id)
-        tags = [*body.pop("tags", []), tag, self.owner_tag]
-        if res.type == PORT and body.get("mac_address"):
-            # A crash between a port's create and its tag leaves it untagged; the
-            # MAC Cascade minted for it finds it again (a second create would be
-            # refused: the MAC and the address are taken).
-            local = await self._untagged_port(caller, res, region, body)
+        mac_keyed = res.type == PORT and bool(body.get("mac_address"))
+        if not mac_keyed:
+            local = await self._own_copy(caller, res, region, expect)
             if local is not None:
-                await self.client.request(caller, region, "network", "PUT",
-                                          path + paths.build(local, "tags"),
-                                          json={"tags": tags})
                 return local
+        tags = [*body.pop("tags", []), records.tag_for(res.global_id), self.owner_tag]
         if caller is None:
             body["project_id"] = res.project_id
-        created = await self.client.post(caller, region, "network", path,
-                                          json={singular: body})
+        try:
+            created = await self.client.post(caller, region, "network", path,
+                                              json={singular: body})
+        except errors.RegionHTTPError as exc:
+            if not mac_keyed or exc.status != 409:
+                raise
+            local = await self._own_copy(caller, res, region, expect)
+            if local is not None:
+                return local
+            # A crash between a port's create and its tag leaves it untagged; the
+            # MAC Cascade minted for it finds it again.
+            local = await self._untagged_port(caller, res, region, body)
+            if local is None:
+                raise
+            await self.client.request(caller, region, "network", "PUT",
+                                      path + paths.build(local, "tags"),
+                                      json={"tags": tags})
+            return local
         local = str(created.body[singular]["id"])
         # NOTE: Neutron takes no tags in a create body, so the tag follows at
         # once; a crash in between leaves an untagged copy the audit reports but
@@ -145,6 +150,22 @@ class Placer:
             LOG.warning("%s %s in %s created as %s but not tagged: %s", res.type,
                         res.global_id, region, local, exc.message)
         return local
+
+    async def _own_copy(self, caller: RequestContext | None, res: Resource, region: str,
+                        expect: dict[str, str]) -> str | None:
+        """The regional id of Cascade's tagged copy of ``res`` in ``region``, if any."""
+        found = await self.client.get(
+            caller, region, "network", REGIONAL_PATH[res.type], params=[
+                ("tags", records.tag_for(res.global_id)), ("project_id", res.project_id),
+                *(("fields", f) for f in ("id", "project_id", "tags", *expect))])
+        items = (found.body or {}).get(records.COLLECTION[res.type]) or []
+        for item in items:
+            if isinstance(item, dict) and self.is_own(item, res, expect):
+                return str(item["id"])
+            LOG.warning("%s %s in %s carries the tag of %s but is not Cascade's copy: "
+                        "left alone", res.type, item.get("id") if isinstance(item, dict)
+                        else item, region, res.global_id)
+        return None
 
     async def _untagged_port(self, caller: RequestContext | None, res: Resource,
                              region: str, body: dict[str, Any]) -> str | None:

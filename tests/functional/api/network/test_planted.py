@@ -73,3 +73,35 @@ async def test_a_planted_port_with_a_victims_port_tag_is_adopted_as_its_own(
     assert "NeutronError" in attacker_view
     theirs = [p for p in listed if p["id"] != victim["id"]]
     assert [p["project_id"] for p in theirs] == ["attacker"] and planted["id"]
+
+
+async def _copy_left_by_a_crash(gw: Gateway, tagged: bool) -> tuple[dict[str, Any], str]:
+    """A deferred port, and a regional port in RegionTwo as Cascade's create would
+    have left it had the process died before recording it: same project, network,
+    MAC and address, and tagged or not (a crash between create and tag)."""
+    network, _ = await _net_with_subnet(gw)
+    assert await _post(gw, "/ports", {"port": {  # puts the network in RegionTwo
+        "network_id": network["id"], "binding:profile": {"cascade_region": "RegionTwo"}}})
+    port = (await _post(gw, "/ports", {"port": {"network_id": network["id"]}}))["port"]
+    local_net = next(n for n in _regional(gw, "RegionTwo", "networks")
+                     if f"cascade:{network['id']}" in n["tags"])
+    tags = [f"cascade:{port['id']}", "cascade-owner:cascade"] if tagged else []
+    left = await _plant(gw, "RegionTwo", "port", {
+        "network_id": local_net["id"], "mac_address": port["mac_address"],
+        "fixed_ips": [{"subnet_id": local_net["subnets"][0],
+                       "ip_address": port["fixed_ips"][0]["ip_address"]}]}, tags, DEMO)
+    return port, left["id"]
+
+
+async def test_a_copy_left_by_a_crash_is_adopted_whether_or_not_it_was_tagged(
+        gw: Gateway) -> None:
+    """The port's create is refused (its MAC is taken), and the copy that holds the
+    MAC, Cascade's own from before the crash, becomes the mapping: no second port."""
+    for tagged in (False, True):
+        port, left = await _copy_left_by_a_crash(gw, tagged)
+        resp = await gw.create("RegionTwo", networks=[{"port": port["id"]}])
+        assert resp.status == 202, await resp.text()
+        copies = [p for p in _regional(gw, "RegionTwo", "ports")
+                  if p["mac_address"] == port["mac_address"]]
+        assert [p["id"] for p in copies] == [left]
+        assert f"cascade:{port['id']}" in copies[0]["tags"]
