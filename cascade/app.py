@@ -211,7 +211,8 @@ def _regions(core: _Core, background: bool) -> _CleanupContext:
         session = app[appkeys.HTTP]
         service_auth = ServiceAuth(conf, session)
         app[appkeys.SERVICE_AUTH] = service_auth
-        lean = (LeanHTTP(limit_per_host=50, connect_timeout=conf.api.region_connect_timeout)
+        lean = (LeanHTTP(limit=200, limit_per_host=50,
+                         connect_timeout=conf.api.region_connect_timeout)
                 if conf.api.region_lean_get else None)
         client.attach(session, service_auth, lean=lean)
 

@@ -95,6 +95,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.answered_any = False  # bytes of an answer seen on this connection
+        self.expiry: asyncio.TimerHandle | None = None  # while idle in the pool
         self._buf = bytearray()
         self._method = "GET"
         self._parsed: _Parsed | None = None
@@ -216,12 +217,19 @@ class _Connection(asyncio.Protocol):
 
 
 class LeanHTTP:
-    """Kept-alive connections per endpoint, at most ``limit_per_host`` in use at once."""
+    """Kept-alive connections per endpoint: at most ``limit_per_host`` in use at once
+    to one endpoint and ``limit`` to all (as aiohttp's connector bounds them), so
+    many lists at once across many regions wait rather than run out of sockets."""
 
-    def __init__(self, *, limit_per_host: int = 50, connect_timeout: float = 10.0,
+    def __init__(self, *, limit: int = 200, limit_per_host: int = 50,
+                 connect_timeout: float = 10.0, keepalive_timeout: float = 15.0,
+                 idle_per_host: int = 16,
                  ssl: ssl_module.SSLContext | None = None) -> None:
+        self._keepalive = keepalive_timeout
+        self._idle_cap = idle_per_host
         self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
         self._slots: dict[tuple[str, str, int], asyncio.Semaphore] = {}
+        self._all = asyncio.Semaphore(limit)
         self._limit = limit_per_host
         self._connect_timeout = connect_timeout
         self._ssl = ssl
@@ -241,7 +249,7 @@ class LeanHTTP:
         slots = self._slots.get(key)
         if slots is None:
             slots = self._slots[key] = asyncio.Semaphore(self._limit)
-        async with slots:
+        async with self._all, slots:
             for attempt in (1, 2):
                 conn, reused = await self._acquire(key)
                 try:
@@ -254,18 +262,35 @@ class LeanHTTP:
                 except BaseException:
                     conn.close()  # cancelled or broken mid-answer: state unknown
                     raise
-                if parsed.keep_alive and not conn.closed and not self._closed:
-                    self._idle.setdefault(key, collections.deque()).append(conn)
-                else:
-                    conn.close()
+                self._release(key, conn, parsed.keep_alive)
                 return LeanResponse(parsed.status, parsed.reason,
                                     CIMultiDictProxy(parsed.headers), body)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _release(self, key: tuple[str, str, int], conn: _Connection, keep: bool) -> None:
+        """Keep the connection for the next request (for ``keepalive_timeout`` at most,
+        ``idle_per_host`` at most per endpoint), or close it."""
+        idle = self._idle.setdefault(key, collections.deque())
+        if not keep or conn.closed or self._closed or len(idle) >= self._idle_cap:
+            conn.close()
+            return
+        conn.expiry = asyncio.get_running_loop().call_later(
+            self._keepalive, self._expire, key, conn)
+        idle.append(conn)
+
+    def _expire(self, key: tuple[str, str, int], conn: _Connection) -> None:
+        conn.close()
+        idle = self._idle.get(key)
+        if idle is not None and conn in idle:
+            idle.remove(conn)
 
     async def _acquire(self, key: tuple[str, str, int]) -> tuple[_Connection, bool]:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
+            if conn.expiry is not None:
+                conn.expiry.cancel()
+                conn.expiry = None
             if not conn.closed:
                 return conn, True
         scheme, host, port = key
@@ -288,7 +313,10 @@ class LeanHTTP:
         self._closed = True
         for idle in self._idle.values():
             while idle:
-                idle.pop().close()
+                conn = idle.pop()
+                if conn.expiry is not None:
+                    conn.expiry.cancel()
+                conn.close()
 
 
 def _connection_key(host: str, port: int, context: ssl_module.SSLContext | None) -> Any:

@@ -176,3 +176,47 @@ async def test_a_cancelled_request_leaves_no_connection_to_reuse(lean: LeanHTTP)
                 await lean.request("GET", url, {})
         # The late answer to the first request is never taken for the second's.
         assert (await lean.request("GET", url, {})).body == b"2"
+
+
+async def test_idle_connections_are_closed_after_the_keepalive_time(server: Any) -> None:
+    lean = LeanHTTP(keepalive_timeout=0.1)
+    try:
+        await lean.request("GET", server.make_url("/plain"), {})
+        await asyncio.sleep(0.3)
+        await lean.request("GET", server.make_url("/plain"), {})
+        assert len(set(server.peers)) == 2  # the first was closed, not reused
+    finally:
+        lean.close()
+
+
+async def test_connections_in_use_are_bounded_in_all_and_idle_ones_per_endpoint(
+        aiohttp_server: Any) -> None:
+    in_flight = peak = 0
+    peers: set[Any] = set()
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        peers.add(request.transport.get_extra_info("peername") if request.transport
+                  else None)
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", slow)
+    srv = await aiohttp_server(app)
+    lean = LeanHTTP(limit=3, limit_per_host=10, idle_per_host=2)
+    try:
+        answers = await asyncio.gather(*(lean.request("GET", srv.make_url("/"), {})
+                                         for _ in range(9)))
+        assert [a.body for a in answers] == [b"ok"] * 9
+        assert peak == 3
+        for _ in range(3):  # two are kept between rounds: each round opens one more
+            before = len(peers)
+            await asyncio.gather(*(lean.request("GET", srv.make_url("/"), {})
+                                   for _ in range(3)))
+            assert len(peers) == before + 1
+    finally:
+        lean.close()
