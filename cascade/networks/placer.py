@@ -43,6 +43,20 @@ REGIONAL_PATH = {NETWORK: "/v2.0/networks", SUBNET: "/v2.0/subnets", PORT: "/v2.
 _RULE_EXISTS = re.compile(r"Rule id is ([0-9a-f-]{36})")
 
 
+def _twin_filters(res: Resource, body: dict[str, Any]) -> dict[str, str] | None:
+    """What makes a copy of ``res`` one of a kind in its region (so that creating it
+    again is refused), as list filters; None when nothing does."""
+    if res.type == PORT and body.get("mac_address") and body.get("network_id"):
+        return {"mac_address": str(body["mac_address"]), "network_id": str(body["network_id"])}
+    if res.type == SUBNET and body.get("cidr") and body.get("network_id"):
+        return {"cidr": str(body["cidr"]), "network_id": str(body["network_id"])}
+    if res.type == NETWORK and body.get("provider:segmentation_id") is not None:
+        return {k: str(body[k]) for k in ("provider:network_type",
+                                          "provider:physical_network",
+                                          "provider:segmentation_id") if k in body}
+    return None
+
+
 class Placer:
     """Ensure-in-region and delete-everywhere for networks, subnets, ports and groups."""
 
@@ -105,16 +119,19 @@ class Placer:
         or create one; its regional id. Anything else carrying the tag (planted
         by somebody who can reach the region) is foreign: never adopted.
 
-        A port with the MAC Cascade minted for it is created first and looked for
-        only if the region refuses it (409: the MAC or address is taken, as by an
-        earlier copy of Cascade's); anything else is looked for first, by its tag.
+        A copy the region holds only one of (a port with the MAC Cascade minted
+        for it, a subnet's range on its regional network, a network's VLAN
+        segment) is created first and looked for only if the region refuses it
+        (the MAC, range or segment is taken, as by an earlier copy of
+        Cascade's): by its tag, then untagged (a crash came between its create
+        and its tag). Anything else is looked for first, by its tag.
         """
         path = REGIONAL_PATH[res.type]
         singular = res.type
         caller = self.caller(ctx, res)
         expect = {k: str(body[k]) for k in ("network_id",) if k in body}
-        mac_keyed = res.type == PORT and bool(body.get("mac_address"))
-        if not mac_keyed:
+        twin = _twin_filters(res, body)
+        if twin is None:
             local = await self._own_copy(caller, res, region, expect)
             if local is not None:
                 return local
@@ -125,31 +142,32 @@ class Placer:
             created = await self.client.post(caller, region, "network", path,
                                               json={singular: body})
         except errors.RegionHTTPError as exc:
-            if not mac_keyed or exc.status != 409:
+            if twin is None or exc.status not in (400, 409):
                 raise
             local = await self._own_copy(caller, res, region, expect)
-            if local is not None:
-                return local
-            # A crash between a port's create and its tag leaves it untagged; the
-            # MAC Cascade minted for it finds it again.
-            local = await self._untagged_port(caller, res, region, body)
             if local is None:
-                raise
-            await self.client.request(caller, region, "network", "PUT",
-                                      path + paths.build(local, "tags"),
-                                      json={"tags": tags})
+                local = await self._untagged(caller, res, region, twin)
+                if local is None:
+                    raise
+                await self._tag(caller, res, region, local, tags)
             return local
         local = str(created.body[singular]["id"])
         # NOTE: Neutron takes no tags in a create body, so the tag follows at
-        # once; a crash in between leaves an untagged copy the audit reports but
-        # never deletes (a port is found again by its MAC, above).
+        # once; a crash in between leaves an untagged copy: found again as above
+        # where the region holds only one, else reported by the audit (never
+        # deleted).
         try:
-            await self.client.request(caller, region, "network", "PUT",
-                                       f"{path}/{local}/tags", json={"tags": tags})
+            await self._tag(caller, res, region, local, tags)
         except errors.RegionError as exc:
             LOG.warning("%s %s in %s created as %s but not tagged: %s", res.type,
                         res.global_id, region, local, exc.message)
         return local
+
+    async def _tag(self, caller: RequestContext | None, res: Resource, region: str,
+                   local: str, tags: list[str]) -> None:
+        await self.client.request(caller, region, "network", "PUT",
+                                  REGIONAL_PATH[res.type] + paths.build(local, "tags"),
+                                  json={"tags": tags})
 
     async def _own_copy(self, caller: RequestContext | None, res: Resource, region: str,
                         expect: dict[str, str]) -> str | None:
@@ -167,15 +185,15 @@ class Placer:
                         else item, region, res.global_id)
         return None
 
-    async def _untagged_port(self, caller: RequestContext | None, res: Resource,
-                             region: str, body: dict[str, Any]) -> str | None:
-        """The untagged port of ``res``'s project with the MAC Cascade gave it, on the
-        regional network it was made on, if one is there."""
-        found = await self.client.get(caller, region, "network", REGIONAL_PATH[PORT], params={
-            "mac_address": str(body["mac_address"]), "network_id": str(body["network_id"]),
-            "project_id": res.project_id})
-        for item in (found.body or {}).get("ports") or []:
-            if (item.get("project_id") == res.project_id
+    async def _untagged(self, caller: RequestContext | None, res: Resource, region: str,
+                        filters: dict[str, str]) -> str | None:
+        """The untagged copy of ``res``'s project the region holds at ``filters`` (the
+        MAC, range or segment Cascade gave it), if one is there."""
+        found = await self.client.get(caller, region, "network", REGIONAL_PATH[res.type],
+                                      params={**filters, "project_id": res.project_id})
+        for item in (found.body or {}).get(records.COLLECTION[res.type]) or []:
+            if (isinstance(item, dict) and item.get("project_id") == res.project_id
+                    and all(str(item.get(k)) == v for k, v in filters.items())
                     and records.global_of_tag(item.get("tags") or []) is None):
                 return str(item["id"])
         return None
