@@ -1,8 +1,7 @@
 """Job ``router_converge``: one project's routers brought in step in every region.
 
 The work is ``cascade/networks/router_converge.py``; a change that arrives while
-a run is under way joins this job (deduplicated), so the job runs again until
-what it started from is still what there is. A region that cannot be
+a run is under way joins this job, and the queue runs it once more. A region that cannot be
 reached fails the run after the other regions are done, and the queue retries
 it with backoff, so a region that was down catches up when it is back.
 """
@@ -23,13 +22,10 @@ async def handle(ctx: JobContext) -> Outcome:
     placer = Placer(ctx.sessions, ctx.client, ctx.conf.cascade_id)
     converger = RouterConverger(ctx.conf, ctx.sessions, placer, ctx.registry)
     project = str(ctx.payload["project_id"])
-    before = await converger.fingerprint(project)
     done = await converger.converge(project)
     if done.created or done.removed or done.routes_set:
         LOG.info("routers of %s in step: made %s, removed %s, routes set in %s", project,
                  done.created, done.removed, done.routes_set)
-    if await converger.fingerprint(project) - before:
-        # A change came while this run was under way (its enqueue joined this
-        # job): run again at once with what is there now.
-        return Outcome.wait(0.0)
+    # A change that came while this ran joined this job, which the queue then runs
+    # once more (cascade.jobs.queue.complete).
     return Outcome.done()
