@@ -101,6 +101,12 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
                         request.path, exc)
             response = fault_response(service, 503, "The database is unavailable; try "
                                                     "again shortly.")
+        elif db_engine.conflicted(exc):
+            # Another request changed or removed the same record meanwhile.
+            LOG.warning("%s concurrent change on %s %s: %s", request_id, request.method,
+                        request.path, exc)
+            response = fault_response(service, 409, "The resource was changed by another "
+                                                    "request meanwhile; try again.")
         else:
             LOG.exception("%s unexpected error on %s %s", request_id, request.method,
                           request.path)

@@ -16,9 +16,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
-from sqlalchemy import String, any_, bindparam, select, text, update
+from sqlalchemy import String, Table, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -195,10 +195,17 @@ async def _merge_orm(session: AsyncSession, stale: dict[str, dict[str, Any]]) ->
         server = stale[gid]
         cached = dict((attrs or {}).get("server") or {})
         cached.update({k: server[k] for k in _STATUS_FIELDS if k in server})
-        changed.append({"global_id": gid, "status": str(server.get("status", status)),
-                        "attrs": {**(attrs or {}), "server": cached, "seen_at": seen_at}})
+        changed.append({"gid": gid, "new_status": str(server.get("status", status)),
+                        "new_attrs": {**(attrs or {}), "server": cached,
+                                      "seen_at": seen_at}})
     if changed:
-        await session.execute(update(Resource), changed)
+        # NOTE: a table UPDATE, not the ORM's bulk update by key: a server deleted
+        # since the read above (pysqlite begins the transaction only at the first
+        # write) is simply not updated, where the ORM would fail the whole pass.
+        table = cast(Table, Resource.__table__)
+        await session.execute(
+            update(table).where(table.c.global_id == bindparam("gid"))
+            .values(status=bindparam("new_status"), attrs=bindparam("new_attrs")), changed)
     return len(changed)
 
 

@@ -8,14 +8,19 @@ for down cells); older microversions get the cached body unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from cascade.db.models import Resource
 
 __all__ = ["SERVER", "store_views", "cached_view", "spec_view", "UNKNOWN_MICROVERSION",
            "supports_unknown"]
+
+LOG = logging.getLogger(__name__)
 
 #: The mapping type (``resources.type``) of a server.
 SERVER = "server"
@@ -30,20 +35,34 @@ def supports_unknown(microversion: str) -> bool:
 
 async def store_views(sessions: async_sessionmaker[AsyncSession],
                       views: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Store fresh views ``(global_id, server)``; one transaction for all."""
-    views = list(views)
-    if not views:
+    """Store fresh views ``(global_id, server)``; one transaction for all.
+
+    Best effort, and never in the way: the rows are read locked (in one
+    statement, in key order), a row another transaction holds (a delete, the
+    reconciler) is skipped rather than waited for, and a row deleted meanwhile
+    is simply not there. Without the lock, a delete committed between the read
+    and the write left the write matching no row, and the list that carried it
+    failed. SQLite takes no row locks (and pysqlite begins its transaction only
+    at the first write): there the batch is dropped when a row went meanwhile,
+    and the next answer stores it again.
+    """
+    fresh = dict(views)
+    if not fresh:
         return
     now = dt.datetime.now(dt.timezone.utc).isoformat()
-    async with sessions.begin() as session:
-        for global_id, server in views:
-            res = await session.get(Resource, global_id)
-            if res is None:
-                continue
-            res.attrs = {**res.attrs, "server": server, "seen_at": now,
-                         "created": server.get("created", res.attrs.get("created")),
-                         "name": server.get("name", res.attrs.get("name"))}
-            res.status = str(server.get("status", res.status))
+    try:
+        async with sessions.begin() as session:
+            rows = await session.scalars(
+                select(Resource).where(Resource.global_id.in_(sorted(fresh)))
+                .order_by(Resource.global_id).with_for_update(skip_locked=True))
+            for res in rows:
+                server = fresh[res.global_id]
+                res.attrs = {**res.attrs, "server": server, "seen_at": now,
+                             "created": server.get("created", res.attrs.get("created")),
+                             "name": server.get("name", res.attrs.get("name"))}
+                res.status = str(server.get("status", res.status))
+    except StaleDataError:
+        LOG.debug("server views not cached: a server went meanwhile")
 
 
 def spec_view(res: Resource, cascade_base: str) -> dict[str, Any]:

@@ -97,3 +97,22 @@ def unavailable(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or getattr(seen, "orig", None)
     return False
+
+
+def conflicted(exc: BaseException) -> bool:
+    """Whether ``exc`` says a concurrent transaction changed or removed what this one
+    was writing (a row gone before the ORM's UPDATE, a deadlock, a serialization
+    failure): the caller should try again, as after Nova's own 409s."""
+    import asyncpg
+    from sqlalchemy.orm import exc as orm_exc
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (orm_exc.StaleDataError,
+                             asyncpg.exceptions.DeadlockDetectedError,
+                             asyncpg.exceptions.SerializationError)):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False

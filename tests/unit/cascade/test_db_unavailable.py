@@ -1,10 +1,12 @@
-"""Which database errors mean "the database is away" (a 503) and which are bugs."""
+"""Which database errors mean "the database is away" (a 503), which "someone else
+changed it meanwhile" (a 409), and which are bugs."""
 from __future__ import annotations
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import exc as orm_exc
 
-from cascade.db.engine import unavailable
+from cascade.db.engine import conflicted, unavailable
 
 
 class _DriverError(Exception):
@@ -30,3 +32,14 @@ def test_statement_errors_are_not_unavailability() -> None:
     assert not unavailable(_wrapped(asyncpg.exceptions.UndefinedColumnError("no column")))
     assert not unavailable(ValueError("bad"))
     assert not unavailable(KeyError("x"))
+
+
+def test_a_concurrent_change_is_a_conflict_not_unavailability() -> None:
+    stale = orm_exc.StaleDataError("UPDATE statement on table 'resources' expected to "
+                                   "update 1 row(s); 0 were matched.")
+    assert conflicted(stale) and not unavailable(stale)
+    assert conflicted(_wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock")))
+    assert conflicted(_wrapped(asyncpg.exceptions.SerializationError("could not serialize")))
+    assert not conflicted(sa_exc.IntegrityError("INSERT", {}, _DriverError("dup")))
+    assert not conflicted(_wrapped(asyncpg.exceptions.CannotConnectNowError("shutting down")))
+    assert not conflicted(ValueError("bad"))
