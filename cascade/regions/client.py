@@ -79,9 +79,13 @@ def _answer(ctx: RequestContext | None, region: str, method: str, url: URL,
     headers = resp.headers
     status = resp.status
     rid = headers.get("x-openstack-request-id") or headers.get("x-compute-request-id")
-    if LOG.isEnabledFor(logging.INFO):
-        LOG.info("%s region=%s %s %s -> %s regional_request_id=%s",
-                 ctx.request_id if ctx else "-", region, method, url, status, rid)
+    # Writes and errors at INFO, successful reads at DEBUG (as keystoneauth logs
+    # the calls an OpenStack service makes): a list across 100 regions would
+    # otherwise write 100 lines, each costing more than the request's own send.
+    level = logging.DEBUG if method == "GET" and status < 400 else logging.INFO
+    if LOG.isEnabledFor(level):
+        LOG.log(level, "%s region=%s %s %s -> %s regional_request_id=%s",
+                ctx.request_id if ctx else "-", region, method, url, status, rid)
     body: Any = None
     if not decode and status < 400:
         body = raw
