@@ -124,8 +124,16 @@ def main() -> int:
         def get(self, region: str) -> Any:
             return types.SimpleNamespace(availability_zone=f"zone-{region}")
 
-    def no_database() -> Any:
-        raise AssertionError("the list should need no database here")
+    class NoDatabase:
+        """Sessions that must not be used (the list should need no database here)."""
+        kw = {"bind": types.SimpleNamespace(execution_options=lambda **_: None)}
+
+        def __call__(self) -> Any:
+            raise AssertionError("the list should need no database here")
+
+        begin = __call__
+
+    no_database = NoDatabase()
 
     async def stored(sessions: Any, views: Any) -> None:
         return None  # the first list stores every view; the rest store none

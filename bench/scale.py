@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -233,12 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--aiohttp-get", action="store_true",
                    help="send GETs to the regions through aiohttp ([api] region_lean_get "
                         "= false), to compare with the lean client")
+    p.add_argument("--pin", action="store_true",
+                   help="CPU affinity for the lists: Cascade alone on CPU 1; the stub "
+                        "regions and this process (the client) on CPU 0, as regions on "
+                        "other hosts would be (as list_fanout.py --pin)")
     p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
                    help="after the list rounds, keep everything up this long (to attach a "
                         "profiler to cascade-api)")
     args = p.parse_args(argv)
     info = bl.machine_info()
     print(f"machine: {info['cpus']} CPUs, {info['model']}; load average {info['loadavg']}")
+    if args.pin:
+        print("lists pinned: Cascade alone on CPU 1, the stub regions and the client on CPU 0")
     results: dict[str, Any] = {}
     with bl.workdir(args.keep_workdir) as wd, \
             bl.Database("postgresql", Path(wd), args.pg_dsn) as db, \
@@ -280,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
             wide = bl.run(bl.create_servers(cascade.url, dict.fromkeys(regions, 1)))
             bl.HEADERS["X-Auth-Token"] = "bench-user:narrow"
             bl.run(bl.create_servers(cascade.url, {"R000": 100}))
+            if args.pin:
+                bl.pin(cascade, 1)
+                for proc in procs:
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(proc.pid, {0})
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, {0})
             lists = {}
             for project in ("wide", "narrow"):
                 headers = {"X-Auth-Token": f"bench-user:{project}"}
