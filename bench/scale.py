@@ -14,10 +14,10 @@ What it builds, on a throwaway PostgreSQL database:
 What it measures:
 
 * mapping resolve, p50/p99 over random ids: uncached (``mapping.store.locate`` on
-  an autocommit connection, the show path's database step on a cache miss: one
-  query on 1 M rows), the full-row form (``mapping.store.resolve`` in a session,
-  ORM objects, what other paths use), and cached (``MappingCache.get``, the
-  in-process hit);
+  the lookup pool, autocommit and without pre-ping: the show path's database
+  step on a cache miss, one query on 1 M rows), the full-row form
+  (``mapping.store.resolve`` in a session, ORM objects, what other paths use),
+  and cached (``MappingCache.get``, the in-process hit);
 * server show and list through Cascade: ``wide`` (a list fans out to every
   region, each taking ``--list-delay``) and ``narrow`` (one region asked);
 * one health probe round over every region: wall time and CPU, times the
@@ -132,7 +132,7 @@ async def _resolve_times(url: str, ids: list[str]) -> dict[str, float]:
 
     engine = db_engine.make_engine(config.load([]), url)
     sessions = db_engine.make_sessionmaker(engine)
-    lookups = db_engine.autocommit(sessions)
+    lookups = db_engine.make_lookup_engine(config.load([]), engine)  # as cascade-api's
     uncached: list[float] = []
     full_row: list[float] = []
     cache = MappingCache()
@@ -154,6 +154,7 @@ async def _resolve_times(url: str, ids: list[str]) -> dict[str, float]:
                 await store.resolve(session, "server", gid, None)
             full_row.append(time.perf_counter() - t0)
     finally:
+        await db_engine.dispose_lookup_engine(lookups, engine)
         await engine.dispose()
     cached: list[float] = []
     for _ in range(5):

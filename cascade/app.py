@@ -84,7 +84,8 @@ def create_app(conf: cfg.ConfigOpts, *, authenticator: Authenticator | None = No
     core = _Core.build(conf)
     app = _root_app(conf)
     quotas = _share(app, core)
-    contexts = [_database(core.engine, migrate_db), _coherence(core.coherence), _http(conf),
+    contexts = [_database(core.engine, core.lookups, migrate_db),
+                _coherence(core.coherence), _http(conf),
                 _auth(conf, authenticator), _regions(core, background),
                 _bus(conf, run_sync, all_in_one)]
     if run_sync:
@@ -106,6 +107,8 @@ class _Core:
 
     conf: cfg.ConfigOpts
     engine: AsyncEngine
+    #: one-statement reads on the hot path (``db_engine.make_lookup_engine``)
+    lookups: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     registry: RegionRegistry
     client: RegionClient
@@ -116,8 +119,8 @@ class _Core:
         engine = db_engine.make_engine(conf)
         sessions = db_engine.make_sessionmaker(engine)
         registry = RegionRegistry()
-        return cls(conf, engine, sessions, registry, RegionClient(conf, registry),
-                   Coherence(conf, engine))
+        return cls(conf, engine, db_engine.make_lookup_engine(conf, engine), sessions,
+                   registry, RegionClient(conf, registry), Coherence(conf, engine))
 
 
 def _root_app(conf: cfg.ConfigOpts) -> web.Application:
@@ -151,11 +154,13 @@ def _share(app: web.Application, core: _Core) -> QuotaService:
 # -- lifetimes, in dependency order ------------------------------------------
 
 
-def _database(engine: AsyncEngine, migrate_db: bool) -> _CleanupContext:
+def _database(engine: AsyncEngine, lookups: AsyncEngine, migrate_db: bool
+              ) -> _CleanupContext:
     async def database(app: web.Application) -> AsyncIterator[None]:
         if migrate_db:
             await migrate.upgrade(engine)
         yield
+        await db_engine.dispose_lookup_engine(lookups, engine)
         await engine.dispose()
     return database
 
@@ -287,7 +292,8 @@ class _Services:
                                 pairs, image_service, wake, ports=ports, quotas=quotas,
                                 groups=groups)
         servers = Servers(conf, sessions, registry, client, creator,
-                          waker=lambda: app[appkeys.WAKER], ports=ports)
+                          waker=lambda: app[appkeys.WAKER], ports=ports,
+                          lookups=core.lookups)
         servers.listen(core.coherence)
         timeout = conf.api.region_timeout
         converger = RouterConverger(conf, sessions, placer, registry)

@@ -124,6 +124,12 @@ database_opts = [
                     "cascade.sqlite under state_path (aiosqlite)."),
     cfg.IntOpt("pool_size", default=10, min=1,
                help="Connections kept open per process (PostgreSQL)."),
+    cfg.IntOpt("lookup_pool_size", default=4, min=1,
+               help="Connections kept open per process (PostgreSQL) for the one-"
+                    "statement mapping look-ups of the show path, in a pool of their "
+                    "own: autocommit and without the pre-ping round trip of the main "
+                    "pool (a connection the database closed is noticed without one). "
+                    "As many more are opened under bursts."),
     cfg.FloatOpt("connect_timeout", default=5.0, min=0.1,
                  help="Deadline in seconds for opening a connection to PostgreSQL. "
                       "While the database is away, requests get 503 within this time "

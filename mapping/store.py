@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from cascade import errors
+from cascade import errors, jsonutil
 from cascade.db.models import Placement, PlacementState, Resource
 
 __all__ = ["new_global_id", "create_resource", "ensure_placement", "map_local_ids",
@@ -108,6 +108,17 @@ def _locate_stmt(with_project: bool) -> Any:
 #: Built once: SQLAlchemy then compiles each form once.
 _LOCATE = {True: _locate_stmt(True), False: _locate_stmt(False)}
 
+#: The same statement for asyncpg itself (its own prepared-statement cache): on
+#: PostgreSQL the show path skips SQLAlchemy's statement layer, about half of
+#: the lookup's time in ``bench/scale.py`` (tests/unit/mapping/test_locate.py
+#: holds both forms to the same answers).
+_LOCATE_PG = {with_project: (
+    "SELECT r.project_id, r.status, r.attrs -> 'server', p.region, p.local_id, p.state "
+    "FROM resources AS r JOIN placements AS p ON p.global_id = r.global_id "
+    "WHERE r.global_id = $1 AND r.type = $2"
+    + (" AND r.project_id = $3" if with_project else "")
+    + " ORDER BY p.id LIMIT 1") for with_project in (True, False)}
+
 
 async def locate(conn: AsyncConnection | AsyncSession, type_: str, global_id: str,
                  project_id: str | None) -> Located:
@@ -116,15 +127,42 @@ async def locate(conn: AsyncConnection | AsyncSession, type_: str, global_id: st
 
     :raises MappingNotFound: no such id of that type visible to the project.
     """
-    params = {"gid": global_id, "type": type_}
-    if project_id is not None:
-        params["project"] = project_id
-    row = (await conn.execute(_LOCATE[project_id is not None], params)).first()
+    row: Any
+    if isinstance(conn, AsyncConnection) and conn.dialect.name == "postgresql":
+        args = (global_id, type_) if project_id is None else (global_id, type_, project_id)
+        row = await _fetchrow_pg(conn, _LOCATE_PG[project_id is not None], args)
+    else:
+        params = {"gid": global_id, "type": type_}
+        if project_id is not None:
+            params["project"] = project_id
+        row = (await conn.execute(_LOCATE[project_id is not None], params)).first()
     if row is None:
         raise errors.MappingNotFound(f"{type_} {global_id} not found")
     project, status, view, region, local_id, state = row
+    if isinstance(view, (str, bytes)):  # asyncpg hands JSON over as text
+        view = jsonutil.loads(view)
     return Located(global_id, project, status, region, local_id, state,
                    view if isinstance(view, dict) else None)
+
+
+async def _fetchrow_pg(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> Any:
+    """One row through asyncpg itself, on ``conn``'s connection.
+
+    A connection the database closed (a restart) is replaced first: the driver
+    knows without a round trip, so pools without pre-ping stay safe. One that
+    fails mid-statement is dropped from the pool (the error goes on: a 503).
+    """
+    import asyncpg
+
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if driver.is_closed():
+        await conn.invalidate()
+        driver = (await conn.get_raw_connection()).driver_connection
+    try:
+        return await driver.fetchrow(sql, *args)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        await conn.invalidate()
+        raise
 
 
 async def resolve_local_ids(session: AsyncSession, type_: str, region: str,

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from oslo_config import cfg
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cascade.coherence import Coherence
 from cascade.compute import action_ids, server_cache, tombstones
@@ -60,11 +60,13 @@ class Servers:
 
     def __init__(self, conf: cfg.ConfigOpts, sessions: async_sessionmaker[AsyncSession],
                  registry: RegionRegistry, client: RegionClient, creator: ServerCreator,
-                 waker: Callable[[], Waker] | None = None, ports: Ports | None = None
-                 ) -> None:
+                 waker: Callable[[], Waker] | None = None, ports: Ports | None = None,
+                 lookups: AsyncEngine | None = None) -> None:
         self._conf = conf
         self._sessions = sessions
-        self._lookups = db_engine.autocommit(sessions)
+        #: one-statement reads (``db_engine.make_lookup_engine``); by default the
+        #: sessions' own pool in autocommit
+        self._lookups = lookups or db_engine.autocommit(sessions)
         self._client = client
         self._waker = waker
         self.creator = creator

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmake
 
 from cascade import config
 
-__all__ = ["make_engine", "make_sessionmaker", "masked_url", "opened_engine"]
+__all__ = ["make_engine", "make_sessionmaker", "make_lookup_engine", "dispose_lookup_engine",
+           "masked_url", "opened_engine"]
 
 LOG = logging.getLogger(__name__)
 
@@ -51,6 +52,32 @@ def make_engine(conf: cfg.ConfigOpts, url: str | None = None) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep attributes after commit (no implicit reload I/O)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_lookup_engine(conf: cfg.ConfigOpts, engine: AsyncEngine) -> AsyncEngine:
+    """An engine for one-statement reads on the hot path, each on its own outside any
+    transaction (autocommit).
+
+    On PostgreSQL it has a small pool of its own (``[database] lookup_pool_size``)
+    without the main pool's pre-ping: a checkout costs no round trip, so a look-up
+    is one round trip, not two. A connection the database closed (a restart) is
+    seen by the driver without asking (``mapping.store.locate`` checks it and
+    reconnects). Elsewhere it is ``engine`` in autocommit, same pool. The caller
+    disposes it (``dispose_lookup_engine``).
+    """
+    if engine.dialect.name != "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    size = conf.database.lookup_pool_size
+    return create_async_engine(
+        engine.url, pool_size=size, max_overflow=size, pool_pre_ping=False,
+        pool_timeout=conf.database.pool_timeout, isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": conf.database.connect_timeout})
+
+
+async def dispose_lookup_engine(lookups: AsyncEngine, engine: AsyncEngine) -> None:
+    """Close ``lookups``' own pool, if it has one (not ``engine``'s)."""
+    if lookups.sync_engine.pool is not engine.sync_engine.pool:
+        await lookups.dispose()
 
 
 def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:

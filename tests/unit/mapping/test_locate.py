@@ -3,14 +3,17 @@ answer as ``resolve`` on an autocommit connection, and the same isolation betwee
 projects."""
 from __future__ import annotations
 
+import asyncio
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cascade import errors
+from cascade import config, errors
 from cascade.db import engine as db_engine
 from cascade.db.models import Region
 from cascade.mapping import store
+from tests.conftest import PG_ADMIN_DSN
 
 Sessions = async_sessionmaker[AsyncSession]
 VIEW = {"id": "g1", "status": "ACTIVE", "name": "vm"}
@@ -50,3 +53,28 @@ async def test_locate_hides_other_projects_and_other_types(sessions: Sessions) -
                                     ("server", "nope", None)]:
             with pytest.raises(errors.MappingNotFound):
                 await store.locate(conn, type_, gid, project)
+
+
+async def test_the_lookup_pool_outlives_a_database_restart_without_pre_ping(
+        sessions: Sessions, db_url: str) -> None:
+    """Its connections closed by the database (as a restart does), the next look-up
+    gets a fresh one, although that pool never pings before handing one out."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the lookup pool of its own is PostgreSQL's")
+    engine = sessions.kw["bind"]
+    lookups = db_engine.make_lookup_engine(config.load([]), engine)
+    try:
+        async with lookups.connect() as conn:
+            assert (await store.locate(conn, "server", "g1", "p1")).local_id == "l1"
+            backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+        async with lookups.connect() as conn:
+            assert (await store.locate(conn, "server", "g1", "p1")).view == VIEW
+            assert (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar() != backend
+    finally:
+        await db_engine.dispose_lookup_engine(lookups, engine)
