@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from oslo_config import cfg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from yarl import URL
 
 from cascade.compute import server_cache, servers_list
 from cascade.compute.server_cache import SERVER
@@ -118,6 +119,12 @@ class _ListCall:
         #: region -> the last server of its page, for each region that may hold more
         self.ends: dict[str, dict[str, Any]] = {}
         self.gathered = Gathered(detail)
+        # The query every region is asked, percent-encoded once for the whole list
+        # (each region's marker, when it has one, is appended).
+        asked = list(query.forwarded)
+        if query.limit is not None:
+            asked.append(("limit", str(query.limit)))
+        self._encoded = URL.build(query=asked).raw_query_string
 
     async def ask(self, region: str) -> tuple[list[Item], bool]:
         """The region's servers after the marker; True when more may follow."""
@@ -140,11 +147,10 @@ class _ListCall:
 
     async def _page(self, region: str, regional_marker: str | None) -> list[Item]:
         """One page of the region's servers, after ``regional_marker``."""
-        query = list(self._query.forwarded)
-        if self._query.limit is not None:
-            query.append(("limit", str(self._query.limit)))
+        query = self._encoded
         if regional_marker:
-            query.append(("marker", str(regional_marker)))
+            marker = URL.build(query={"marker": str(regional_marker)}).raw_query_string
+            query = f"{query}&{marker}" if query else marker
         resp = await self._client.request(self._ctx, region, "compute", "GET",
                                           "/servers/detail", params=query,
                                           microversion=self._microversion, decode=False)

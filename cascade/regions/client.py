@@ -22,7 +22,7 @@ from oslo_config import cfg
 from cascade import errors, jsonutil, metrics
 from cascade.context import RequestContext
 from cascade.db.models import HealthState
-from cascade.regions import paths
+from cascade.regions import fanout, paths
 from cascade.regions.lean_http import LeanHTTP, LeanResponse
 from cascade.regions.registry import RegionRegistry
 from cascade.regions.service_auth import ServiceAuth
@@ -194,6 +194,8 @@ class RegionClient:
                       decode: bool = True) -> RegionResponse:
         """Call ``service`` in ``region``; ``ctx`` None means as Cascade itself.
 
+        ``params``: query pairs, or a query string already percent-encoded (as
+        ``yarl.URL.build(query=...).raw_query_string`` gives), sent as it is.
         With ``decode`` false, a successful answer's body is the bytes as read.
 
         :raises UnsafePath: ``path`` is not one Cascade builds (``paths.check``).
@@ -209,7 +211,12 @@ class RegionClient:
         base = self._endpoint(region, service, allow_down)
         # encoded=True: the path is canonical already (checked above) and goes on
         # the wire exactly as built, with no requoting in between.
-        url = URL(base.rstrip("/") + path, encoded=True)
+        if isinstance(params, str):  # encoded already: on the URL as it is
+            url = URL(f"{base.rstrip('/')}{path}?{params}" if params
+                      else base.rstrip("/") + path, encoded=True)
+            params = None
+        else:
+            url = URL(base.rstrip("/") + path, encoded=True)
         token = None  # Cascade's: a service token beside the caller's, or its own auth
         if self._service_auth is not None and (ctx is None or ctx.with_service_token):
             token = await self._service_auth.token()
@@ -256,8 +263,15 @@ class RegionClient:
             url = url.extend_query(params)
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._timeout.total):
-                resp = await self._lean.request("GET", url, hdrs)
+            outer = fanout.DEADLINE.get()
+            total = self._timeout.total
+            assert total is not None  # the lean path is taken only with a deadline
+            if (outer is not None and outer[0] is asyncio.current_task()
+                    and outer[1] <= asyncio.get_running_loop().time() + total):
+                resp = await self._lean.request("GET", url, hdrs)  # bounded by the fan-out
+            else:
+                async with asyncio.timeout(total):
+                    resp = await self._lean.request("GET", url, hdrs)
             answer = _answer(ctx, region, "GET", url, resp, resp.body, decode)
         except errors.RegionHTTPError as exc:
             _count_answered_error(region, service, started, exc)

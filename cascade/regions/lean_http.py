@@ -95,7 +95,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.answered_any = False  # bytes of an answer seen on this connection
-        self.expiry: asyncio.TimerHandle | None = None  # while idle in the pool
+        self.idle_since = 0.0  # loop time it was parked in the pool
         self._buf = bytearray()
         self._method = "GET"
         self._parsed: _Parsed | None = None
@@ -230,6 +230,7 @@ class LeanHTTP:
         self._idle: dict[tuple[str, str, int], collections.deque[_Connection]] = {}
         self._slots: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._all = asyncio.Semaphore(limit)
+        self._sweeper: asyncio.TimerHandle | None = None
         self._limit = limit_per_host
         self._connect_timeout = connect_timeout
         self._ssl = ssl
@@ -268,30 +269,53 @@ class LeanHTTP:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _release(self, key: tuple[str, str, int], conn: _Connection, keep: bool) -> None:
-        """Keep the connection for the next request (for ``keepalive_timeout`` at most,
-        ``idle_per_host`` at most per endpoint), or close it."""
-        idle = self._idle.setdefault(key, collections.deque())
+        """Keep the connection for the next request (for ``keepalive_timeout``,
+        ``idle_per_host`` at most per endpoint), or close it.
+
+        NOTE: no timer per connection: one sweep for the whole pool closes what
+        stayed idle too long (``_sweep``), and ``_acquire`` never hands such a
+        one out. A list parks a connection per region every time.
+        """
+        idle = self._idle.get(key)
+        if idle is None:
+            idle = self._idle[key] = collections.deque()
         if not keep or conn.closed or self._closed or len(idle) >= self._idle_cap:
             conn.close()
             return
-        conn.expiry = asyncio.get_running_loop().call_later(
-            self._keepalive, self._expire, key, conn)
+        loop = asyncio.get_running_loop()
+        conn.idle_since = loop.time()
         idle.append(conn)
+        if self._sweeper is None:
+            self._sweeper = loop.call_at(conn.idle_since + self._keepalive, self._sweep)
 
-    def _expire(self, key: tuple[str, str, int], conn: _Connection) -> None:
-        conn.close()
-        idle = self._idle.get(key)
-        if idle is not None and conn in idle:
-            idle.remove(conn)
+    def _sweep(self) -> None:
+        """Close the connections idle for ``keepalive_timeout``; come back when the
+        oldest of the others will be."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._keepalive
+        oldest: float | None = None
+        for idle in self._idle.values():
+            while idle and (idle[0].closed or idle[0].idle_since <= cutoff):
+                idle.popleft().close()  # the oldest are on the left
+            if idle and (oldest is None or idle[0].idle_since < oldest):
+                oldest = idle[0].idle_since
+        if oldest is not None and not self._closed:
+            self._sweeper = loop.call_at(oldest + self._keepalive, self._sweep)
 
     async def _acquire(self, key: tuple[str, str, int]) -> tuple[_Connection, bool]:
         idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()
-            if conn.expiry is not None:
-                conn.expiry.cancel()
-                conn.expiry = None
-            if not conn.closed:
+        if idle:
+            cutoff = asyncio.get_running_loop().time() - self._keepalive
+            while idle:
+                conn = idle.pop()  # the most recently parked first
+                if conn.closed:
+                    continue
+                if conn.idle_since <= cutoff:  # this one and all older: too long idle
+                    conn.close()
+                    while idle:
+                        idle.pop().close()
+                    break
                 return conn, True
         scheme, host, port = key
         loop = asyncio.get_running_loop()
@@ -311,12 +335,12 @@ class LeanHTTP:
     def close(self) -> None:
         """Close every idle connection; later answers are not kept."""
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for idle in self._idle.values():
             while idle:
-                conn = idle.pop()
-                if conn.expiry is not None:
-                    conn.expiry.cancel()
-                conn.close()
+                idle.pop().close()
 
 
 def _connection_key(host: str, port: int, context: ssl_module.SSLContext | None) -> Any:

@@ -182,9 +182,29 @@ async def test_idle_connections_are_closed_after_the_keepalive_time(server: Any)
     lean = LeanHTTP(keepalive_timeout=0.1)
     try:
         await lean.request("GET", server.make_url("/plain"), {})
+        assert len(server.runner.server.connections) == 1, "kept alive"
         await asyncio.sleep(0.3)
+        # Closed with no further request from Cascade: the region sees it go.
+        assert server.runner.server.connections == []
         await lean.request("GET", server.make_url("/plain"), {})
         assert len(set(server.peers)) == 2  # the first was closed, not reused
+    finally:
+        lean.close()
+
+
+async def test_a_connection_idle_past_the_keepalive_time_is_never_reused(
+        server: Any) -> None:
+    lean = LeanHTTP(keepalive_timeout=0.2)
+    try:
+        url = server.make_url("/plain")
+        await asyncio.gather(*(lean.request("GET", url, {}) for _ in range(3)))
+        await asyncio.sleep(0.1)
+        await lean.request("GET", url, {})  # reuses one of the three
+        assert len(set(server.peers)) == 3
+        await asyncio.sleep(0.15)  # two have been idle 0.25 s, one 0.15 s
+        await asyncio.gather(*(lean.request("GET", url, {}) for _ in range(2)))
+        # the one parked last is taken again, the two idle too long are not
+        assert len(set(server.peers)) == 4
     finally:
         lean.close()
 
