@@ -41,7 +41,7 @@ class RegionFailure:
 
 #: The task a fan-out runs a region's call in, and the deadline (loop time) it
 #: put around it: ``RegionClient`` adds no timer of its own under a deadline as
-#: near (a list across 100 regions set 200 timers, not 100). Only that task: a
+#: near (a list across 100 regions set 200 timers; now 100). Only that task: a
 #: task started inside the call inherits the variable but not the deadline.
 DEADLINE: contextvars.ContextVar[tuple[asyncio.Task[Any], float] | None] = \
     contextvars.ContextVar("cascade_fanout_deadline", default=None)
