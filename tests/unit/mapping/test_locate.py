@@ -55,12 +55,11 @@ async def test_locate_hides_other_projects_and_other_types(sessions: Sessions) -
                 await store.locate(conn, type_, gid, project)
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # its own pool there
 async def test_the_lookup_pool_outlives_a_database_restart_without_pre_ping(
-        sessions: Sessions, db_url: str) -> None:
+        sessions: Sessions) -> None:
     """Its connections closed by the database (as a restart does), the next look-up
     gets a fresh one, although that pool never pings before handing one out."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the lookup pool of its own is PostgreSQL's")
     engine = sessions.kw["bind"]
     lookups = db_engine.make_lookup_engine(config.load([]), engine)
     try:
