@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from oslo_config import cfg
 from sqlalchemy import event
@@ -101,6 +101,16 @@ async def opened_engine(conf: cfg.ConfigOpts) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (SQLAlchemy wraps the driver's error), at most 8 deep."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+
+
 def unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached right now (restarting,
     down, out of connections), rather than that a statement was wrong. Looks
@@ -108,22 +118,14 @@ def unavailable(exc: BaseException) -> bool:
     import asyncpg
     from sqlalchemy import exc as sa_exc
 
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, (sa_exc.OperationalError, sa_exc.InterfaceError,
-                             sa_exc.DisconnectionError, sa_exc.TimeoutError)):
-            return True
-        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        if isinstance(seen, (ConnectionError, asyncpg.PostgresConnectionError,
-                             asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
-                             asyncpg.exceptions.AdminShutdownError,
-                             asyncpg.exceptions.CannotConnectNowError)):
-            return True
-        seen = seen.__cause__ or getattr(seen, "orig", None)
-    return False
+    return any(
+        isinstance(seen, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                          sa_exc.DisconnectionError, sa_exc.TimeoutError,
+                          ConnectionError, asyncpg.PostgresConnectionError,
+                          asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+                          asyncpg.exceptions.AdminShutdownError))
+        or (isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated)
+        for seen in _causes(exc))
 
 
 def conflicted(exc: BaseException) -> bool:
@@ -133,13 +135,7 @@ def conflicted(exc: BaseException) -> bool:
     import asyncpg
     from sqlalchemy.orm import exc as orm_exc
 
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, (orm_exc.StaleDataError,
-                             asyncpg.exceptions.DeadlockDetectedError,
-                             asyncpg.exceptions.SerializationError)):
-            return True
-        seen = seen.__cause__ or getattr(seen, "orig", None)
-    return False
+    return any(isinstance(seen, (orm_exc.StaleDataError,
+                                 asyncpg.exceptions.DeadlockDetectedError,
+                                 asyncpg.exceptions.SerializationError))
+               for seen in _causes(exc))
