@@ -12,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -108,16 +109,12 @@ def _locate_stmt(with_project: bool) -> Any:
 #: Built once: SQLAlchemy then compiles each form once.
 _LOCATE = {True: _locate_stmt(True), False: _locate_stmt(False)}
 
-#: The same statement for asyncpg itself (its own prepared-statement cache): on
-#: PostgreSQL the show path skips SQLAlchemy's statement layer, about half of
-#: the lookup's time in ``bench/scale.py`` (tests/unit/mapping/test_locate.py
-#: holds both forms to the same answers).
-_LOCATE_PG = {with_project: (
-    "SELECT r.project_id, r.status, r.attrs -> 'server', p.region, p.local_id, p.state "
-    "FROM resources AS r JOIN placements AS p ON p.global_id = r.global_id "
-    "WHERE r.global_id = $1 AND r.type = $2"
-    + (" AND r.project_id = $3" if with_project else "")
-    + " ORDER BY p.id LIMIT 1") for with_project in (True, False)}
+#: The same statements, compiled once for asyncpg itself (its own prepared-statement
+#: cache): on PostgreSQL the show path skips SQLAlchemy's statement layer, about
+#: half of the look-up's time. (SQL, the constant parameters, the parameters' order).
+_LOCATE_PG = {with_project: (c.string, dict(c.params), tuple(c.positiontup or ()))
+              for with_project, c in ((w, stmt.compile(dialect=asyncpg_dialect()))
+                                      for w, stmt in _LOCATE.items())}
 
 
 async def locate(conn: AsyncConnection | AsyncSession, type_: str, global_id: str,
@@ -128,13 +125,14 @@ async def locate(conn: AsyncConnection | AsyncSession, type_: str, global_id: st
     :raises MappingNotFound: no such id of that type visible to the project.
     """
     row: Any
+    params = {"gid": global_id, "type": type_}
+    if project_id is not None:
+        params["project"] = project_id
     if isinstance(conn, AsyncConnection) and conn.dialect.name == "postgresql":
-        args = (global_id, type_) if project_id is None else (global_id, type_, project_id)
-        row = await _fetchrow_pg(conn, _LOCATE_PG[project_id is not None], args)
+        sql, constants, order = _LOCATE_PG[project_id is not None]
+        values = {**constants, **params}
+        row = await _fetchrow_pg(conn, sql, [values[name] for name in order])
     else:
-        params = {"gid": global_id, "type": type_}
-        if project_id is not None:
-            params["project"] = project_id
         row = (await conn.execute(_LOCATE[project_id is not None], params)).first()
     if row is None:
         raise errors.MappingNotFound(f"{type_} {global_id} not found")
