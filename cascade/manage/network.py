@@ -3,8 +3,8 @@
 Reads every region's copies of the project's routers as they are now (see
 ``cascade/networks/reachability.py``) and lists each pair of subnets that
 cannot reach the other. Return codes: 0 every pair routable both ways; 1
-something is missing (listed); 2 a region could not be read (nothing is
-concluded for it); 255 unexpected error.
+something is missing (listed); 3 a region could not be read (nothing is
+concluded for it), as ``mapping verify``; 255 unexpected error.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def _check(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         "pairs": len(shown["pairs"]), "missing": shown["missing"],
         "unreachable_regions": shown["unreachable_regions"]}))
     if check.unreachable:
-        return 2
+        return 3
     return 0 if check.routable else 1
 
 

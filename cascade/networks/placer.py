@@ -115,9 +115,16 @@ class Placer:
 
     async def _create(self, ctx: RequestContext | None, res: Resource, region: str,
                       body: dict[str, Any]) -> str:
+        """The regional id of Cascade's copy of ``res`` in ``region``, adopted or
+        created (:meth:`create_copy`)."""
+        return (await self.create_copy(ctx, res, region, body))[0]
+
+    async def create_copy(self, ctx: RequestContext | None, res: Resource, region: str,
+                          body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         """Adopt the region's copy Cascade made (a crash came before its mapping),
-        or create one; its regional id. Anything else carrying the tag (planted
-        by somebody who can reach the region) is foreign: never adopted.
+        or create one: its regional id, and the region's answer to the create when
+        it was made just now (None when adopted). Anything else carrying the tag
+        (planted by somebody who can reach the region) is foreign: never adopted.
 
         A copy the region holds only one of (a port with the MAC Cascade minted
         for it, a subnet's range on its regional network, a network's VLAN
@@ -134,7 +141,7 @@ class Placer:
         if twin is None:
             local = await self._own_copy(caller, res, region, expect)
             if local is not None:
-                return local
+                return local, None
         tags = [*body.pop("tags", []), records.tag_for(res.global_id), self.owner_tag]
         if caller is None:
             body["project_id"] = res.project_id
@@ -150,8 +157,9 @@ class Placer:
                 if local is None:
                     raise
                 await self._tag(caller, res, region, local, tags)
-            return local
-        local = str(created.body[singular]["id"])
+            return local, None
+        made = dict(created.body[singular])
+        local = str(made["id"])
         # NOTE: Neutron takes no tags in a create body, so the tag follows at
         # once; a crash in between leaves an untagged copy: found again as above
         # where the region holds only one, else reported by the audit (never
@@ -161,7 +169,7 @@ class Placer:
         except errors.RegionError as exc:
             LOG.warning("%s %s in %s created as %s but not tagged: %s", res.type,
                         res.global_id, region, local, exc.message)
-        return local
+        return local, made
 
     async def _tag(self, caller: RequestContext | None, res: Resource, region: str,
                    local: str, tags: list[str]) -> None:

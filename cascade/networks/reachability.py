@@ -8,6 +8,11 @@ the copy in region *b*) is routable when the copy in *a* holds an interface
 on B's CIDR itself, or a route covering B whose next hop is the bridge
 address of a copy that holds B, on the same VLAN segment of the shared
 physical network. Every pair is checked both ways; what is missing is listed.
+
+The regions alone cannot show what is absent from all of them, so Cascade's
+rows say what to expect: every subnet of the router's interfaces whose network
+is present in a region must be held by a copy (a copy never made, or one that
+lost its interface, is listed as missing, not passed over).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.db.models import Resource
 from cascade.networks import records
-from cascade.networks.records import ROUTER
+from cascade.networks.records import ROUTER, SUBNET
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
 from cascade.regions.client import RegionClient
 from cascade.regions import paths
@@ -43,17 +48,21 @@ class Check:
     project_id: str
     pairs: list[Pair] = dataclasses.field(default_factory=list)
     unreachable: list[str] = dataclasses.field(default_factory=list)
+    #: Interfaces Cascade holds that no region's copy has.
+    unattached: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def routable(self) -> bool:
-        return not self.unreachable and all(p.routable for p in self.pairs)
+        return (not self.unreachable and not self.unattached
+                and all(p.routable for p in self.pairs))
 
     def as_dict(self) -> dict[str, Any]:
         return {"project_id": self.project_id, "routable": self.routable,
                 "unreachable_regions": self.unreachable,
                 "pairs": [dataclasses.asdict(p) for p in self.pairs],
-                "missing": [f"{p.source} -> {p.target}: {p.missing}"
-                            for p in self.pairs if not p.routable]}
+                "missing": [*self.unattached,
+                            *(f"{p.source} -> {p.target}: {p.missing}"
+                              for p in self.pairs if not p.routable)]}
 
 
 @dataclasses.dataclass
@@ -99,7 +108,7 @@ async def _copy(client: RegionClient, region: str, local: str) -> _Copy:
 def _reaches(src: _Copy, cidr: str, copies: list[_Copy]) -> str:
     """Why ``src`` does not reach ``cidr`` ('' when it does)."""
     target = ipaddress.ip_network(cidr, strict=False)
-    if any(ipaddress.ip_network(c, strict=False) == target for c in src.cidrs):
+    if any(_same(c, cidr) for c in src.cidrs):
         return ""
     holders = {c.bridge[1]: c for c in copies if c.bridge and cidr in c.cidrs}
     for dest, hop in src.routes:
@@ -125,15 +134,35 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
             Resource.type == ROUTER, Resource.project_id == project_id)
             .order_by(Resource.global_id))).all())
         placed = await records.placements(session, [r.global_id for r in routers])
+        ifaces = [i for r in routers for i in r.attrs.get("interfaces") or []]
+        subnets = {s.global_id: s for s in (await session.scalars(select(Resource).where(
+            Resource.type == SUBNET,
+            Resource.global_id.in_(sorted({i["subnet_id"] for i in ifaces}))))).all()}
+        networks = await records.placements(session, sorted({i["network_id"]
+                                                             for i in ifaces}))
     for router in routers:
         copies: list[_Copy] = []
+        unread = set()
         for region, pl in sorted(placed[router.global_id].items()):
             if not pl.local_id:
                 continue
             try:
                 copies.append(await _copy(client, region, pl.local_id))
             except errors.RegionError as exc:
+                unread.add(region)
                 out.unreachable.append(f"{region}: {exc.message}")
+        for iface in router.attrs.get("interfaces") or []:
+            sub = subnets.get(iface["subnet_id"])
+            present = sorted(r for r, pl in networks.get(iface["network_id"], {}).items()
+                             if pl.local_id)
+            if sub is None or not present or unread.intersection(present):
+                continue  # not in any region yet, or a region not read (listed)
+            cidr = str(sub.attrs.get("cidr"))
+            if not any(_same(cidr, c) for copy in copies for c in copy.cidrs):
+                out.unattached.append(
+                    f"{cidr} (subnet {sub.global_id}) is an interface of router "
+                    f"{router.global_id}, and its network is in {', '.join(present)}, "
+                    f"but no regional copy of the router holds it")
         for src in copies:
             for dst in copies:
                 for s_cidr in src.cidrs:
@@ -144,6 +173,10 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
                         out.pairs.append(Pair(router.global_id, f"{s_cidr}@{src.region}",
                                               f"{d_cidr}@{dst.region}", not why, why))
     return out
+
+
+def _same(a: str, b: str) -> bool:
+    return ipaddress.ip_network(a, strict=False) == ipaddress.ip_network(b, strict=False)
 
 
 async def projects_with_routers(session: AsyncSession) -> list[str]:

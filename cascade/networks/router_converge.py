@@ -353,10 +353,10 @@ class RouterConverger:
     async def _ensure_copy(self, state: _State, router: Resource, region: str,
                            out: Outcome) -> _Copy:
         local = state.local(router.global_id, region)
-        fresh = local is None
+        made: dict[str, Any] | None = None
         if local is None:
             a = router.attrs
-            local = await self._placer._create(None, router, region, {
+            local, made = await self._placer.create_copy(None, router, region, {
                 "name": a.get("name", ""), "description": a.get("description", ""),
                 "admin_state_up": a.get("admin_state_up", True),
                 "tags": list(a.get("tags") or [])})
@@ -364,6 +364,8 @@ class RouterConverger:
             await self._placer.record(ROUTER, router.global_id, region, local)
             state.placed.setdefault(router.global_id, {})
             out.created.append(f"{region}:{router.global_id}")
+        if made is not None:  # made just now: as the region answered, nothing attached
+            return _Copy(region, local, made, [])
         try:
             found = await self._client.get(None, region, "network",
                                            paths.build("v2.0", "routers", local))
@@ -378,8 +380,6 @@ class RouterConverger:
             raise errors.ServiceUnavailable(
                 f"router {router.global_id} was gone from {region}: made again next run"
             ) from exc
-        if fresh:  # made just now: nothing is attached to it yet
-            return _Copy(region, local, dict(found.body["router"]), [])
         ports = await self._client.get(None, region, "network", "/v2.0/ports",
                                        params={"device_id": local})
         return _Copy(region, local, dict(found.body["router"]),

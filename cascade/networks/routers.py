@@ -25,7 +25,7 @@ from cascade.db.models import Placement, Resource
 from cascade.listing.narrow import Narrow
 from cascade.mapping import store
 from cascade.networks import bridge, faults, ipam, records, router_jobs, specs, topology
-from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
+from cascade.networks.records import FLOATINGIP, NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.topology import Attached
 from cascade.quota import ledger
 from cascade.quota.forget import forget
@@ -212,6 +212,39 @@ class Routers:
             raise faults.not_found(ROUTER, global_id)
         return res
 
+    @staticmethod
+    async def _floating_ips_via(session: AsyncSession, router_id: str) -> list[Resource]:
+        """The floating IPs associated through the router (any project's)."""
+        rows = await session.scalars(select(Resource).where(
+            Resource.type == FLOATINGIP,
+            Resource.attrs["router_id"].as_string() == router_id))
+        return [r for r in rows.all() if r.attrs.get("port_id")]
+
+    async def _gateway_free(self, session: AsyncSession, res: Resource,
+                            wanted: dict[str, Any] | None) -> None:
+        """Neutron's 409 for a gateway change that floating IPs still need."""
+        current = (res.attrs.get("external_gateway_info") or {}).get("network_id")
+        if not current or (wanted or {}).get("network_id") == current:
+            return
+        if any(f.attrs.get("floating_network_id") == current
+               for f in await self._floating_ips_via(session, res.global_id)):
+            raise faults.conflict(
+                "RouterExternalGatewayInUseByFloatingIp",
+                f"Gateway cannot be updated for router {res.global_id}, since a gateway to "
+                f"external network {current} is required by one or more floating IPs.")
+
+    async def _interface_free(self, session: AsyncSession, res: Resource,
+                              subnet_id: str) -> None:
+        """Neutron's 409 for removing an interface a floating IP is reached through."""
+        for fip in await self._floating_ips_via(session, res.global_id):
+            port = await session.get(Resource, str(fip.attrs["port_id"]))
+            if port is not None and any(ip.get("subnet_id") == subnet_id
+                                        for ip in port.attrs.get("fixed_ips") or []):
+                raise faults.conflict(
+                    "RouterInterfaceInUseByFloatingIP",
+                    f"Router interface for subnet {subnet_id} on router {res.global_id} "
+                    "cannot be deleted, as it is required by one or more floating IPs.")
+
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
         changes = specs.update(ROUTER, body)
         async with self._sessions.begin() as session:
@@ -220,6 +253,7 @@ class Routers:
                 ctx.can("update_router:external_gateway_info", {"project_id": res.project_id})
                 changes["external_gateway_info"] = await self._gateway(
                     session, ctx, changes["external_gateway_info"])
+                await self._gateway_free(session, res, changes["external_gateway_info"])
             if "routes" in changes:
                 attached = await self._attached(session, res)
                 changes["routes"] = topology.check_user_routes(
@@ -373,6 +407,7 @@ class Routers:
                         "RouterInterfaceNotFoundForSubnet",
                         f"Router {global_id} has no interface on subnet {subnet_id}")
             gone = match[0]
+            await self._interface_free(session, res, gone["subnet_id"])
             subnet = await session.get(Resource, gone["subnet_id"])
             if subnet is not None and _routes_through(res.attrs.get("routes") or [],
                                                       str(subnet.attrs.get("cidr"))):

@@ -261,6 +261,16 @@ def test_floating_ips_live_in_their_external_networks_region(
         assert shown["port_id"] == port_one["id"]
         assert shown["router_id"] == router["id"]
         assert shown["fixed_ip_address"] == port_one["fixed_ips"][0]["ip_address"]
+        # While the address is reached through the router: Neutron's 409s, and the
+        # router keeps its interface and gateway.
+        for held in (("router", "remove", "subnet", router["id"], sub["id"]),
+                     ("router", "unset", "--external-gateway", router["id"])):
+            refused = cli("cascade-demo", *held, check=False)
+            assert refused.returncode != 0, held
+            assert "required by one or more floating IPs" in refused.stderr, refused.stderr
+        kept = cli.json("cascade-demo", "router", "show", router["id"])
+        assert kept["external_gateway_info"]["network_id"] == ext_one
+        assert [i["subnet_id"] for i in kept["interfaces_info"]] == [sub["id"]]
         # A port in another region cannot take it, and the answer says why.
         net_two = cli.json("cascade-demo", "network", "create", f"fip2-{tag}")
         cli.json("cascade-demo", "subnet", "create", "--network", net_two["id"],

@@ -244,3 +244,39 @@ async def test_cancel_stops_running_work(sessions: Any, tmp_path: Path) -> None:
 def test_backoff_grows_with_jitter_and_a_cap() -> None:
     delays = [jobs.backoff(n, base=1, cap=30) for n in range(1, 10)]
     assert all(0 <= d <= 30 for d in delays)
+
+
+async def test_a_router_converge_waits_out_a_region_outage_without_dying(
+        sessions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unreachable regions are waited for, however many runs that takes (the job
+    never goes dead, so the region catches up when it is back); a region that
+    answers with an error counts as a failed attempt as before."""
+    from cascade.networks.router_converge import RouterConverger
+    from sync import router_converge
+
+    failures: list[BaseException] = [errors.RegionUnavailable("R2", "connection refused")] * 4
+    runs = 0
+
+    async def converge(self: Any, project_id: str) -> Any:
+        nonlocal runs
+        runs += 1
+        if failures:
+            raise failures.pop()
+        return type("Done", (), {"created": [], "removed": [], "routes_set": []})()
+
+    monkeypatch.setattr(RouterConverger, "converge", converge)
+    worker = await _worker(tmp_path, sessions, {"router_converge": router_converge.handle},
+                           job_max_attempts=1, region_probe_interval=1.0)
+    async with sessions.begin() as s:
+        job_id = await jobs.enqueue(s, "router_converge", {"project_id": "p1"})
+    async with running(worker):
+        job = await _until(sessions, job_id, (JobState.SUCCEEDED, JobState.DEAD))
+    assert job.state == JobState.SUCCEEDED and runs == 5
+    assert job.attempts <= 1
+
+    failures.append(errors.RegionHTTPError("R2", 500, None, "boom"))
+    async with sessions.begin() as s:
+        job_id = await jobs.enqueue(s, "router_converge", {"project_id": "p2"})
+    async with running(worker):
+        job = await _until(sessions, job_id, (JobState.SUCCEEDED, JobState.DEAD))
+    assert job.state == JobState.DEAD
