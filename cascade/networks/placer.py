@@ -24,7 +24,7 @@ from cascade.crashpoints import crash_point
 from cascade.context import RequestContext
 from cascade.db.models import Placement, PlacementState, Resource
 from cascade.networks import ipam, records, router_jobs
-from cascade.networks.specs import PROVIDER_KEYS
+from cascade.networks.specs import PROVIDER_KEYS, TAGGED_ON_CREATE
 from cascade.networks.records import (FLOATINGIP, NETWORK, PORT, ROUTER, RULE,
                                       SECURITY_GROUP, SUBNET)
 from cascade.regions.client import RegionClient
@@ -145,6 +145,8 @@ class Placer:
         tags = [*body.pop("tags", []), records.tag_for(res.global_id), self.owner_tag]
         if caller is None:
             body["project_id"] = res.project_id
+        if res.type in TAGGED_ON_CREATE:
+            body["tags"] = tags
         try:
             created = await self.client.post(caller, region, "network", path,
                                               json={singular: body})
@@ -160,10 +162,12 @@ class Placer:
             return local, None
         made = dict(created.body[singular])
         local = str(made["id"])
-        # NOTE: Neutron takes no tags in a create body, so the tag follows at
-        # once; a crash in between leaves an untagged copy: found again as above
-        # where the region holds only one, else reported by the audit (never
-        # deleted).
+        if set(tags) <= set(made.get("tags") or []):
+            return local, made
+        # NOTE: Neutron takes tags in a create body for ports only, so for the
+        # others the tag follows at once; a crash in between leaves an untagged
+        # copy: found again as above where the region holds only one, else
+        # reported by the audit (never deleted).
         try:
             await self._tag(caller, res, region, local, tags)
         except errors.RegionError as exc:

@@ -166,7 +166,14 @@ def _checked(type_: str, body: Any, *, for_update: bool = False) -> dict[str, An
         fixed = sorted(set(obj) - UPDATABLE[type_])
         if fixed:
             raise faults.bad_request(f"Cannot update read-only attribute {fixed[0]}")
+    elif "tags" in obj and type_ not in TAGGED_ON_CREATE:
+        # Neutron takes tags in a create body for ports only; others are tagged after.
+        raise faults.refused("HTTPBadRequest", "Attribute 'tags' not allowed in POST")
     return {k: allowed[k](k, v) for k, v in obj.items()}
+
+
+#: Types whose create body may carry ``tags`` (Neutron's tagging extension).
+TAGGED_ON_CREATE = frozenset({"port"})
 
 
 def network(body: Any) -> dict[str, Any]:

@@ -72,6 +72,24 @@ def test_rule_errors_answer_as_neutron(bases: tuple[str, dict[str, str]],
     assert answers["cascade"] == answers["neutron"]
 
 
+@pytest.mark.parametrize("kind, body", [
+    ("networks", {"network": {"name": "tagged", "tags": ["a"]}}),
+    ("security-groups", {"security_group": {"name": "tagged", "tags": ["a"]}}),
+    ("routers", {"router": {"name": "tagged", "tags": ["a"]}}),
+])
+def test_tags_in_a_create_body_are_refused_as_in_neutron(
+        bases: tuple[str, dict[str, str]], kind: str, body: dict[str, Any]) -> None:
+    """Neutron takes tags in a create body for ports only; the others are tagged
+    after (PUT .../tags), through Cascade as directly."""
+    token, urls = bases
+    answers = {}
+    for who, base in urls.items():
+        status, answer = http("POST", f"{base}/{kind}", token, body)
+        answers[who] = (status, (answer or {}).get("NeutronError", {}).get("message"))
+    assert answers["cascade"] == answers["neutron"] == (
+        400, "Attribute 'tags' not allowed in POST")
+
+
 def test_renaming_a_group_to_default_is_refused_as_in_neutron(
         bases: tuple[str, dict[str, str]], groups: dict[str, str]) -> None:
     token, urls = bases

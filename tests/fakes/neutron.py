@@ -329,6 +329,8 @@ class _Kind:
         return set(self.attrs) - _COMPOUND
 
 
+#: ``tags`` are taken in a create body for ports only, as by Neutron's tagging
+#: extension (``Attribute 'tags' not allowed in POST`` for the others).
 _STD = ("tags", "created_at", "updated_at", "revision_number")
 _OWNER = frozenset({"project_id", "tenant_id"})
 NETWORK = _Kind(
@@ -336,7 +338,7 @@ NETWORK = _Kind(
     ("id", "name", "project_id", "tenant_id", "admin_state_up", "status", "subnets",
      "shared", "mtu", "availability_zone_hints", "availability_zones", "router:external",
      "port_security_enabled", "description", *_STD),
-    _OWNER | {"name", "admin_state_up", "shared", "description", "tags", "mtu",
+    _OWNER | {"name", "admin_state_up", "shared", "description", "mtu",
               "availability_zone_hints", "port_security_enabled", "router:external"},
     frozenset({"name", "description", "admin_state_up", "shared", "mtu",
                "port_security_enabled", "router:external"}), quota="network")
@@ -347,7 +349,7 @@ SUBNET = _Kind(
      "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id", "description", *_STD),
     _OWNER | {"network_id", "cidr", "ip_version", "name", "gateway_ip", "allocation_pools",
               "enable_dhcp", "dns_nameservers", "host_routes", "ipv6_ra_mode",
-              "ipv6_address_mode", "description", "tags"},
+              "ipv6_address_mode", "description"},
     frozenset({"name", "description", "gateway_ip", "allocation_pools", "enable_dhcp",
                "dns_nameservers", "host_routes"}),
     ("network_id", "ip_version", "cidr"), quota="subnet")
@@ -371,7 +373,7 @@ SECURITY_GROUP = _Kind(
     "SecurityGroupNotFound",
     ("id", "name", "project_id", "tenant_id", "description", "stateful",
      "security_group_rules", *_STD),
-    _OWNER | {"name", "description", "stateful", "tags"},
+    _OWNER | {"name", "description", "stateful"},
     frozenset({"name", "description", "stateful"}), quota="security_group")
 SECURITY_GROUP_RULE = _Kind(
     "security-group-rules", "security_group_rule", "security_group_rules",

@@ -205,6 +205,25 @@ async def test_updates_and_tags_keep_regional_copies_in_step(gw: Gateway) -> Non
     assert resp.status == 400
 
 
+async def test_tags_in_a_create_body_are_for_ports_only_as_in_neutron(gw: Gateway) -> None:
+    resp = await gw.client.post(N + "/networks", headers=DEMO,
+                                json={"network": {"name": "t", "tags": ["blue"]}})
+    assert resp.status == 400
+    assert (await resp.json())["NeutronError"]["message"] == (
+        "Attribute 'tags' not allowed in POST")
+    network, _ = await _net_with_subnet(gw)
+    port = (await _post(gw, "/ports", {"port": {
+        "network_id": network["id"], "tags": ["blue"],
+        "binding:profile": {"cascade_region": "RegionOne"}}}))["port"]
+    assert port["tags"] == ["blue"]
+    (copy,) = [p for p in _regional(gw, "RegionOne", "ports")
+               if f"cascade:{port['id']}" in p["tags"]]
+    assert {"blue", "cascade-owner:cascade"} <= set(copy["tags"])
+    # The region took the port's tags in its create: no tag call after it.
+    fake = gw.regions["RegionOne"].neutron
+    assert not [c for c in fake.calls if c[:2] == ("PUT", f"/ports/{copy['id']}/tags")]
+
+
 async def test_network_quota_is_neutrons_over_quota(gw: Gateway) -> None:
     resp = await gw.client.put(f"{N}/quotas/demo", headers=ADMIN,
                                json={"quota": {"network": 1}})
