@@ -26,6 +26,7 @@ from cascade.listing.narrow import Narrow
 from cascade.mapping import store
 from cascade.networks import bridge, faults, ipam, records, router_jobs, specs, topology
 from cascade.networks.records import FLOATINGIP, NETWORK, PORT, ROUTER, SUBNET
+from cascade.networks.external import REGION_KEY
 from cascade.networks.topology import Attached
 from cascade.quota import ledger
 from cascade.quota.forget import forget
@@ -65,12 +66,13 @@ def _routes_through(routes: list[dict[str, str]], cidr: str) -> bool:
     return any(ipaddress.ip_address(r["nexthop"]) in net for r in routes)
 
 
-def _interface_body(body: Any) -> tuple[str | None, str | None]:
-    """(subnet_id, port_id) of an add/remove interface body, one of them given."""
+def _interface_body(body: Any, *, for_removal: bool = False) -> tuple[str | None, str | None]:
+    """(subnet_id, port_id) of an add/remove interface body: one of them given, or
+    both for a removal (by port; the subnet must be the port's), as in Neutron."""
     if not isinstance(body, dict):
         raise faults.bad_request("Body contains invalid data")
     subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
-    if subnet_id and port_id:
+    if subnet_id and port_id and not for_removal:
         raise faults.refused("BadRequest", "Bad router request: Cannot specify both "
                                            "subnet-id and port-id.")
     if not subnet_id and not port_id:
@@ -117,8 +119,10 @@ class Routers:
         return router_view(ctx, res, placed, self._zones())
 
     async def _gateway(self, session: AsyncSession, ctx: RequestContext,
-                       info: Any) -> dict[str, Any] | None:
-        """A gateway request checked: an external network the caller sees."""
+                       info: Any, hints: list[str]) -> dict[str, Any] | None:
+        """A gateway request checked: an external network the caller sees, in one
+        of the router's ``availability_zone_hints`` when it has any (a router
+        hinted to one zone stays local to that zone's region)."""
         if info is None or info == {}:
             return None
         if not isinstance(info, dict) or not info.get("network_id"):
@@ -131,8 +135,19 @@ class Routers:
         if not net.attrs.get("router:external"):
             raise faults.refused("BadRequest",
                 f"Bad router request: Network {net.global_id} is not an external network.")
+        zone = self._zones().get(str(net.attrs.get(REGION_KEY)))
+        if hints and zone not in hints:
+            raise faults.refused("BadRequest",
+                f"Bad router request: external network {net.global_id} is in availability "
+                f"zone {zone}, which is not among the router's availability_zone_hints "
+                f"({', '.join(hints)}).")
         if "enable_snat" in info and not ctx.is_admin:
             ctx.can("create_router:external_gateway_info:enable_snat")
+        if info.get("external_fixed_ips"):
+            # Admins' choice in Neutron; the gateway's addresses are the region's.
+            ctx.can("create_router:external_gateway_info:external_fixed_ips")
+            raise faults.bad_request("external_fixed_ips are not offered through Cascade: "
+                                     "the gateway's region gives its addresses")
         return {"network_id": net.global_id, "enable_snat": bool(info.get("enable_snat",
                                                                           True)),
                 "external_fixed_ips": []}
@@ -158,7 +173,8 @@ class Routers:
             raise faults.conflict("AvailabilityZoneNotFound",
                                   f"AvailabilityZone {unknown[0]} could not be found.")
         async with self._sessions.begin() as session:
-            gateway = await self._gateway(session, ctx, obj.get("external_gateway_info"))
+            gateway = await self._gateway(session, ctx, obj.get("external_gateway_info"),
+                                          hints)
             if gateway is not None:
                 ctx.can("create_router:external_gateway_info", {"project_id": owner})
             await ledger.charge(session, owner, {"router": 1},
@@ -252,7 +268,8 @@ class Routers:
             if "external_gateway_info" in changes:
                 ctx.can("update_router:external_gateway_info", {"project_id": res.project_id})
                 changes["external_gateway_info"] = await self._gateway(
-                    session, ctx, changes["external_gateway_info"])
+                    session, ctx, changes["external_gateway_info"],
+                    list(res.attrs.get("availability_zone_hints") or []))
                 await self._gateway_free(session, res, changes["external_gateway_info"])
             if "routes" in changes:
                 attached = await self._attached(session, res)
@@ -389,7 +406,7 @@ class Routers:
 
     async def remove_interface(self, ctx: RequestContext, global_id: str,
                                body: Any) -> dict[str, Any]:
-        subnet_id, port_id = _interface_body(body)
+        subnet_id, port_id = _interface_body(body, for_removal=True)
         async with self._sessions.begin() as session:
             res = await self._locked(session, ctx, global_id, "remove_router_interface")
             interfaces = list(res.attrs.get("interfaces") or [])
@@ -399,6 +416,11 @@ class Routers:
                     raise faults.refused_not_found(
                         "RouterInterfaceNotFound",
                         f"Router {global_id} does not have an interface with id {port_id}")
+                if subnet_id is not None and match[0]["subnet_id"] != subnet_id:
+                    raise faults.refused(
+                        "SubnetMismatchForPort",
+                        f"Subnet on port {port_id} does not match the requested subnet "
+                        f"{subnet_id}.")
             else:
                 await records.get(session, ctx, SUBNET, str(subnet_id))
                 match = [i for i in interfaces if i["subnet_id"] == subnet_id]

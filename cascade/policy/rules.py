@@ -215,6 +215,10 @@ def _network() -> list[policy.DocumentedRuleDefault]:
         _rule("create_router:external_gateway_info:enable_snat", ADMIN,
               "Choose whether a router's gateway does SNAT.",
               ("POST", "/networking/v2.0/routers"), ("PUT", "/networking/v2.0/routers/{id}")),
+        _rule("create_router:external_gateway_info:external_fixed_ips", ADMIN,
+              "Choose a router's gateway addresses (refused through Cascade: the "
+              "region gives them).",
+              ("POST", "/networking/v2.0/routers"), ("PUT", "/networking/v2.0/routers/{id}")),
         _rule("get_availability_zone", PROJECT_READER_OR_ADMIN,
               "List network availability zones (one per region).",
               ("GET", "/networking/v2.0/availability_zones")),

@@ -242,8 +242,14 @@ def test_floating_ips_live_in_their_external_networks_region(
     port_one = cli.json("cascade-demo", "port", "create", "--network", net["id"],
                         "--binding-profile", "cascade_region=RegionOne", f"fip-p1-{tag}")
     router = cli.json("cascade-demo", "router", "create", f"fip-{tag}")
+    hinted = cli.json("cascade-demo", "router", "create", "--availability-zone-hint",
+                      "RegionTwo", f"fip-local-{tag}")
     fip = None
     try:
+        # A router hinted to RegionTwo's zone cannot take RegionOne's gateway.
+        refused = cli("cascade-demo", "router", "set", "--external-gateway", ext_one,
+                      hinted["id"], check=False)
+        assert refused.returncode != 0 and "availability_zone_hints" in refused.stderr
         cli("cascade-demo", "router", "add", "subnet", router["id"], sub["id"])
         cli("cascade-demo", "router", "set", "--external-gateway", ext_one, router["id"])
         gateway = wait_for("gateway address", lambda: (cli.json(
@@ -293,6 +299,7 @@ def test_floating_ips_live_in_their_external_networks_region(
         cli("cascade-demo", "router", "remove", "subnet", router["id"], sub["id"],
             check=False)
         cli("cascade-demo", "router", "delete", router["id"], check=False)
+        cli("cascade-demo", "router", "delete", hinted["id"], check=False)
     assert cli.json("regions-demo", "floating", "ip", "list", "--tags",
                     f"cascade:{fip['id']}", region="RegionOne") == []
 
@@ -381,3 +388,35 @@ def test_a_spanning_network_is_one_segment_with_its_gateway_in_one_region(
     for zone in ("RegionOne", "RegionTwo"):
         assert cli.json("regions-admin", "network", "list", "--tags",
                         f"cascade:{span['id']}", region=zone) == []
+
+
+def test_an_interface_by_port_is_attached_in_the_ports_region_and_let_go(
+        cli: Cli, cascade: CascadeProcess) -> None:
+    """``router add port`` / ``remove port`` with the real CLI: the region's copy of
+    the router gets the port's own copy as its interface, then loses it."""
+    tag = secrets.token_hex(3)
+    net = cli.json("cascade-demo", "network", "create", f"byport-{tag}")
+    sub = cli.json("cascade-demo", "subnet", "create", "--network", net["id"],
+                   "--subnet-range", "10.87.0.0/24", f"byport-s-{tag}")
+    port = cli.json("cascade-demo", "port", "create", "--network", net["id"],
+                    "--binding-profile", "cascade_region=RegionOne", f"byport-p-{tag}")
+    router = cli.json("cascade-demo", "router", "create", f"byport-{tag}")
+    try:
+        cli("cascade-demo", "router", "add", "port", router["id"], port["id"])
+
+        def attached() -> bool:
+            copies = _copies(cli, router["id"])
+            return "RegionOne" in copies and any(
+                f"cascade:{port['id']}" in (p.get("Tags") or [])
+                for p in copies["RegionOne"]["ports"])
+
+        wait_for("the port attached in RegionOne", attached, timeout=120)
+        shown = cli.json("cascade-demo", "port", "show", port["id"])
+        assert shown["device_id"] == router["id"]
+        assert shown["fixed_ips"][0]["subnet_id"] == sub["id"]
+        cli("cascade-demo", "router", "remove", "port", router["id"], port["id"])
+        wait_for("the copy let go", lambda: _copies(cli, router["id"]) == {}, timeout=120)
+    finally:
+        cli("cascade-demo", "router", "remove", "port", router["id"], port["id"], check=False)
+        cli("cascade-demo", "router", "delete", router["id"], check=False)
+        cli("cascade-demo", "network", "delete", net["id"], check=False)

@@ -179,3 +179,123 @@ async def test_floating_ips_need_an_external_network(gw: Gateway) -> None:
     resp = await gw.client.post(f"{N}/floatingips", headers=DEMO, json={"floatingip": {
         "floating_network_id": "0e5b5c58-6f7a-4c09-bb3b-1d1f4a6e5e7c"}})
     assert resp.status == 404
+
+
+async def test_a_gateway_outside_the_routers_zone_hints_is_refused(gw: Gateway) -> None:
+    """A router hinted to one zone stays local to that region: an external network
+    of another region cannot be its gateway (it would make the router span)."""
+    ext = await _external(gw, "RegionTwo", "public")
+    assert ext["availability_zones"] == ["RegionTwo"]
+    hinted = (await _post(gw, "/routers", {"router": {
+        "name": "local", "availability_zone_hints": ["RegionOne"]}}))["router"]
+    status, body = await _put(gw, f"/routers/{hinted['id']}", {"router": {
+        "external_gateway_info": {"network_id": ext["id"]}}})
+    assert status == 400 and "availability_zone_hints" in _error(body)[1], body
+    resp = await gw.client.post(f"{N}/routers", headers=DEMO, json={"router": {
+        "name": "local2", "availability_zone_hints": ["RegionOne"],
+        "external_gateway_info": {"network_id": ext["id"]}}})
+    assert resp.status == 400, await resp.text()
+    free = (await _post(gw, "/routers", {"router": {"name": "anywhere"}}))["router"]
+    status, body = await _put(gw, f"/routers/{free['id']}", {"router": {
+        "external_gateway_info": {"network_id": ext["id"]}}})
+    assert status == 200, body
+    assert body["router"]["external_gateway_info"]["network_id"] == ext["id"]
+
+
+async def test_interfaces_by_port_are_neutrons(gw: Gateway) -> None:
+    """Add by port; a port attached already is PortInUse; removal by port, or by port
+    and its subnet (both may be given for a removal, as in Neutron), with Neutron's
+    refusals for an unknown interface and a subnet that is not the port's."""
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    a = await _subnet(gw, "10.61.0.0/24")
+    b = await _subnet(gw, "10.62.0.0/24")
+    port = (await _post(gw, "/ports", {"port": {"network_id": a["network_id"]}}))["port"]
+    status, added = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                               {"port_id": port["id"]})
+    assert status == 200, added
+    assert added["port_id"] == port["id"] and added["subnet_id"] == a["id"]
+    shown = (await (await gw.client.get(f"{N}/ports/{port['id']}", headers=DEMO)).json())[
+        "port"]
+    assert shown["device_id"] == router["id"]
+    assert shown["device_owner"] == "network:router_interface"
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"port_id": port["id"]})
+    assert status == 409 and _error(body)[0] == "PortInUse"
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"port_id": port["id"], "subnet_id": a["id"]})
+    assert status == 400 and "Cannot specify both" in _error(body)[1]
+    missing = "0e5b5c58-6f7a-4c09-bb3b-1d1f4a6e5e7c"
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"port_id": missing})
+    assert status == 404 and _error(body)[0] == "RouterInterfaceNotFound"
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"port_id": port["id"], "subnet_id": b["id"]})
+    assert status == 400 and _error(body)[0] == "SubnetMismatchForPort"
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"port_id": port["id"], "subnet_id": a["id"]})
+    assert status == 200 and body["port_id"] == port["id"], body
+    resp = await gw.client.delete(f"{N}/routers/{router['id']}", headers=DEMO)
+    assert resp.status == 204
+
+
+async def test_router_lists_filter_pick_fields_sort_and_page_as_neutron(gw: Gateway) -> None:
+    made = [(await _post(gw, "/routers", {"router": {"name": name}}))["router"]
+            for name in ("rb", "ra", "rc")]
+    resp = await gw.client.put(f"{N}/routers/{made[0]['id']}/tags", headers=DEMO,
+                               json={"tags": ["blue"]})
+    assert resp.status == 200
+
+    async def listed(query: str) -> Any:
+        resp = await gw.client.get(f"{N}/routers?{query}", headers=DEMO)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    assert [r["name"] for r in (await listed("name=ra"))["routers"]] == ["ra"]
+    assert [r["name"] for r in (await listed("tags=blue"))["routers"]] == ["rb"]
+    assert [r["name"] for r in (await listed("sort_key=name&sort_dir=desc"))["routers"]] == [
+        "rc", "rb", "ra"]
+    picked = (await listed("fields=id&fields=name&sort_key=name"))["routers"]
+    assert [set(r) for r in picked] == [{"id", "name"}] * 3
+    names, query = [], "limit=1&sort_key=name&sort_dir=asc"
+    base = str(gw.client.make_url("")).rstrip("/")
+    for _ in range(4):
+        page = await listed(query)
+        names += [r["name"] for r in page["routers"]]
+        nxt = [link["href"] for link in page.get("routers_links", []) if link["rel"] == "next"]
+        if not nxt:
+            break
+        assert nxt[0].startswith(base + "/networking/v2.0/routers?")
+        query = nxt[0].split("?", 1)[1]
+    assert names == ["ra", "rb", "rc"]
+    resp = await gw.client.get(f"{N}/routers?bogus=1", headers=DEMO)
+    assert resp.status == 400
+
+
+async def _external(gw: Gateway, region: str, name: str) -> dict[str, Any]:
+    """An external network the operator made in ``region``, as Cascade shows it."""
+    from cascade import appkeys as keys
+    from cascade.networks import external
+
+    gw.regions[region].neutron._create_network(
+        {"name": name, "router:external": True, "project_id": "admin"},
+        type("Admin", (), {"is_admin": True})())
+    app = gw.client.app
+    await external.refresh(app[keys.SESSIONS], app[keys.REGION_CLIENT], app[keys.REGIONS])
+    nets = (await (await gw.client.get(f"{N}/networks?router:external=true",
+                                       headers=DEMO)).json())["networks"]
+    return dict(next(n for n in nets if n["name"] == name))
+
+
+async def test_gateway_addresses_are_the_regions_not_chosen(gw: Gateway) -> None:
+    """``external_fixed_ips`` is admins' choice in Neutron (403 for a member, as
+    there); through Cascade the region gives the gateway's addresses, and an admin
+    asking for them is told so rather than silently ignored."""
+    ext = await _external(gw, "RegionOne", "public1")
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    info = {"network_id": ext["id"], "external_fixed_ips": [{"ip_address": "172.24.4.10"}]}
+    for headers, status in ((DEMO, 403), (ADMIN, 400)):
+        resp = await gw.client.put(f"{N}/routers/{router['id']}", headers=headers,
+                                   json={"router": {"external_gateway_info": info}})
+        assert resp.status == status, await resp.text()
+    shown = (await (await gw.client.get(f"{N}/routers/{router['id']}", headers=DEMO)).json())
+    assert shown["router"]["external_gateway_info"] is None
