@@ -289,10 +289,12 @@ network_opts = [
                help="Addresses for projects' bridge networks (where a router's copies in "
                     "several regions meet). Each project with a router spanning regions "
                     "gets one block of bridge_prefixlen from it, never overlapping a subnet "
-                    "of its own."),
+                    "of its own or one on its routers."),
     cfg.IntOpt("bridge_prefixlen", default=24, min=8, max=29,
                help="Prefix length of each project's bridge subnet (its block of "
-                    "bridge_cidr_pool); it bounds how many regions one router may span."),
+                    "bridge_cidr_pool); each regional copy of each of the project's "
+                    "spanning routers takes one address of it, so it bounds routers times "
+                    "regions per project."),
     cfg.StrOpt("bridge_physical_network", default="physnet1",
                help="Physical network every region shares (same name, same VLAN range in "
                     "each region's ML2 config): bridge networks are VLAN segments on it."),

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cascade import errors
 from cascade.db.models import IpAllocation, Resource, SegmentAllocation
 from cascade.networks import ipam, records, segments, specs
-from cascade.networks.records import NETWORK, SUBNET
+from cascade.networks.records import NETWORK, ROUTER, SUBNET
 
 __all__ = ["network_id", "subnet_id", "port_id", "find", "ensure", "release", "pick_cidr",
            "BRIDGE_KEY"]
@@ -78,8 +78,15 @@ async def ensure(session: AsyncSession, conf: cfg.ConfigOpts,
     found = await find(session, project_id)
     if found is not None:
         return found
-    own = (await session.scalars(select(Resource.attrs).where(
-        Resource.type == SUBNET, Resource.project_id == project_id))).all()
+    own = list((await session.scalars(select(Resource.attrs).where(
+        Resource.type == SUBNET, Resource.project_id == project_id))).all())
+    # Subnets of others' (shared) networks on the project's routers count too.
+    routers = (await session.scalars(select(Resource.attrs).where(
+        Resource.type == ROUTER, Resource.project_id == project_id))).all()
+    attached = sorted({i["subnet_id"] for a in routers for i in a.get("interfaces") or []})
+    if attached:
+        own += (await session.scalars(select(Resource.attrs).where(
+            Resource.type == SUBNET, Resource.global_id.in_(attached)))).all()
     cidr = pick_cidr(conf.network.bridge_cidr_pool, conf.network.bridge_prefixlen,
                      [a["cidr"] for a in own if a.get("cidr")])
     net_id = network_id(project_id)

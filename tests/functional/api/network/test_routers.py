@@ -299,3 +299,22 @@ async def test_gateway_addresses_are_the_regions_not_chosen(gw: Gateway) -> None
         assert resp.status == status, await resp.text()
     shown = (await (await gw.client.get(f"{N}/routers/{router['id']}", headers=DEMO)).json())
     assert shown["router"]["external_gateway_info"] is None
+
+
+async def test_a_bridge_block_avoids_shared_subnets_on_the_projects_routers(
+        gw: Gateway) -> None:
+    """The bridge's block is the first of the pool that overlaps none of the
+    project's subnets, nor another project's shared subnet on its routers (put
+    there by an admin)."""
+    shared = (await _post(gw, "/networks", {"network": {"name": "s", "shared": True}},
+                          ADMIN))["network"]
+    taken = (await _post(gw, "/subnets", {"subnet": {
+        "network_id": shared["id"], "cidr": "100.64.0.0/24", "ip_version": 4}},
+        ADMIN))["subnet"]
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"subnet_id": taken["id"]}, ADMIN)
+    assert status == 200, body
+    async with gw.app[appkeys.SESSIONS].begin() as session:
+        _net, sub = await bridge.ensure(session, gw.app[appkeys.CONF], router["project_id"])
+    assert sub.attrs["cidr"] != "100.64.0.0/24"
