@@ -37,7 +37,7 @@ from cascade import errors
 from cascade.db.models import Job, JobState, Placement, PlacementState, Resource
 from cascade.networks import records as net_records
 from cascade.networks import router_jobs
-from cascade.networks.reachability import projects_with_routers
+from cascade.networks.reachability import check_project, projects_with_routers
 from cascade.quota import ledger
 from cascade.regions.client import RegionClient
 from cascade.mapping.rewrite import GLOBAL_ID_KEY, OWNER_KEY
@@ -397,17 +397,30 @@ async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient
                 owner: str = "cascade") -> Report:
     """Audit (and with ``repair``, resolve) every region and type; the report."""
     report = Report()
+    regions, types = list(regions), tuple(types)
     for region in regions:
         for type_ in types:
             await _audit_one(sessions, client, region, type_, grace=grace, repair=repair,
                              report=report, owner=owner)
-    if repair:
+    wanted = set(regions)
+    if "router" in types:
         # What a region's routers hold (interfaces, bridge ports, routes) is
-        # compared and repaired by the converge of each project that has routers.
-        async with sessions.begin() as session:
-            for project_id in await projects_with_routers(session):
-                await router_jobs.queue(session, project_id)
-                report.routers_queued += 1
+        # checked for reachability, reported, and repaired by the converge of
+        # each project that has routers.
+        async with sessions() as session:
+            projects = await projects_with_routers(session)
+        for project_id in projects:
+            check = await check_project(sessions, client, project_id)
+            for router_id, region, why in check.problems():
+                if region in wanted:
+                    report.findings.append(Finding("drift", "router", region, router_id,
+                                                   None, why))
+        if repair:
+            async with sessions.begin() as session:
+                for project_id in projects:
+                    await router_jobs.queue(session, project_id)
+                    report.routers_queued += 1
+    if repair:
         async with sessions.begin() as session:
             await ledger.expire(session)
         async with sessions.begin() as session:

@@ -48,8 +48,8 @@ class Check:
     project_id: str
     pairs: list[Pair] = dataclasses.field(default_factory=list)
     unreachable: list[str] = dataclasses.field(default_factory=list)
-    #: Interfaces Cascade holds that no region's copy has.
-    unattached: list[str] = dataclasses.field(default_factory=list)
+    #: Interfaces Cascade holds that no region's copy has: (router, region, why).
+    unattached: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def routable(self) -> bool:
@@ -60,9 +60,14 @@ class Check:
         return {"project_id": self.project_id, "routable": self.routable,
                 "unreachable_regions": self.unreachable,
                 "pairs": [dataclasses.asdict(p) for p in self.pairs],
-                "missing": [*self.unattached,
-                            *(f"{p.source} -> {p.target}: {p.missing}"
-                              for p in self.pairs if not p.routable)]}
+                "missing": [why for _router, _region, why in self.problems()]}
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """(router id, region, what is missing) of everything not routable."""
+        return [*self.unattached,
+                *((p.router_id, p.source.rsplit("@", 1)[1],
+                   f"{p.source} -> {p.target}: {p.missing}")
+                  for p in self.pairs if not p.routable)]
 
 
 @dataclasses.dataclass
@@ -141,6 +146,8 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
         networks = await records.placements(session, sorted({i["network_id"]
                                                              for i in ifaces}))
     for router in routers:
+        if router.attrs.get("deleting"):
+            continue  # its copies are on their way out
         copies: list[_Copy] = []
         unread = set()
         for region, pl in sorted(placed[router.global_id].items()):
@@ -159,10 +166,10 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
                 continue  # not in any region yet, or a region not read (listed)
             cidr = str(sub.attrs.get("cidr"))
             if not any(_same(cidr, c) for copy in copies for c in copy.cidrs):
-                out.unattached.append(
+                out.unattached.append((router.global_id, present[0], (
                     f"{cidr} (subnet {sub.global_id}) is an interface of router "
                     f"{router.global_id}, and its network is in {', '.join(present)}, "
-                    f"but no regional copy of the router holds it")
+                    f"but no regional copy of the router holds it")))
         for src in copies:
             for dst in copies:
                 for s_cidr in src.cidrs:

@@ -570,11 +570,13 @@ class RouterConverger:
                     if port.get("device_owner") in ROUTER_INTERFACE_OWNERS:
                         await self._detach(region, pl.local_id, str(port["id"]))
                         await self._unmap_port(region, str(port["id"]))
+                crash_point("router.copy_detached")
                 await self._client.delete(None, region, "network",
                                           paths.build("v2.0", "routers", pl.local_id))
             except errors.RegionHTTPError as exc:
                 if exc.status != 404:
                     raise
+        crash_point("router.copy_deleted")
         async with self._sessions.begin() as session:
             row = await session.get(Placement, pl.id)
             if row is not None:
@@ -645,6 +647,7 @@ class RouterConverger:
         for region, pl in placed[found[0].global_id].items():
             if pl.local_id:
                 await self._delete(region, paths.build("v2.0", "networks", pl.local_id))
+        crash_point("router.bridge_deleted")
         async with self._sessions.begin() as session:
             await bridge.release(session, project_id)
         out.removed.append(f"bridge:{project_id}")

@@ -150,6 +150,11 @@ def test_a_router_across_two_regions_connects_them_and_lets_go(
             copies["RegionOne"]["router"]["id"], region="RegionOne")
         code, out = _check(cascade, project)
         assert code == 1 and json.loads(out)["missing"], out
+        found = cascade.manage("mapping", "verify", "--type", "router", "-f", "json")
+        assert found.returncode == 1, found.stdout + found.stderr
+        assert any(f["action"] == "drift" and f["global_id"] == router["id"]
+                   and f["region"] == "RegionOne"
+                   for f in json.loads(found.stdout)["findings"]), found.stdout
         cascade.manage("mapping", "adopt", "--type", "router")  # the audit, on demand
         wait_for("routes repaired", lambda: _check(cascade, project)[0] == 0, timeout=120)
 

@@ -311,12 +311,25 @@ def _network_check(cascade: CascadeProcess, project: str) -> int:
     return cascade.manage("network", "check", project).returncode
 
 
+def _bridges(cli: Cli, project: str) -> list[str]:
+    """Regions that hold the project's bridge network."""
+    return [r for r in ("RegionOne", "RegionTwo")
+            if cli.json("regions-admin", "network", "list", "--name",
+                        f"cascade-bridge-{project}", region=r)]
+
+
 def test_a_crash_at_any_router_step_is_finished_by_a_restart_and_one_audit(
         faulty: CascadeProcess, cli: Cli) -> None:
+    """Adding: a crash at each step of the first spanning converge (the sync
+    process). Removing: the router stops spanning (its RegionTwo interface goes,
+    done at once in the API process), with a crash at each step of dropping the
+    RegionTwo copy and the bridge. A restart and one audit finish each."""
     token, project = _auth("alt_demo")
     api = Api(faulty.url, token)
-    for n, point in enumerate(("router.regional_created", "router.interfaces_added",
-                               "router.routes_set")):
+    for n, (point, removal) in enumerate((
+            ("router.regional_created", "router.copy_detached"),
+            ("router.interfaces_added", "router.copy_deleted"),
+            ("router.routes_set", "router.bridge_deleted"))):
         tag = secrets.token_hex(3)
         subnets, ports, nets = {}, [], []
         for zone, cidr in (("RegionOne", f"10.9{n}.1.0/24"),
@@ -346,6 +359,23 @@ def test_a_crash_at_any_router_step_is_finished_by_a_restart_and_one_audit(
         report = _audit_is_clean(faulty, api, project)
         checked = faulty.manage("network", "check", project)
         assert checked.returncode == 0, (point, checked.stdout, report)
+        assert _bridges(cli, project) == ["RegionOne", "RegionTwo"]
+        _crash_in(faulty, "cascade-api", removal)
+        status, _ = api("PUT", f"/networking/v2.0/routers/{rid}/remove_router_interface",
+                        {"subnet_id": subnets["RegionTwo"]})
+        assert status == 0, f"the API did not die at {removal}"
+        _died_and_restarted(faulty, "cascade-api")
+
+        def let_go() -> bool:
+            copies = {r for r in ("RegionOne", "RegionTwo") if cli.json(
+                "regions-admin", "router", "list", "--tags", f"cascade:{rid}", region=r)}
+            return copies == {"RegionOne"} and _bridges(cli, project) == []
+
+        wait_for(f"RegionTwo's copy and the bridge gone after a crash at {removal}",
+                 let_go, timeout=180, interval=2)
+        report = _audit_is_clean(faulty, api, project)
+        checked = faulty.manage("network", "check", project)
+        assert checked.returncode == 0, (removal, checked.stdout, report)
         for sub in subnets.values():
             api("PUT", f"/networking/v2.0/routers/{rid}/remove_router_interface",
                 {"subnet_id": sub})
