@@ -292,6 +292,11 @@ def test_floating_ips_live_in_their_external_networks_region(
                       fip["id"], check=False)
         assert refused.returncode != 0
         assert "region RegionTwo" in refused.stderr and "region RegionOne" in refused.stderr
+        refused = cli("cascade-demo", "floating", "ip", "create", "--port", port_two["id"],
+                      ext_one, check=False)
+        assert refused.returncode != 0
+        assert "region RegionTwo" in refused.stderr and "region RegionOne" in refused.stderr
+        assert len(cli.json("cascade-demo", "floating", "ip", "list")) == 1  # none made
         cli("cascade-demo", "floating", "ip", "unset", "--port", fip["id"])
         assert cli.json("cascade-demo", "floating", "ip", "show", fip["id"])["port_id"] is None
         cli("cascade-demo", "port", "delete", port_two["id"])

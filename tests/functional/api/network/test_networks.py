@@ -378,3 +378,32 @@ async def test_interfaces_and_actions_speak_global_ids(gw: Gateway) -> None:
     resp = await gw.client.get(f"/compute/v2.1/servers/{server_id}/os-server-password/x",
                                headers=DEMO)
     assert resp.status == 404
+
+
+async def test_spanning_network_refusals_are_neutrons(gw: Gateway) -> None:
+    """Provider attributes are admins' (403 for a member, as in Neutron); only a
+    VLAN on the physical network every region shares can span regions; a VLAN id
+    held by another network is Neutron's 409 VlanIdInUse."""
+    def body(**provider: Any) -> dict[str, Any]:
+        return {"network": {"name": "span", **{f"provider:{k}": v
+                                              for k, v in provider.items()}}}
+
+    resp = await gw.client.post(N + "/networks", headers=DEMO, json=body(network_type="vlan"))
+    assert resp.status == 403, await resp.text()
+    for bad in (body(network_type="vxlan"), body(network_type="flat"),
+                body(network_type="vlan", physical_network="elsewhere"),
+                body(network_type="vlan", segmentation_id=5000),
+                body(segmentation_id=1500)):
+        resp = await gw.client.post(N + "/networks", headers=ADMIN, json=bad)
+        assert resp.status == 400, (bad, await resp.text())
+        assert (await resp.json())["NeutronError"]["type"] == "InvalidInput"
+    made = await gw.client.post(N + "/networks", headers=ADMIN,
+                                json=body(network_type="vlan", segmentation_id=1500))
+    assert made.status == 201, await made.text()
+    shown = (await made.json())["network"]
+    assert (shown["provider:physical_network"], shown["provider:segmentation_id"]) == (
+        "physnet1", 1500)
+    taken = await gw.client.post(N + "/networks", headers=ADMIN,
+                                 json=body(network_type="vlan", segmentation_id=1500))
+    assert taken.status == 409, await taken.text()
+    assert (await taken.json())["NeutronError"]["type"] == "VlanIdInUse"
