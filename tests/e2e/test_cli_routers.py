@@ -71,6 +71,17 @@ def _active(cli: Cli, server: str) -> bool:
     return bool(status == "ACTIVE")
 
 
+def _placed(cli: Cli, name: str, cidr: str, region: str
+            ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A tenant network with one subnet, present in ``region`` by a port made there."""
+    net = cli.json("cascade-demo", "network", "create", name)
+    sub = cli.json("cascade-demo", "subnet", "create", "--network", net["id"],
+                   "--subnet-range", cidr, f"{name}-s")
+    port = cli.json("cascade-demo", "port", "create", "--network", net["id"],
+                    "--binding-profile", f"cascade_region={region}", f"{name}-p")
+    return net, sub, port
+
+
 def _check(cascade: CascadeProcess, project: str) -> tuple[int, str]:
     done = cascade.manage("network", "check", project, "-f", "json")
     return done.returncode, done.stdout
@@ -241,11 +252,7 @@ def test_floating_ips_live_in_their_external_networks_region(
                 cli.json("cascade-demo", "network", "list", "--external", "--long")}
     assert set(external) >= {"RegionOne", "RegionTwo"}
     ext_one = external["RegionOne"]["ID"]
-    net = cli.json("cascade-demo", "network", "create", f"fip-{tag}")
-    sub = cli.json("cascade-demo", "subnet", "create", "--network", net["id"],
-                   "--subnet-range", "10.85.0.0/24", f"fip-s-{tag}")
-    port_one = cli.json("cascade-demo", "port", "create", "--network", net["id"],
-                        "--binding-profile", "cascade_region=RegionOne", f"fip-p1-{tag}")
+    net, sub, port_one = _placed(cli, f"fip-{tag}", "10.85.0.0/24", "RegionOne")
     router = cli.json("cascade-demo", "router", "create", f"fip-{tag}")
     hinted = cli.json("cascade-demo", "router", "create", "--availability-zone-hint",
                       "RegionTwo", f"fip-local-{tag}")
@@ -283,11 +290,7 @@ def test_floating_ips_live_in_their_external_networks_region(
         assert kept["external_gateway_info"]["network_id"] == ext_one
         assert [i["subnet_id"] for i in kept["interfaces_info"]] == [sub["id"]]
         # A port in another region cannot take it, and the answer says why.
-        net_two = cli.json("cascade-demo", "network", "create", f"fip2-{tag}")
-        cli.json("cascade-demo", "subnet", "create", "--network", net_two["id"],
-                 "--subnet-range", "10.86.0.0/24", f"fip2-s-{tag}")
-        port_two = cli.json("cascade-demo", "port", "create", "--network", net_two["id"],
-                            "--binding-profile", "cascade_region=RegionTwo", f"fp2-{tag}")
+        net_two, _sub_two, port_two = _placed(cli, f"fip2-{tag}", "10.86.0.0/24", "RegionTwo")
         refused = cli("cascade-demo", "floating", "ip", "set", "--port", port_two["id"],
                       fip["id"], check=False)
         assert refused.returncode != 0
@@ -405,11 +408,7 @@ def test_an_interface_by_port_is_attached_in_the_ports_region_and_let_go(
     """``router add port`` / ``remove port`` with the real CLI: the region's copy of
     the router gets the port's own copy as its interface, then loses it."""
     tag = secrets.token_hex(3)
-    net = cli.json("cascade-demo", "network", "create", f"byport-{tag}")
-    sub = cli.json("cascade-demo", "subnet", "create", "--network", net["id"],
-                   "--subnet-range", "10.87.0.0/24", f"byport-s-{tag}")
-    port = cli.json("cascade-demo", "port", "create", "--network", net["id"],
-                    "--binding-profile", "cascade_region=RegionOne", f"byport-p-{tag}")
+    net, sub, port = _placed(cli, f"byport-{tag}", "10.87.0.0/24", "RegionOne")
     router = cli.json("cascade-demo", "router", "create", f"byport-{tag}")
     try:
         cli("cascade-demo", "router", "add", "port", router["id"], port["id"])
@@ -430,3 +429,54 @@ def test_an_interface_by_port_is_attached_in_the_ports_region_and_let_go(
         cli("cascade-demo", "router", "remove", "port", router["id"], port["id"], check=False)
         cli("cascade-demo", "router", "delete", router["id"], check=False)
         cli("cascade-demo", "network", "delete", net["id"], check=False)
+
+
+def test_two_spanning_routers_share_the_bridge_until_the_last_lets_go(
+        cli: Cli, cascade: CascadeProcess) -> None:
+    """One bridge per project: a second router spanning the same regions joins it
+    (its own addresses on the same VLAN network); it stays while one spanning
+    router is left, and goes with the last."""
+    tag = secrets.token_hex(3)
+    _, project = keystone_token("demo")
+    made: dict[str, list[str]] = {}
+    nets: list[str] = []
+    try:
+        for name, cidrs in (("x", ("10.91.0.0/24", "10.92.0.0/24")),
+                            ("y", ("10.93.0.0/24", "10.94.0.0/24"))):
+            router = cli.json("cascade-demo", "router", "create", f"share-{name}-{tag}")
+            made[router["id"]] = []
+            for zone, cidr in zip(("RegionOne", "RegionTwo"), cidrs):
+                net, sub, _port = _placed(cli, f"share-{tag}-{cidr[3:5]}", cidr, zone)
+                nets.append(net["id"])
+                cli("cascade-demo", "router", "add", "subnet", router["id"], sub["id"])
+                made[router["id"]].append(sub["id"])
+        x, y = list(made)
+        bridges = {}
+        for rid in (x, y):
+            copies = _spanning(cli, rid)
+            bridges[rid] = {r: _bridge(cli, r, copies[r]) for r in copies}
+        for region in ("RegionOne", "RegionTwo"):
+            (net_x, ip_x), (net_y, ip_y) = bridges[x][region], bridges[y][region]
+            assert net_x["id"] == net_y["id"] and ip_x != ip_y
+        code, out = _check(cascade, project)
+        assert code == 0, out
+        for sub in made.pop(y):
+            cli("cascade-demo", "router", "remove", "subnet", y, sub)
+        cli("cascade-demo", "router", "delete", y)
+        wait_for("y gone from the regions", lambda: _copies(cli, y) == {}, timeout=120)
+        for region in ("RegionOne", "RegionTwo"):
+            kept = cli("regions-admin", "network", "show", bridges[x][region][0]["id"],
+                       region=region, check=False)
+            assert kept.returncode == 0, f"bridge gone from {region} while x spans"
+        assert _check(cascade, project)[0] == 0
+    finally:
+        for rid, subs in made.items():
+            for sub in subs:
+                cli("cascade-demo", "router", "remove", "subnet", rid, sub, check=False)
+            cli("cascade-demo", "router", "delete", rid, check=False)
+        for rid in made:
+            wait_for("routers gone", lambda r=rid: _copies(cli, r) == {}, timeout=120)
+        for net in nets:
+            for port in cli.json("cascade-demo", "port", "list", "--network", net):
+                cli("cascade-demo", "port", "delete", port["ID"], check=False)
+            cli("cascade-demo", "network", "delete", net, check=False)
