@@ -61,13 +61,22 @@ def _role_stubs(argv: list[str]) -> None:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--first", type=int, default=0)
     p.add_argument("--list-delay", type=float, default=0.0)
+    p.add_argument("--kind", choices=["raw", "aiohttp"], default="raw")
     args = p.parse_args(argv)
 
     async def serve() -> None:
         from aiohttp import web
 
+        import _raw_stub
+
         ports = []
         for n in range(args.first, args.first + args.count):
+            if args.kind == "raw":
+                raw = _raw_stub.RawStubNova(f"R{n:03d}", list_delay=args.list_delay)
+                port = await _raw_stub.serve(raw)
+                raw.base = f"http://127.0.0.1:{port}"
+                ports.append(port)
+                continue
             stub = bl.StubNova(f"R{n:03d}", list_delay=args.list_delay)
             runner = web.AppRunner(stub.app(), access_log=None)
             await runner.setup()
@@ -237,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                         "= false), to compare with the lean client")
     p.add_argument("--lists", type=int, default=100,
                    help="timed lists per project (default %(default)s)")
+    p.add_argument("--stub-kind", choices=["raw", "aiohttp"], default="raw",
+                   help="how the stub regions serve HTTP: 'raw' (bench/_raw_stub.py, a bare "
+                        "asyncio protocol, about 0.01 ms of CPU per request, so 100 regions "
+                        "on one core answer nearly as separate hosts would) or 'aiohttp' "
+                        "(about 0.1 ms, so they queue behind each other; earlier rounds)")
     p.add_argument("--pin", action="store_true",
                    help="CPU affinity for the lists: Cascade alone on CPU 1; the stub "
                         "regions and this process (the client) on CPU 0, as regions on "
@@ -263,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         for count in per:
             procs.append(subprocess.Popen(
                 [sys.executable, __file__, "stubs", "--count", str(count), "--first",
-                 str(first), "--list-delay", str(args.list_delay)],
+                 str(first), "--list-delay", str(args.list_delay), "--kind", args.stub_kind],
                 stdout=subprocess.PIPE, stderr=stubs_log.open("a"), text=True))
             first += count
         try:
