@@ -318,3 +318,40 @@ async def test_a_bridge_block_avoids_shared_subnets_on_the_projects_routers(
     async with gw.app[appkeys.SESSIONS].begin() as session:
         _net, sub = await bridge.ensure(session, gw.app[appkeys.CONF], router["project_id"])
     assert sub.attrs["cidr"] != "100.64.0.0/24"
+
+
+async def test_an_interface_or_gateway_a_floating_ip_needs_is_kept(gw: Gateway) -> None:
+    """Neutron's 409s while an associated floating IP is reached through the router
+    (the association as Cascade records it from the region's answer; the real
+    regions' case is in tests/e2e/test_cli_routers.py)."""
+    from cascade.db.models import Resource
+
+    ext = await _external(gw, "RegionOne", "public-fip")
+    router = (await _post(gw, "/routers", {"router": {"name": "r"}}))["router"]
+    status, body = await _put(gw, f"/routers/{router['id']}", {"router": {
+        "external_gateway_info": {"network_id": ext["id"]}}})
+    assert status == 200, body
+    sub = await _subnet(gw, "10.71.0.0/24")
+    status, added = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                               {"subnet_id": sub["id"]})
+    assert status == 200, added
+    port = (await _post(gw, "/ports", {"port": {"network_id": sub["network_id"]}}))["port"]
+    async with gw.app[appkeys.SESSIONS].begin() as session:
+        session.add(Resource(global_id="6f0c7a1e-2b1d-4c55-9a57-3c1f0f2f9a11",
+                             type="floatingip", project_id=router["project_id"],
+                             user_id=None, spec={}, status="ACTIVE", usage={}, attrs={
+                                 "floating_network_id": ext["id"], "port_id": port["id"],
+                                 "router_id": router["id"]}))
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"subnet_id": sub["id"]})
+    assert status == 409 and _error(body)[0] == "RouterInterfaceInUseByFloatingIP", body
+    status, body = await _put(gw, f"/routers/{router['id']}", {"router": {
+        "external_gateway_info": {}}})
+    assert status == 409 and _error(body)[0] == "RouterExternalGatewayInUseByFloatingIp"
+    other = await _subnet(gw, "10.72.0.0/24")
+    status, body = await _put(gw, f"/routers/{router['id']}/add_router_interface",
+                              {"subnet_id": other["id"]})
+    assert status == 200
+    status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                              {"subnet_id": other["id"]})
+    assert status == 200, body  # an interface no floating IP needs goes
