@@ -25,6 +25,8 @@ released and usage recounted at the end, so the ledger is exact.
 """
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 import datetime as dt
 import logging
@@ -391,6 +393,10 @@ async def _detach_port(client: RegionClient, region: str, local: str) -> None:
                              json={"port_id": local})
 
 
+#: Projects whose routers the audit checks at once (each reads its copies).
+_ROUTER_CHECKS = 8
+
+
 async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
                 regions: Iterable[str], *, types: Iterable[str] = tuple(TYPES),
                 grace: float = 300.0, repair: bool = True,
@@ -409,12 +415,20 @@ async def audit(sessions: async_sessionmaker[AsyncSession], client: RegionClient
         # each project that has routers.
         async with sessions() as session:
             projects = await projects_with_routers(session)
-        for project_id in projects:
-            check = await check_project(sessions, client, project_id)
-            for router_id, region, why in check.problems():
-                if region in wanted:
-                    report.findings.append(Finding("drift", "router", region, router_id,
-                                                   None, why))
+        gate = asyncio.Semaphore(_ROUTER_CHECKS)
+
+        async def check(project_id: str) -> None:
+            async with gate:
+                try:
+                    found = await check_project(sessions, client, project_id, wanted)
+                except Exception:  # noqa: BLE001 - one project's check never stops the audit
+                    LOG.exception("audit: the routers of %s could not be checked", project_id)
+                    return
+            for router_id, region, why in found.problems():
+                report.findings.append(Finding("drift", "router", region, router_id,
+                                               None, why))
+
+        await asyncio.gather(*(check(p) for p in projects))
         if repair:
             async with sessions.begin() as session:
                 for project_id in projects:

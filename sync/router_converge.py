@@ -2,7 +2,8 @@
 
 The work is ``cascade/networks/router_converge.py``; a change that arrives while
 a run is under way joins this job, and the queue runs it once more. A region that
-cannot be reached (down, or not answering in time) is waited for: the run ends
+cannot be reached (down, or not answering in time) is waited for, when nothing
+else failed and the region is still registered: the run ends
 after the other regions are done and the job runs again every half probe
 interval, without counting an attempt, however long the outage lasts, so the
 region catches up when it is back, without hand work. A region that answers
@@ -30,6 +31,8 @@ async def handle(ctx: JobContext) -> Outcome:
     try:
         done = await converger.converge(project)
     except (errors.RegionUnavailable, errors.RegionTimeout) as exc:
+        if ctx.registry.get(exc.region) is None:
+            raise  # not a region any more: a failure, counted
         delay = ctx.conf.sync.region_probe_interval / 2
         LOG.info("routers of %s wait for %s (%s): again in %.0f s", project, exc.region,
                  exc.message, delay)

@@ -164,10 +164,11 @@ class Placer:
         local = str(made["id"])
         if set(tags) <= set(made.get("tags") or []):
             return local, made
-        # NOTE: Neutron takes tags in a create body for ports only, so for the
-        # others the tag follows at once; a crash in between leaves an untagged
-        # copy: found again as above where the region holds only one, else
-        # reported by the audit (never deleted).
+        # NOTE: Neutron takes tags in a create body for ports only, and keeps
+        # them only with the ML2 extension driver tag_ports_during_bulk_creation
+        # (without it they are dropped), so otherwise the tag follows at once; a
+        # crash in between leaves an untagged copy: found again as above where
+        # the region holds only one, else reported by the audit (never deleted).
         try:
             await self._tag(caller, res, region, local, tags)
         except errors.RegionError as exc:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cascade import errors
-from cascade.db.models import Resource
+from cascade.db.models import Region, Resource
 from cascade.networks import records
 from cascade.networks.records import ROUTER, SUBNET
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
@@ -131,9 +131,11 @@ def _reaches(src: _Copy, cidr: str, copies: list[_Copy]) -> str:
 
 
 async def check_project(sessions: async_sessionmaker[AsyncSession], client: RegionClient,
-                        project_id: str) -> Check:
-    """The reachability of every pair of subnets on each of the project's routers."""
+                        project_id: str, regions: Iterable[str] | None = None) -> Check:
+    """The reachability of every pair of subnets on each of the project's routers,
+    read from ``regions`` (every region when None)."""
     out = Check(project_id)
+    only = set(regions) if regions is not None else None
     async with sessions() as session:
         routers = list((await session.scalars(select(Resource).where(
             Resource.type == ROUTER, Resource.project_id == project_id)
@@ -145,25 +147,35 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
             Resource.global_id.in_(sorted({i["subnet_id"] for i in ifaces}))))).all()}
         networks = await records.placements(session, sorted({i["network_id"]
                                                              for i in ifaces}))
+        zones = dict((await session.execute(select(Region.name,
+                                                   Region.availability_zone))).all())
     for router in routers:
         if router.attrs.get("deleting"):
             continue  # its copies are on their way out
+        hints = set(router.attrs.get("availability_zone_hints") or [])
+        allowed = {r for r, zone in zones.items()
+                   if (not hints or zone in hints) and (only is None or r in only)}
         copies: list[_Copy] = []
         unread = set()
         for region, pl in sorted(placed[router.global_id].items()):
-            if not pl.local_id:
+            if not pl.local_id or region not in allowed:
                 continue
             try:
                 copies.append(await _copy(client, region, pl.local_id))
+            except errors.RegionHTTPError as exc:
+                if exc.status != 404:
+                    unread.add(region)
+                    out.unreachable.append(f"{region}: {exc.message}")
+                # 404: the copy is gone from the region; its interfaces are missing
             except errors.RegionError as exc:
                 unread.add(region)
                 out.unreachable.append(f"{region}: {exc.message}")
         for iface in router.attrs.get("interfaces") or []:
             sub = subnets.get(iface["subnet_id"])
             present = sorted(r for r, pl in networks.get(iface["network_id"], {}).items()
-                             if pl.local_id)
+                             if pl.local_id and r in allowed)
             if sub is None or not present or unread.intersection(present):
-                continue  # not in any region yet, or a region not read (listed)
+                continue  # not in any region it may be in, or a region not read (listed)
             cidr = str(sub.attrs.get("cidr"))
             if not any(_same(cidr, c) for copy in copies for c in copy.cidrs):
                 out.unattached.append((router.global_id, present[0], (

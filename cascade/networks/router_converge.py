@@ -90,6 +90,17 @@ class _State:
         return pl.local_id if pl is not None and pl.local_id else None
 
 
+def _graver(current: BaseException | None, new: BaseException) -> BaseException:
+    """The error a run reports: a region's answer (or anything else) before a
+    region that could not be reached, which the job only waits out."""
+    if current is None:
+        return new
+    unreachable = (errors.RegionUnavailable, errors.RegionTimeout)
+    if isinstance(current, unreachable) and not isinstance(new, unreachable):
+        return new
+    return current
+
+
 _LOCAL_LOCKS: dict[str, asyncio.Lock] = {}
 
 
@@ -272,14 +283,14 @@ class RouterConverger:
                     LOG.warning("router %s not yet in step: %s", router.global_id,
                                 exc.message)
                     out.failed[router.global_id] = exc.message
-                    first_error = first_error or exc
+                    first_error = _graver(first_error, exc)
         except BaseException:
             for pending in bridges.values():
                 pending.cancel()
             raise
         for result in await asyncio.gather(*bridges.values(), return_exceptions=True):
             if isinstance(result, BaseException):
-                first_error = first_error or result
+                first_error = _graver(first_error, result)
         await self._release_ports(project_id, out)
         if not spanning and not first_error:
             await self._drop_bridge(project_id, out)

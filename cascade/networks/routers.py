@@ -229,12 +229,20 @@ class Routers:
         return res
 
     @staticmethod
-    async def _floating_ips_via(session: AsyncSession, router_id: str) -> list[Resource]:
-        """The floating IPs associated through the router (any project's)."""
+    async def _floating_ips_via(session: AsyncSession, router_id: str
+                                ) -> list[tuple[Resource, Resource]]:
+        """(floating IP, its port) of the floating IPs associated through the router
+        (any project's), as last answered by their region; one whose port is gone
+        since is not."""
         rows = await session.scalars(select(Resource).where(
             Resource.type == FLOATINGIP,
             Resource.attrs["router_id"].as_string() == router_id))
-        return [r for r in rows.all() if r.attrs.get("port_id")]
+        out = []
+        for fip in rows.all():
+            port = await session.get(Resource, str(fip.attrs.get("port_id") or ""))
+            if port is not None and port.type == PORT:
+                out.append((fip, port))
+        return out
 
     async def _gateway_free(self, session: AsyncSession, res: Resource,
                             wanted: dict[str, Any] | None) -> None:
@@ -243,7 +251,7 @@ class Routers:
         if not current or (wanted or {}).get("network_id") == current:
             return
         if any(f.attrs.get("floating_network_id") == current
-               for f in await self._floating_ips_via(session, res.global_id)):
+               for f, _port in await self._floating_ips_via(session, res.global_id)):
             raise faults.conflict(
                 "RouterExternalGatewayInUseByFloatingIp",
                 f"Gateway cannot be updated for router {res.global_id}, since a gateway to "
@@ -252,10 +260,9 @@ class Routers:
     async def _interface_free(self, session: AsyncSession, res: Resource,
                               subnet_id: str) -> None:
         """Neutron's 409 for removing an interface a floating IP is reached through."""
-        for fip in await self._floating_ips_via(session, res.global_id):
-            port = await session.get(Resource, str(fip.attrs["port_id"]))
-            if port is not None and any(ip.get("subnet_id") == subnet_id
-                                        for ip in port.attrs.get("fixed_ips") or []):
+        for _fip, port in await self._floating_ips_via(session, res.global_id):
+            if any(ip.get("subnet_id") == subnet_id
+                   for ip in port.attrs.get("fixed_ips") or []):
                 raise faults.conflict(
                     "RouterInterfaceInUseByFloatingIP",
                     f"Router interface for subnet {subnet_id} on router {res.global_id} "
@@ -416,7 +423,11 @@ class Routers:
                     raise faults.refused_not_found(
                         "RouterInterfaceNotFound",
                         f"Router {global_id} does not have an interface with id {port_id}")
-                if subnet_id is not None and match[0]["subnet_id"] != subnet_id:
+                port_row = await session.get(Resource, port_id)
+                port_subnets = {ip.get("subnet_id") for ip in
+                                (port_row.attrs.get("fixed_ips") if port_row else None)
+                                or [{"subnet_id": match[0]["subnet_id"]}]}
+                if subnet_id is not None and subnet_id not in port_subnets:
                     raise faults.refused(
                         "SubnetMismatchForPort",
                         f"Subnet on port {port_id} does not match the requested subnet "

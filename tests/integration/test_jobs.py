@@ -265,6 +265,8 @@ async def test_a_router_converge_waits_out_a_region_outage_without_dying(
         return type("Done", (), {"created": [], "removed": [], "routes_set": []})()
 
     monkeypatch.setattr(RouterConverger, "converge", converge)
+    monkeypatch.setattr(RegionRegistry, "get",
+                        lambda self, name: object() if name == "R2" else None)
     worker = await _worker(tmp_path, sessions, {"router_converge": router_converge.handle},
                            job_max_attempts=1, region_probe_interval=1.0)
     async with sessions.begin() as s:
@@ -274,9 +276,12 @@ async def test_a_router_converge_waits_out_a_region_outage_without_dying(
     assert job.state == JobState.SUCCEEDED and runs == 5
     assert job.attempts <= 1
 
-    failures.append(errors.RegionHTTPError("R2", 500, None, "boom"))
-    async with sessions.begin() as s:
-        job_id = await jobs.enqueue(s, "router_converge", {"project_id": "p2"})
-    async with running(worker):
-        job = await _until(sessions, job_id, (JobState.SUCCEEDED, JobState.DEAD))
-    assert job.state == JobState.DEAD
+    # A region that answers with an error, or one no longer registered: counted.
+    for failure in (errors.RegionHTTPError("R2", 500, None, "boom"),
+                    errors.RegionUnavailable("R9", "Region R9 is not registered")):
+        failures.append(failure)
+        async with sessions.begin() as s:
+            job_id = await jobs.enqueue(s, "router_converge", {"project_id": "p2"})
+        async with running(worker):
+            job = await _until(sessions, job_id, (JobState.SUCCEEDED, JobState.DEAD))
+        assert job.state == JobState.DEAD, failure

@@ -26,6 +26,7 @@ class _Regions:
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.down: set[str] = set()
+        self.gone: set[tuple[str, str]] = set()
 
     def add(self, region: str, kind: str, **obj: Any) -> None:
         self.objects.setdefault(region, {}).setdefault(kind, []).append(obj)
@@ -34,6 +35,8 @@ class _Regions:
                   params: Any = None) -> Any:
         if region in self.down:
             raise errors.RegionUnavailable(region, f"{region} is down")
+        if (region, path) in self.gone:
+            raise errors.RegionHTTPError(region, 404, None, "Router could not be found.")
         kind = path.strip("/").split("/")[1]
         items = self.objects.get(region, {}).get(kind, [])
         parts = path.strip("/").split("/")
@@ -83,7 +86,8 @@ def _spanning_router_in_both_regions(regions: _Regions) -> None:
             "provider:segmentation_id": 1000})
 
 
-async def _rows(sessions: async_sessionmaker[AsyncSession], copies: tuple[str, ...]) -> str:
+async def _rows(sessions: async_sessionmaker[AsyncSession], copies: tuple[str, ...],
+                **router: Any) -> str:
     """A router with interfaces on a subnet in R1 and one in R2; copies in ``copies``."""
     async with sessions.begin() as session:
         session.add_all([Region(name=r, availability_zone=r) for r in ("R1", "R2")])
@@ -95,7 +99,7 @@ async def _rows(sessions: async_sessionmaker[AsyncSession], copies: tuple[str, .
             await _place(session, net, NETWORK, region, f"n-{region}")
             await _place(session, sub, SUBNET, region, f"s-{region}")
             ifaces.append({"subnet_id": sub, "network_id": net, "port_id": str(uuid.uuid4())})
-        router = await _row(session, ROUTER, {"interfaces": ifaces})
+        router = await _row(session, ROUTER, {"interfaces": ifaces, **router})
         for region in copies:
             await _place(session, router, ROUTER, region, f"rt-{region}")
     return router
@@ -146,3 +150,37 @@ async def test_a_region_that_cannot_be_read_concludes_nothing_for_it(
     assert not check.routable
     assert [u.split(":")[0] for u in check.unreachable] == ["R2"]
     assert check.unattached == []  # R2's subnet is not called missing: R2 was not read
+
+
+async def test_a_copy_deleted_in_its_region_is_missing_not_unreachable(
+        db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    regions = _Regions()
+    _spanning_router_in_both_regions(regions)
+    regions.gone.add(("R2", "/v2.0/routers/rt-R2"))
+    await _rows(db_sessions, ("R1", "R2"))
+    check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
+    assert check.unreachable == [] and not check.routable
+    assert [region for _router, region, _why in check.unattached] == ["R2"]
+
+
+async def test_an_interface_outside_the_routers_zone_hints_is_not_expected(
+        db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A router hinted to R1's zone is local to R1: its interface on a network in
+    R2 alone is never attached, by design, and not reported as missing."""
+    regions = _Regions()
+    _spanning_router_in_both_regions(regions)
+    regions.objects["R1"]["routers"][0]["routes"] = []
+    await _rows(db_sessions, ("R1",), availability_zone_hints=["R1"])
+    check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
+    assert check.routable, check.as_dict()
+
+
+async def test_only_the_regions_asked_for_are_read(
+        db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    regions = _Regions()
+    _spanning_router_in_both_regions(regions)
+    regions.down.add("R2")
+    await _rows(db_sessions, ("R1", "R2"))
+    check = await reachability.check_project(db_sessions, regions, PROJECT,  # type: ignore[arg-type]
+                                             ["R1"])
+    assert check.unreachable == []
