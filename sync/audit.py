@@ -26,7 +26,6 @@ released and usage recounted at the end, so the ledger is exact.
 from __future__ import annotations
 
 import asyncio
-
 import dataclasses
 import datetime as dt
 import logging

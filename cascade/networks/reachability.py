@@ -27,6 +27,7 @@ from cascade import errors
 from cascade.db.models import Region, Resource
 from cascade.networks import records
 from cascade.networks.records import ROUTER, SUBNET
+from cascade.networks.zones import hinted_regions
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
 from cascade.regions.client import RegionClient
 from cascade.regions import paths
@@ -152,9 +153,9 @@ async def check_project(sessions: async_sessionmaker[AsyncSession], client: Regi
     for router in routers:
         if router.attrs.get("deleting"):
             continue  # its copies are on their way out
-        hints = set(router.attrs.get("availability_zone_hints") or [])
-        allowed = {r for r, zone in zones.items()
-                   if (not hints or zone in hints) and (only is None or r in only)}
+        allowed = hinted_regions(zones, router.attrs.get("availability_zone_hints") or [])
+        if only is not None:
+            allowed &= only
         copies: list[_Copy] = []
         unread = set()
         for region, pl in sorted(placed[router.global_id].items()):

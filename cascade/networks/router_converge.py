@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cascade import errors
 from cascade.crashpoints import crash_point
 from cascade.db.models import Placement, Resource
-from cascade.networks import bridge, records, segments, topology
+from cascade.networks import bridge, records, segments, topology, zones
 from cascade.networks.placer import Placer
 from cascade.networks.records import NETWORK, PORT, ROUTER, SUBNET
 from cascade.networks.router_jobs import ROUTER_INTERFACE_OWNERS
@@ -193,9 +193,9 @@ class RouterConverger:
 
     def _regions_of(self, state: _State, router: Resource) -> dict[str, list[dict[str, str]]]:
         """region -> the interfaces the router's copy there must have."""
-        hints = set(router.attrs.get("availability_zone_hints") or [])
-        allowed = {r.name for r in list(self._registry)
-                   if not hints or r.availability_zone in hints}
+        allowed = zones.hinted_regions(
+            {r.name: r.availability_zone for r in list(self._registry)},
+            router.attrs.get("availability_zone_hints") or [])
         out: dict[str, list[dict[str, str]]] = {}
         if router.attrs.get("deleting"):
             return out

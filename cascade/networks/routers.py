@@ -268,6 +268,13 @@ class Routers:
                     f"Router interface for subnet {subnet_id} on router {res.global_id} "
                     "cannot be deleted, as it is required by one or more floating IPs.")
 
+    @staticmethod
+    async def _subnets_of(session: AsyncSession, iface: dict[str, str]) -> set[str]:
+        """Every subnet an interface's port has an address on."""
+        port = await session.get(Resource, iface["port_id"])
+        ips = port.attrs.get("fixed_ips") or [] if port is not None else []
+        return {str(ip.get("subnet_id")) for ip in ips} | {iface["subnet_id"]}
+
     async def update(self, ctx: RequestContext, global_id: str, body: Any) -> dict[str, Any]:
         changes = specs.update(ROUTER, body)
         async with self._sessions.begin() as session:
@@ -423,11 +430,8 @@ class Routers:
                     raise faults.refused_not_found(
                         "RouterInterfaceNotFound",
                         f"Router {global_id} does not have an interface with id {port_id}")
-                port_row = await session.get(Resource, port_id)
-                port_subnets = {ip.get("subnet_id") for ip in
-                                (port_row.attrs.get("fixed_ips") if port_row else None)
-                                or [{"subnet_id": match[0]["subnet_id"]}]}
-                if subnet_id is not None and subnet_id not in port_subnets:
+                if subnet_id is not None and subnet_id not in await self._subnets_of(
+                        session, match[0]):
                     raise faults.refused(
                         "SubnetMismatchForPort",
                         f"Subnet on port {port_id} does not match the requested subnet "

@@ -7,11 +7,18 @@ serves routers).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from cascade.regions.registry import RegionRegistry
 
-__all__ = ["availability_zones"]
+__all__ = ["availability_zones", "hinted_regions"]
+
+
+def hinted_regions(zones: Mapping[str, str], hints: Iterable[str]) -> set[str]:
+    """The regions (of region -> zone) an object with these
+    ``availability_zone_hints`` may live in: every region when there are none."""
+    wanted = set(hints)
+    return {region for region, zone in zones.items() if not wanted or zone in wanted}
 
 
 def availability_zones(registry: RegionRegistry) -> list[dict[str, Any]]:

@@ -232,6 +232,10 @@ async def test_interfaces_by_port_are_neutrons(gw: Gateway) -> None:
     status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
                               {"port_id": port["id"], "subnet_id": b["id"]})
     assert status == 400 and _error(body)[0] == "SubnetMismatchForPort"
+    for bad in ({"port_id": port["id"], "subnet_id": ["x"]}, {"port_id": 7}, [port["id"]]):
+        status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
+                                  bad)
+        assert status in (400, 404) and "NeutronError" in body, (bad, body)
     status, body = await _put(gw, f"/routers/{router['id']}/remove_router_interface",
                               {"port_id": port["id"], "subnet_id": a["id"]})
     assert status == 200 and body["port_id"] == port["id"], body
