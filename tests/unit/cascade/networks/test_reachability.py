@@ -86,6 +86,14 @@ def _spanning_router_in_both_regions(regions: _Regions) -> None:
             "provider:segmentation_id": 1000})
 
 
+@pytest.fixture
+def regions() -> _Regions:
+    """Two regions whose copies of the router route to each other."""
+    found = _Regions()
+    _spanning_router_in_both_regions(found)
+    return found
+
+
 async def _rows(sessions: async_sessionmaker[AsyncSession], copies: tuple[str, ...],
                 **router: Any) -> str:
     """A router with interfaces on a subnet in R1 and one in R2; copies in ``copies``."""
@@ -106,9 +114,7 @@ async def _rows(sessions: async_sessionmaker[AsyncSession], copies: tuple[str, .
 
 
 async def test_copies_routing_to_each_other_are_routable_both_ways(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     await _rows(db_sessions, ("R1", "R2"))
     check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
     assert check.routable, check.as_dict()
@@ -117,9 +123,7 @@ async def test_copies_routing_to_each_other_are_routable_both_ways(
 
 
 async def test_a_copy_never_made_is_missing_not_passed_over(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     router = await _rows(db_sessions, ("R1",))  # R2's copy was never made
     check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
     assert not check.routable
@@ -128,9 +132,7 @@ async def test_a_copy_never_made_is_missing_not_passed_over(
 
 
 async def test_an_interface_removed_in_the_region_is_missing(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     regions.objects["R2"]["ports"] = [p for p in regions.objects["R2"]["ports"]
                                       if p["id"] != "p-R2"]
     await _rows(db_sessions, ("R1", "R2"))
@@ -141,9 +143,7 @@ async def test_an_interface_removed_in_the_region_is_missing(
 
 
 async def test_a_region_that_cannot_be_read_concludes_nothing_for_it(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     regions.down.add("R2")
     await _rows(db_sessions, ("R1", "R2"))
     check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
@@ -153,9 +153,7 @@ async def test_a_region_that_cannot_be_read_concludes_nothing_for_it(
 
 
 async def test_a_copy_deleted_in_its_region_is_missing_not_unreachable(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     regions.gone.add(("R2", "/v2.0/routers/rt-R2"))
     await _rows(db_sessions, ("R1", "R2"))
     check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
@@ -164,11 +162,9 @@ async def test_a_copy_deleted_in_its_region_is_missing_not_unreachable(
 
 
 async def test_an_interface_outside_the_routers_zone_hints_is_not_expected(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     """A router hinted to R1's zone is local to R1: its interface on a network in
     R2 alone is never attached, by design, and not reported as missing."""
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
     regions.objects["R1"]["routers"][0]["routes"] = []
     await _rows(db_sessions, ("R1",), availability_zone_hints=["R1"])
     check = await reachability.check_project(db_sessions, regions, PROJECT)  # type: ignore[arg-type]
@@ -176,9 +172,7 @@ async def test_an_interface_outside_the_routers_zone_hints_is_not_expected(
 
 
 async def test_only_the_regions_asked_for_are_read(
-        db_sessions: async_sessionmaker[AsyncSession]) -> None:
-    regions = _Regions()
-    _spanning_router_in_both_regions(regions)
+        db_sessions: async_sessionmaker[AsyncSession], regions: _Regions) -> None:
     regions.down.add("R2")
     await _rows(db_sessions, ("R1", "R2"))
     check = await reachability.check_project(db_sessions, regions, PROJECT,  # type: ignore[arg-type]
